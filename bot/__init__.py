@@ -1,0 +1,1 @@
+"""The edges: terminal, Slack and Teams adapters, the aiohttp app, the scheduler and the CLI."""

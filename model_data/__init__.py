@@ -1,0 +1,51 @@
+"""The Careers Impact Maturity Model (both editions), its glossary and the Gatsby Benchmarks.
+
+Text transcribed from the public documents of The Careers & Enterprise Company; see
+docs/model-data-format.md for the rules and each statement's `provenance` notes for repairs.
+"""
+
+from model_data.loader import (
+    THEME_BENCHMARKS,
+    ModelDataError,
+    load_all,
+    load_benchmarks,
+    load_glossary,
+    load_model,
+    parse_model,
+)
+from model_data.schema import (
+    LEVELS,
+    Benchmark,
+    Benchmarks,
+    Block,
+    BulletList,
+    Edition,
+    Glossary,
+    GlossaryTerm,
+    MaturityModel,
+    Statement,
+    Theme,
+    blocks_to_text,
+)
+
+__all__ = [
+    "LEVELS",
+    "THEME_BENCHMARKS",
+    "Benchmark",
+    "Benchmarks",
+    "Block",
+    "BulletList",
+    "Edition",
+    "Glossary",
+    "GlossaryTerm",
+    "MaturityModel",
+    "ModelDataError",
+    "Statement",
+    "Theme",
+    "blocks_to_text",
+    "load_all",
+    "load_benchmarks",
+    "load_glossary",
+    "load_model",
+    "parse_model",
+]

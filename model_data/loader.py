@@ -1,0 +1,129 @@
+"""Load and validate the model files once, failing loudly with file, statement and field."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from model_data.schema import Benchmarks, Edition, Glossary, MaturityModel
+
+# Themes and the Gatsby Benchmarks they are tied to (Quality in Careers Standard, seed 002).
+THEME_BENCHMARKS: dict[int, list[int]] = {1: [1], 2: [1, 3], 3: [2, 7], 4: [4], 5: [5, 6], 6: [8]}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ModelDataError(Exception):
+    """A model file is missing or malformed; the message names the file, statement and field."""
+
+
+def _read_yaml(filename: str, text: str | None = None) -> Any:
+    try:
+        if text is None:
+            text = resources.files("model_data").joinpath(filename).read_text(encoding="utf-8")
+        return yaml.safe_load(text)
+    except FileNotFoundError as exc:
+        raise ModelDataError(f"{filename}: file not found in model_data") from exc
+    except yaml.YAMLError as exc:
+        raise ModelDataError(f"{filename}: not valid YAML: {exc}") from exc
+
+
+def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into "statement 2.3, field levels.2" where possible."""
+    parts: list[str] = []
+    node = raw
+    field_path: list[str] = []
+    for key in loc:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, dict) and str(key) in node:
+            node = node[str(key)]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            node = None
+        if isinstance(node, dict) and "id" in node and "levels" in node:
+            parts.append(f"statement {node['id']}")
+            field_path = []
+            continue
+        if isinstance(node, dict) and "number" in node and "statements" in node:
+            parts.append(f"theme {node['number']}")
+            field_path = []
+            continue
+        if isinstance(node, dict) and "term" in node:
+            parts.append(f"term {node['term']!r}")
+            field_path = []
+            continue
+        field_path.append(str(key))
+    if field_path:
+        parts.append("field " + ".".join(field_path))
+    return ", ".join(parts) or "top level"
+
+
+def _validate(model: type[M], filename: str, raw: Any) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_where(raw, err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ModelDataError(f"{filename}: {problems}") from exc
+
+
+def _check_order(filename: str, model: MaturityModel) -> None:
+    """Ids run 1.1, 1.2 ... inside their theme; themes 1-6 carry their benchmarks."""
+    for index, theme in enumerate(model.themes, start=1):
+        if theme.number != index:
+            raise ModelDataError(
+                f"{filename}: theme {theme.number}, field number: expected {index}"
+            )
+        if theme.benchmarks != THEME_BENCHMARKS[theme.number]:
+            raise ModelDataError(
+                f"{filename}: theme {theme.number}, field benchmarks: expected "
+                f"{THEME_BENCHMARKS[theme.number]}, got {theme.benchmarks}"
+            )
+        for position, statement in enumerate(theme.statements, start=1):
+            expected = f"{theme.number}.{position}"
+            if statement.id != expected:
+                raise ModelDataError(
+                    f"{filename}: statement {statement.id}, field id: expected {expected} "
+                    f"(theme {theme.number}, position {position})"
+                )
+
+
+def parse_model(filename: str, text: str | None = None) -> MaturityModel:
+    """Parse one edition file (from the package, or `text` for tests)."""
+    raw = _read_yaml(filename, text)
+    model = _validate(MaturityModel, filename, raw)
+    _check_order(filename, model)
+    return model
+
+
+@cache
+def load_model(edition: Edition | str) -> MaturityModel:
+    """The validated model for one edition; read once per process."""
+    edition = Edition(edition)
+    model = parse_model(f"{edition.value}.yaml")
+    if model.edition is not edition:
+        raise ModelDataError(f"{edition.value}.yaml: field edition: says {model.edition.value}")
+    return model
+
+
+@cache
+def load_glossary() -> Glossary:
+    return _validate(Glossary, "glossary.yaml", _read_yaml("glossary.yaml"))
+
+
+@cache
+def load_benchmarks() -> Benchmarks:
+    return _validate(Benchmarks, "benchmarks.yaml", _read_yaml("benchmarks.yaml"))
+
+
+def load_all() -> None:
+    """Validate every file at start-up so a broken install stops before anyone is asked a thing."""
+    for edition in Edition:
+        load_model(edition)
+    load_glossary()
+    load_benchmarks()

@@ -1,0 +1,285 @@
+"""Typed SQLAlchemy 2 models. Portable SQL only: the same schema runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Always timezone-aware UTC in Python, whatever the database keeps (SQLite keeps none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Organisation(Base):
+    """A school or college; several can share one Teams tenant or Slack workspace."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    edition: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disconnected_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (CheckConstraint("edition IN ('school', 'college')", name="edition"),)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    display_name: Mapped[str] = mapped_column(String(200))
+    initials: Mapped[str | None] = mapped_column(String(20), default=None)
+    role: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Identity(Base):
+    """Who a person is on one channel: a Slack user in a workspace, a Teams user in a tenant."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(200), default="")
+    external_id: Mapped[str] = mapped_column(String(200))
+
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+    __table_args__ = (UniqueConstraint("channel", "workspace", "external_id"),)
+
+
+class Review(Base):
+    """One self-evaluation cycle, e.g. "Internal leadership review, January 2025"."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    edition: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    based_on_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reviews.id", ondelete="SET NULL"), default=None
+    )
+    # The conversation's position (cursor, participants) as JSON; answers live in `responses`.
+    conversation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Optimistic lock: each turn saves only if nobody else saved since it loaded.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    participants: Mapped[list[ReviewParticipant]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ReviewParticipant.id"
+    )
+
+
+class ReviewParticipant(Base):
+    __tablename__ = "review_participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+
+
+class Response(Base):
+    """The answer to one statement in one review, saved piece by piece."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    statement_id: Mapped[str] = mapped_column(String(8))
+    level: Mapped[int | None] = mapped_column(default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    flag: Mapped[str | None] = mapped_column(String(20), default=None)
+    carried: Mapped[bool] = mapped_column(default=False)
+    answered_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    answered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    evidence: Mapped[list[EvidenceLink]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="EvidenceLink.position"
+    )
+    history: Mapped[list[ResponseChange]] = relationship(
+        cascade="all, delete-orphan", lazy="noload", order_by="ResponseChange.id"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "statement_id"),
+        CheckConstraint("level IS NULL OR (level BETWEEN 1 AND 4)", name="level"),
+        CheckConstraint("flag IS NULL OR flag IN ('strength', 'priority', 'none')", name="flag"),
+    )
+
+
+class EvidenceLink(Base):
+    __tablename__ = "evidence_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+class ResponseChange(Base):
+    """A changed answer: what it was before, who changed it and when."""
+
+    __tablename__ = "response_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Action(Base):
+    """A priority turned into work: from current to target level, with owners and a deadline."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    statement_id: Mapped[str] = mapped_column(String(8))
+    current_level: Mapped[int] = mapped_column()
+    target_level: Mapped[int | None] = mapped_column(default=None)
+    next_steps: Mapped[str | None] = mapped_column(Text, default=None)
+    due: Mapped[str | None] = mapped_column(String(20), default=None)  # "HT3", "HT3/4", "ongoing"
+    status: Mapped[str] = mapped_column(String(20), default="not_started")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owners: Mapped[list[ActionOwner]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ActionOwner.position"
+    )
+    updates: Mapped[list[ActionUpdate]] = relationship(
+        cascade="all, delete-orphan", lazy="noload", order_by="ActionUpdate.id"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("review_id", "statement_id"),
+        CheckConstraint(
+            "status IN ('not_started', 'in_progress', 'done', 'dropped')", name="status"
+        ),
+        CheckConstraint("target_level IS NULL OR target_level > current_level", name="target"),
+    )
+
+
+class ActionOwner(Base):
+    """An owner: a known person, or a name or initials typed as text ("HOFS", "ALL STAFF")."""
+
+    __tablename__ = "action_owners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+
+
+class ActionUpdate(Base):
+    """A dated update on an action: progress, done, reassigned, deadline moved."""
+
+    __tablename__ = "action_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by: Mapped[str | None] = mapped_column(String(200), default=None)
+    kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    link: Mapped[str | None] = mapped_column(Text, default=None)
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class HandledInput(Base):
+    """Idempotency: a delivery (Slack event id, Teams activity id) is applied once only."""
+
+    __tablename__ = "handled_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    review_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), default=None
+    )
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_reviews_open", Review.organisation_id, Review.completed_at)

@@ -1,0 +1,388 @@
+"""Repository functions: the only place that turns rows into domain objects and back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import models as m
+from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
+from workflows.review import Cursor, ReviewState
+from workflows.review import Person as KnownPerson
+
+
+class ConcurrentTurn(Exception):
+    """Someone else saved this review since it was loaded; the turn is retried from fresh state."""
+
+
+# ----- organisations and people ------------------------------------------------------------
+
+
+async def find_organisations(session: AsyncSession, name: str) -> list[m.Organisation]:
+    result = await session.scalars(
+        select(m.Organisation).where(m.Organisation.name == name).order_by(m.Organisation.id)
+    )
+    return list(result)
+
+
+async def create_organisation(
+    session: AsyncSession, name: str, edition: str, timezone: str = "Europe/London"
+) -> m.Organisation:
+    organisation = m.Organisation(name=name, edition=edition, timezone=timezone, settings={})
+    session.add(organisation)
+    await session.flush()
+    return organisation
+
+
+async def get_organisation(session: AsyncSession, organisation_id: int) -> m.Organisation | None:
+    return await session.get(m.Organisation, organisation_id)
+
+
+async def person_for_identity(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    workspace: str = "",
+) -> m.Person:
+    """The person behind a chat identity in this organisation, created on first contact."""
+    found = await session.scalar(
+        select(m.Person)
+        .join(m.Identity)
+        .where(
+            m.Identity.channel == channel,
+            m.Identity.workspace == workspace,
+            m.Identity.external_id == external_id,
+            m.Person.organisation_id == organisation_id,
+        )
+    )
+    if found is not None:
+        return found
+    person = m.Person(
+        organisation_id=organisation_id,
+        display_name=display_name,
+        initials=initials_of(display_name),
+    )
+    person.identities.append(
+        m.Identity(channel=channel, workspace=workspace, external_id=external_id)
+    )
+    session.add(person)
+    await session.flush()
+    return person
+
+
+def initials_of(name: str) -> str | None:
+    letters = "".join(word[0] for word in name.replace("-", " ").split() if word[0].isalpha())
+    return letters.upper() or None
+
+
+async def known_people(session: AsyncSession, organisation_id: int) -> list[KnownPerson]:
+    rows = await session.scalars(
+        select(m.Person).where(m.Person.organisation_id == organisation_id).order_by(m.Person.id)
+    )
+    return [KnownPerson(p.id, p.display_name, p.initials) for p in rows]
+
+
+# ----- reviews -----------------------------------------------------------------------------
+
+
+async def open_review(session: AsyncSession, organisation_id: int) -> m.Review | None:
+    """The review in progress (not completed), if any: the one a returning user resumes."""
+    return await session.scalar(
+        select(m.Review)
+        .where(m.Review.organisation_id == organisation_id, m.Review.completed_at.is_(None))
+        .order_by(m.Review.id.desc())
+        .limit(1)
+    )
+
+
+async def latest_review(
+    session: AsyncSession, organisation_id: int, completed: bool | None = None
+) -> m.Review | None:
+    query = select(m.Review).where(m.Review.organisation_id == organisation_id)
+    if completed is True:
+        query = query.where(m.Review.completed_at.is_not(None))
+    return await session.scalar(query.order_by(m.Review.id.desc()).limit(1))
+
+
+async def get_review(
+    session: AsyncSession, review_id: int, organisation_id: int | None = None
+) -> m.Review | None:
+    """A review by id; with `organisation_id`, only if it belongs to that organisation."""
+    review = await session.get(m.Review, review_id)
+    if review is None or (
+        organisation_id is not None and review.organisation_id != organisation_id
+    ):
+        return None
+    return review
+
+
+async def list_reviews(session: AsyncSession, organisation_id: int) -> list[m.Review]:
+    rows = await session.scalars(
+        select(m.Review).where(m.Review.organisation_id == organisation_id).order_by(m.Review.id)
+    )
+    return list(rows)
+
+
+async def create_review(
+    session: AsyncSession,
+    organisation: m.Organisation,
+    state: ReviewState,
+    now: datetime,
+    based_on: m.Review | None = None,
+) -> m.Review:
+    review = m.Review(
+        organisation_id=organisation.id,
+        edition=state.edition.value,
+        title=state.title,
+        started_at=now,
+        based_on_id=based_on.id if based_on else None,
+        conversation=state.conversation(),
+        version=0,
+    )
+    session.add(review)
+    await session.flush()
+    await _write_answers(session, review, {}, state.answers, None, now)
+    return review
+
+
+async def load_answers(session: AsyncSession, review_id: int) -> dict[str, Answer]:
+    responses = await session.scalars(select(m.Response).where(m.Response.review_id == review_id))
+    actions = {
+        a.statement_id: a
+        for a in await session.scalars(select(m.Action).where(m.Action.review_id == review_id))
+    }
+    answers: dict[str, Answer] = {}
+    for row in responses:
+        action = actions.get(row.statement_id)
+        answers[row.statement_id] = Answer(
+            statement_id=row.statement_id,
+            level=row.level,
+            evidence=[EvidenceLink(url=e.url, label=e.label) for e in row.evidence],
+            note=row.note,
+            flag=Flag(row.flag) if row.flag else None,
+            action=_action_draft(action) if action is not None else None,
+            carried=row.carried,
+            answered_by=row.answered_by,
+            answered_at=row.answered_at,
+        )
+    return answers
+
+
+def _action_draft(action: m.Action) -> ActionDraft:
+    return ActionDraft(
+        target_level=action.target_level,
+        next_steps=action.next_steps,
+        owners=[Owner(name=o.name, person_id=o.person_id) for o in action.owners],
+        due=action.due,
+    )
+
+
+async def load_state(session: AsyncSession, review: m.Review) -> ReviewState:
+    conversation = review.conversation or {}
+    return ReviewState(
+        title=review.title,
+        edition=review.edition,  # type: ignore[arg-type]
+        cursor=Cursor.model_validate(conversation.get("cursor", {})),
+        participants=list(conversation.get("participants", [])),
+        answers=await load_answers(session, review.id),
+        completed=review.completed_at is not None,
+        based_on_title=await _title_of(session, review.based_on_id),
+    )
+
+
+async def _title_of(session: AsyncSession, review_id: int | None) -> str | None:
+    if review_id is None:
+        return None
+    other = await session.get(m.Review, review_id)
+    return other.title if other else None
+
+
+async def save_state(
+    session: AsyncSession,
+    review: m.Review,
+    before: ReviewState,
+    after: ReviewState,
+    actor_id: int | None,
+    now: datetime,
+) -> None:
+    """Persist one turn: changed answers as rows (with history), the cursor as JSON.
+
+    Raises ConcurrentTurn if the review was saved by someone else since `review` was loaded.
+    """
+    await _write_answers(session, review, before.answers, after.answers, actor_id, now)
+    if after.participants != before.participants:
+        await session.execute(
+            delete(m.ReviewParticipant).where(m.ReviewParticipant.review_id == review.id)
+        )
+        people = {p.name.lower(): p.id for p in await known_people(session, review.organisation_id)}
+        session.add_all(
+            m.ReviewParticipant(review_id=review.id, name=name, person_id=people.get(name.lower()))
+            for name in after.participants
+        )
+    completed_at = review.completed_at
+    if after.completed and completed_at is None:
+        completed_at = now
+    elif not after.completed:
+        completed_at = None
+    result = await session.execute(
+        update(m.Review)
+        .where(m.Review.id == review.id, m.Review.version == review.version)
+        .values(
+            conversation=after.conversation(),
+            completed_at=completed_at,
+            version=review.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentTurn(f"review {review.id} changed since it was loaded")
+    review.version += 1
+    review.completed_at = completed_at
+    review.conversation = after.conversation()
+
+
+async def _write_answers(
+    session: AsyncSession,
+    review: m.Review,
+    before: dict[str, Answer],
+    after: dict[str, Answer],
+    actor_id: int | None,
+    now: datetime,
+) -> None:
+    changed = [sid for sid, answer in after.items() if before.get(sid) != answer]
+    if not changed:
+        return
+    rows = {
+        r.statement_id: r
+        for r in await session.scalars(
+            select(m.Response).where(
+                m.Response.review_id == review.id, m.Response.statement_id.in_(changed)
+            )
+        )
+    }
+    actions = {
+        a.statement_id: a
+        for a in await session.scalars(
+            select(m.Action).where(
+                m.Action.review_id == review.id, m.Action.statement_id.in_(changed)
+            )
+        )
+    }
+    for sid in changed:
+        new = after[sid]
+        old = before.get(sid)
+        row = rows.get(sid)
+        if row is None:
+            row = m.Response(review_id=review.id, statement_id=sid)
+            session.add(row)
+        elif old is not None and old.complete and old.content() != new.content():
+            session.add(
+                m.ResponseChange(
+                    response_id=row.id,
+                    changed_at=new.answered_at or now,
+                    changed_by=new.answered_by,
+                    before=old.content(),
+                    after=new.content(),
+                )
+            )
+        row.level = new.level
+        row.note = new.note
+        row.flag = new.flag.value if new.flag else None
+        row.carried = new.carried
+        row.answered_by = new.answered_by
+        row.answered_by_id = actor_id if not new.carried else row.answered_by_id
+        row.answered_at = new.answered_at
+        if [(e.url, e.label) for e in row.evidence] != [(e.url, e.label) for e in new.evidence]:
+            row.evidence.clear()
+            await session.flush()
+            row.evidence.extend(
+                m.EvidenceLink(position=i, url=e.url, label=e.label)
+                for i, e in enumerate(new.evidence)
+            )
+        _write_action(session, review, new, actions.get(sid), now)
+    await session.flush()
+
+
+def _write_action(
+    session: AsyncSession, review: m.Review, answer: Answer, row: m.Action | None, now: datetime
+) -> None:
+    wanted = answer.flag is Flag.PRIORITY and answer.action is not None and answer.level is not None
+    if not wanted:
+        if row is not None:
+            # No longer a priority: the action is kept, marked dropped, so its history stays.
+            row.status = "dropped"
+            row.updated_at = now
+        return
+    draft = answer.action
+    assert draft is not None
+    assert answer.level is not None
+    if row is None:
+        row = m.Action(
+            organisation_id=review.organisation_id,
+            review_id=review.id,
+            statement_id=answer.statement_id,
+            current_level=answer.level,
+            created_at=now,
+        )
+        session.add(row)
+    elif row.status == "dropped":
+        row.status = "not_started"
+    row.current_level = answer.level
+    row.target_level = (
+        draft.target_level if draft.target_level and draft.target_level > answer.level else None
+    )
+    row.next_steps = draft.next_steps
+    row.due = draft.due
+    row.updated_at = now
+    if [(o.name, o.person_id) for o in row.owners] != [(o.name, o.person_id) for o in draft.owners]:
+        row.owners.clear()
+        row.owners.extend(
+            m.ActionOwner(position=i, name=o.name, person_id=o.person_id)
+            for i, o in enumerate(draft.owners)
+        )
+
+
+async def response_history(
+    session: AsyncSession, review_id: int, statement_id: str
+) -> list[m.ResponseChange]:
+    response = await session.scalar(
+        select(m.Response).where(
+            m.Response.review_id == review_id, m.Response.statement_id == statement_id
+        )
+    )
+    if response is None:
+        return []
+    rows = await session.scalars(
+        select(m.ResponseChange)
+        .where(m.ResponseChange.response_id == response.id)
+        .order_by(m.ResponseChange.id)
+    )
+    return list(rows)
+
+
+async def actions_for_review(session: AsyncSession, review_id: int) -> list[m.Action]:
+    rows = await session.scalars(
+        select(m.Action)
+        .where(m.Action.review_id == review_id, m.Action.status != "dropped")
+        .order_by(m.Action.id)
+    )
+    return list(rows)
+
+
+# ----- idempotency -------------------------------------------------------------------------
+
+
+async def claim_input(session: AsyncSession, key: str, review_id: int | None) -> bool:
+    """Record a delivery key; False if it was handled before (a retry or a double click)."""
+    try:
+        async with session.begin_nested():
+            session.add(m.HandledInput(key=key, review_id=review_id))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True

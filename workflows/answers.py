@@ -1,0 +1,87 @@
+"""What a careers leader records for one statement: level, evidence, note, flag, and the action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Flag(StrEnum):
+    """Whether a statement is an area of strength, a priority action area, or neither."""
+
+    STRENGTH = "strength"
+    PRIORITY = "priority"
+    NONE = "none"
+
+    @property
+    def label(self) -> str:
+        return {
+            Flag.STRENGTH: "area of strength",
+            Flag.PRIORITY: "priority action area",
+            Flag.NONE: "neither",
+        }[self]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvidenceLink(_Record):
+    url: str
+    label: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.label} – {self.url}" if self.label else self.url
+
+
+class Owner(_Record):
+    """An action owner: a person known to the bot, or initials/names typed as text ("HOFS")."""
+
+    name: str
+    person_id: int | None = None
+
+
+class ActionDraft(_Record):
+    """The priority details of an answer; storage keeps it as an Action."""
+
+    target_level: int | None = None
+    next_steps: str | None = None
+    owners: list[Owner] = Field(default_factory=list)
+    due: str | None = None  # canonical ByWhen code: "HT3", "HT3/4", "ongoing"
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.target_level and self.next_steps and self.owners and self.due is not None)
+
+    @property
+    def owner_names(self) -> list[str]:
+        return [owner.name for owner in self.owners]
+
+
+class Answer(_Record):
+    """One statement's response in a review, saved piece by piece as it is given."""
+
+    statement_id: str
+    level: int | None = None
+    evidence: list[EvidenceLink] = Field(default_factory=list)
+    note: str | None = None
+    flag: Flag | None = None
+    action: ActionDraft | None = None
+    # Taken over from the previous review and not yet confirmed or changed.
+    carried: bool = False
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        if self.carried or self.level is None or self.flag is None:
+            return False
+        if self.flag is Flag.PRIORITY:
+            return self.action is not None and self.action.complete
+        return True
+
+    def content(self) -> dict[str, object]:
+        """What was answered, without who and when: used to tell a real change from a re-save."""
+        return self.model_dump(mode="json", exclude={"answered_by", "answered_at", "carried"})

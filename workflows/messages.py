@@ -1,0 +1,117 @@
+"""Every sentence the bot says, in one place, so wording can be reviewed and changed together."""
+
+from __future__ import annotations
+
+from workflows.deadlines import ACCEPTED as DEADLINES_ACCEPTED
+
+HELP = (
+    "I take you through the Careers Impact maturity model one statement at a time.\n"
+    "For each statement: choose the level (1-4) that best describes where you are now, add any "
+    "evidence links, a note, and say whether it is an area of strength, a priority action area, "
+    "or neither. For priorities I ask for a target level, next steps, owners and a half-term "
+    "deadline.\n"
+    "Commands at any time:\n"
+    "- back: the previous question\n"
+    "- skip: leave this statement for now\n"
+    "- go 2.3: go to a statement (to answer or change it)\n"
+    "- pause: stop here; everything answered is saved\n"
+    "- resume: carry on at the first unanswered statement\n"
+    "- summary / plan: see the summary grid or the action plan so far\n"
+    "- what is LMI?: look up a term in the glossary"
+)
+
+ASK_PARTICIPANTS = (
+    "Who is taking part in this review? Type their names separated by commas "
+    "(you are included already), or 'just me'."
+)
+ASK_LEVEL = "Which level best describes where you are now? Reply 1, 2, 3 or 4."
+ASK_LEVEL_KEEP = "Reply with a level to change it, or 'keep' to leave it as it is."
+ASK_LEVEL_CARRIED = "Reply 'keep' if this is still right, or a level (1-4) to change it."
+ASK_EVIDENCE = (
+    "Any evidence links? Paste one or more web links (http:// or https://), with a label in "
+    "front if you like, e.g. 'Careers plan https://school.example/plan'. Type 'done' when "
+    "you have no more."
+)
+ASK_NOTE = "Any note to keep with this answer? Type it, or 'none'."
+ASK_FLAG = "Is this an area of strength, a priority action area, or neither?"
+ASK_NEXT_STEPS = (
+    "What are the next steps? Separate several steps with ';' "
+    "(e.g. 'Share the plan with governors; Review it each term')."
+)
+ASK_OWNERS = (
+    "Who owns this action? Names or initials, separated by commas or '/' "
+    "(e.g. 'SR, NR' or 'HOFS / ALL STAFF')."
+)
+ASK_DUE = f"By when? Give {DEADLINES_ACCEPTED}."
+KEEP_HINT = "Type 'keep' to leave it as it is."
+
+NOT_A_LEVEL = (
+    "I need a level: reply 1, 2, 3 or 4 (the level whose description best fits you now). "
+    "Type 'help' for other commands."
+)
+NO_SUCH_LEVEL = "There is no level {value}: the model has levels 1 to 4. Reply 1, 2, 3 or 4."
+NOTHING_TO_KEEP = "There is no earlier answer to keep here. Reply 1, 2, 3 or 4."
+NOT_A_FLAG = (
+    "Please reply 'strength' (an area of strength), 'priority' (a priority action area) "
+    "or 'neither'."
+)
+PRIORITY_AT_TOP = (
+    "Level 4 is the top level, so there is no higher target to plan for. Reply 'strength' "
+    "or 'neither'."
+)
+NOT_A_TARGET = "The target must be a level above your current level {level}: reply {options}."
+NO_NEXT_STEPS = "Please write at least one next step, e.g. 'Share the careers plan with governors'."
+NO_OWNERS = "Please name at least one owner: a name or initials, e.g. 'SR' or 'ALL STAFF'."
+OWNER_TOO_LONG = (
+    "“{name}” is too long for an owner: use a name or initials (at most 60 characters)."
+)
+NO_LINK = (
+    "“{text}” is not a link I can save. Evidence links must start with http:// or https://, "
+    "e.g. https://school.example/careers-plan. Type 'done' when you have no more."
+)
+BAD_LINK = (
+    "I can't save “{url}”: evidence links must be web addresses starting with http:// or "
+    "https://. Nothing from that message was saved; the links you gave before are kept."
+)
+TOO_MANY_LINKS = (
+    "That would make more than {limit} links for one statement; remove some first ('clear')."
+)
+LINKS_SAVED = "Saved {added} link{s} ({total} in all). Add another, or type 'done'."
+LINKS_ALREADY = "That link is already saved. Add another, or type 'done'."
+LINKS_CLEARED = "Removed all evidence links for this statement."
+NOTE_TOO_LONG = "That note is {length} characters; please keep it under {limit}."
+
+LEVEL_SAVED = "Level {level} saved for {label}."
+STATEMENT_SAVED = "Saved {label}: {summary}."
+STATEMENT_KEPT = "Kept your answer for {label}: {summary}."
+NO_SUCH_STATEMENT = (
+    "There is no statement “{value}” in the {edition} edition. Statements run from 1.1 to {last}."
+)
+FIRST_STATEMENT = "This is the first statement; there is nothing before it."
+NOTHING_BEFORE = "There is nothing to go back to yet."
+ONLY_ONE_LEFT = "This is the only statement still to answer."
+SKIPPED = "Skipped {label} for now; it will come round again before the end."
+PAUSED = (
+    "Paused at {label}. Everything you've answered is saved ({answered} of {total}). "
+    "Type 'resume' to carry on."
+)
+STILL_PAUSED = "This review is paused. Type 'resume' to carry on, or 'help'."
+WELCOME_BACK = "Welcome back: {answered} of {total} statements answered. Carrying on at {label}."
+STARTED = (
+    "Starting “{title}” ({edition} edition, {total} statements). Everything is saved as you "
+    "go; type 'pause' to stop and 'help' for commands."
+)
+STARTED_FROM = (
+    "Your answers from “{previous}” are shown with each statement: type 'keep' to confirm one "
+    "or choose a new level."
+)
+PARTICIPANTS_SAVED = "Taking part: {names}."
+COMPLETE = "That's every statement answered. Here are your summary and action plan."
+UPDATED_COMPLETE = "Updated. Here are your summary and action plan as they stand."
+ALREADY_COMPLETE = (
+    "This review is complete. Type 'go 2.3' to change an answer, or 'summary' or 'plan' to see "
+    "them again."
+)
+GLOSSARY_UNKNOWN = "“{term}” is not in the glossary. Terms I know: {terms}."
+GLOSSARY_ANSWER = "{term}: {definition}"
+EMPTY_INPUT = "I didn't get anything there."

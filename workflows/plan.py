@@ -1,0 +1,147 @@
+"""The summary grid and the action plan, in the shape of a real school's plan (seed 003)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from model_data import MaturityModel
+from workflows.answers import Answer, Flag
+from workflows.deadlines import parse_by_when
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    statement_id: str
+    label: str  # "1.5 Governance"
+    theme: int
+    level: int | None
+    flag: Flag | None
+
+    @property
+    def priority(self) -> bool:
+        return self.flag is Flag.PRIORITY
+
+    @property
+    def strength(self) -> bool:
+        return self.flag is Flag.STRENGTH
+
+
+@dataclass(frozen=True)
+class ThemeProfile:
+    number: int
+    title: str
+    answered: int
+    total: int
+    average_level: float | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Every statement against levels 1-4, with priorities and strengths marked."""
+
+    title: str
+    edition: str
+    rows: list[SummaryRow]
+    themes: list[ThemeProfile]
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for row in self.rows if row.level is not None)
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def priorities(self) -> list[SummaryRow]:
+        return [row for row in self.rows if row.priority]
+
+    @property
+    def strengths(self) -> list[SummaryRow]:
+        return [row for row in self.rows if row.strength]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One line of the action plan table."""
+
+    statement_id: str
+    leadership_area: str  # "1.2 Leaders' vision and intent for careers"
+    current_level: int
+    current_position: str  # text of the current level
+    target_level: int | None
+    actions_to_improve: str  # text of the target level
+    next_steps: list[str]
+    by_when: str  # "HT3", "HT3/4", "Ongoing" or ""
+    owners: list[str]
+
+    @property
+    def by_when_who(self) -> str:
+        """As the plan writes it: "HT3 – SR", "HT3/4 – SR / NR"."""
+        who = " / ".join(self.owners)
+        return " – ".join(part for part in (self.by_when, who) if part)
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    title: str
+    rows: list[PlanRow]
+
+
+def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: str) -> Summary:
+    rows: list[SummaryRow] = []
+    themes: list[ThemeProfile] = []
+    for theme in model.themes:
+        levels: list[int] = []
+        for statement in theme.statements:
+            answer = answers.get(statement.id)
+            level = answer.level if answer and not answer.carried else None
+            flag = answer.flag if answer and not answer.carried else None
+            rows.append(SummaryRow(statement.id, statement.short_label, theme.number, level, flag))
+            if level is not None:
+                levels.append(level)
+        themes.append(
+            ThemeProfile(
+                number=theme.number,
+                title=theme.title,
+                answered=len(levels),
+                total=len(theme.statements),
+                average_level=round(sum(levels) / len(levels), 2) if levels else None,
+            )
+        )
+    return Summary(title=title, edition=model.edition.value, rows=rows, themes=themes)
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def build_action_plan(
+    model: MaturityModel, answers: Mapping[str, Answer], title: str
+) -> ActionPlan:
+    """Rows for every priority with a level, in statement order."""
+    rows: list[PlanRow] = []
+    for statement in model.statements:
+        answer = answers.get(statement.id)
+        if answer is None or answer.carried or answer.flag is not Flag.PRIORITY:
+            continue
+        if answer.level is None:
+            continue
+        action = answer.action
+        target = action.target_level if action else None
+        rows.append(
+            PlanRow(
+                statement_id=statement.id,
+                leadership_area=statement.label,
+                current_level=answer.level,
+                current_position=statement.level_text(answer.level)
+                or f"Not yet at level {answer.level + 1}",
+                target_level=target,
+                actions_to_improve=(statement.level_text(target) or "") if target else "",
+                next_steps=_lines(action.next_steps if action else None),
+                by_when=parse_by_when(action.due).label if action and action.due else "",
+                owners=action.owner_names if action else [],
+            )
+        )
+    return ActionPlan(title=title, rows=rows)

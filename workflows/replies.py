@@ -1,0 +1,95 @@
+"""Channel-neutral replies: each adapter renders these natively (Block Kit, Adaptive Card, rich)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from model_data import Statement, Theme
+from workflows.answers import Answer
+from workflows.plan import ActionPlan, Summary
+
+
+class Tone(StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+class Step(StrEnum):
+    """Where the conversation is inside one statement (or the review)."""
+
+    PARTICIPANTS = "participants"
+    LEVEL = "level"
+    EVIDENCE = "evidence"
+    NOTE = "note"
+    FLAG = "flag"
+    TARGET = "target"
+    NEXT_STEPS = "next_steps"
+    OWNERS = "owners"
+    DUE = "due"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button or menu option; `value` is the text the engine receives when it is chosen."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    position: int  # 1-based position of the statement in the edition
+    total: int
+    theme: int
+    answered: int
+
+    @property
+    def text(self) -> str:
+        return f"Statement {self.position} of {self.total} - Theme {self.theme}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """Plain text: a confirmation, an explanation, or a refusal (tone ERROR)."""
+
+    text: str
+    tone: Tone = Tone.INFO
+
+
+@dataclass(frozen=True)
+class StatementPrompt:
+    """The statement with its four level descriptors, asking for a level."""
+
+    statement: Statement
+    progress: Progress
+    theme: Theme | None  # set when a theme starts (or after a jump), so the header is shown
+    current: Answer | None  # the answer given so far (or carried from the previous review)
+    level_choices: list[Choice]
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question for the current step of a statement."""
+
+    step: Step
+    statement_id: str | None
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowSummary:
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class ShowPlan:
+    plan: ActionPlan
+
+
+Reply = Message | StatementPrompt | Question | ShowSummary | ShowPlan
