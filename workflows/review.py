@@ -67,6 +67,8 @@ _FLAG_WORDS = {
     },
     Flag.NONE: {"n", "neither", "none", "no", "nothing", "not sure"},
 }
+# Steps that take free text: there a lone "plan" or "summary" is an answer, not a command.
+_FREE_TEXT_STEPS = {Step.PARTICIPANTS, Step.NOTE, Step.NEXT_STEPS, Step.OWNERS}
 _GO = re.compile(r"^\s*(?:go\s*to|goto|go|change|edit|jump\s*to)\s+(?P<id>\S+)\s*$", re.IGNORECASE)
 _LEVEL = re.compile(r"^\s*(?:level\s*|l)?(?P<n>[+-]?\d+)\s*\.?\s*$", re.IGNORECASE)
 _NOT_YET = re.compile(r"^\s*not\s+yet(\s+at\s+level\s*2)?\s*$", re.IGNORECASE)
@@ -241,10 +243,11 @@ class _Turn:
         if term is not None:
             self.explain(term)
             return
-        if word in {"summary", "progress", "grid"}:
+        free_text = self.cursor.step in _FREE_TEXT_STEPS
+        if word in {"summary", "progress", "grid"} and not free_text:
             self.replies.append(ShowSummary(self.summary()))
             return
-        if word in {"plan", "action plan", "actions"}:
+        if word in {"plan", "action plan", "actions"} and not free_text:
             self.replies.append(ShowPlan(self.plan()))
             return
         if word in _PAUSE_WORDS:
@@ -702,11 +705,14 @@ class _Turn:
     # ----- helpers --------------------------------------------------------------------------
 
     def owner(self, name: str) -> Owner:
+        """A known person (kept as typed: initials stay initials, as plans write them) or text."""
         lowered = name.lower()
         if lowered in {"me", "myself"}:
             name, lowered = self.ctx.actor, self.ctx.actor.lower()
         for person in self.ctx.people:
-            if lowered in {person.name.lower(), (person.initials or "").lower()}:
+            if person.initials and lowered == person.initials.lower():
+                return Owner(name=person.initials, person_id=person.id)
+            if lowered == person.name.lower():
                 return Owner(name=person.name, person_id=person.id)
         return Owner(name=name)
 

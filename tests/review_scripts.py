@@ -1,0 +1,72 @@
+"""Answer scripts for whole reviews, built from seed 003 (a real school's plan), used across tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model_data import MaturityModel
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass(frozen=True)
+class Priority:
+    id: str
+    current_level: int
+    target_level: int
+    next_steps: list[str]
+    by_when: str  # "ongoing" where the school gave none
+    owners: list[str]  # "SR" (the Careers Leader) where the school named none
+
+
+def seed003_priorities() -> list[Priority]:
+    data: dict[str, Any] = yaml.safe_load((FIXTURES / "seed003_plan.yaml").read_text("utf-8"))
+    return [
+        Priority(
+            id=p["id"],
+            current_level=p["current_level"],
+            target_level=p["target_level"],
+            next_steps=p["next_steps"],
+            by_when=p["by_when"] or "ongoing",
+            owners=p["owners"] or ["SR"],
+        )
+        for p in data["priorities"]
+    ]
+
+
+# Statements seed 003 does not list as priorities: a plausible level, some marked strengths.
+OTHER_LEVEL = 3
+STRENGTHS = {"1.1", "2.5", "5.3"}
+
+
+def statement_lines(
+    statement_id: str, priority: Priority | None, level: int | None = None
+) -> list[str]:
+    """What a careers leader types for one statement."""
+    if priority is None:
+        flag = "strength" if statement_id in STRENGTHS else "neither"
+        return [str(level or OTHER_LEVEL), "done", "none", flag]
+    return [
+        str(priority.current_level),
+        f"Evidence for {statement_id} https://school.example/evidence/{statement_id}",
+        "done",
+        f"Note on {statement_id}",
+        "priority",
+        str(priority.target_level),
+        "; ".join(priority.next_steps),
+        ", ".join(priority.owners),
+        priority.by_when,
+    ]
+
+
+def full_review_lines(model: MaturityModel, priorities: list[Priority] | None = None) -> list[str]:
+    """Every answer of a complete review, in order (participants first)."""
+    chosen = {p.id: p for p in (seed003_priorities() if priorities is None else priorities)}
+    lines = ["Sam Rivers, Nadia Rahman"]
+    for statement in model.statements:
+        lines += statement_lines(statement.id, chosen.get(statement.id))
+    return lines
