@@ -339,8 +339,16 @@ class _Turn:
             self.ask(Step.PARTICIPANTS)
             return
         current = self.cursor.statement_id
-        if current and not self.complete(current) and self.cursor.step is not Step.DONE:
-            target, step = current, self.cursor.step
+        partial = self.state.answers.get(current or "")
+        if (
+            partial is not None
+            and partial.level is not None
+            and not partial.complete
+            and not partial.carried
+            and self.cursor.step is not Step.DONE
+        ):
+            # Half-way through a statement: carry on with the same question.
+            target, step = partial.statement_id, self.cursor.step
         else:
             nxt = self.first_incomplete()
             if nxt is None:
