@@ -79,9 +79,9 @@ class ReviewService:
                 async with self.db.transaction() as session:
                     organisation = await self._organisation(session, organisation_id)
                     person, ctx = await self._context(session, organisation, who)
-                    review = await repo.open_review(session, organisation_id)
+                    review = await repo.open_review(session, organisation_id, lock=True)
                     if review is None and not new:
-                        review = await repo.latest_review(session, organisation_id)
+                        review = await repo.latest_review(session, organisation_id, lock=True)
                     if review is None or (new and review.completed_at is not None):
                         review = await self._start(session, organisation, ctx, blank)
                     before = await repo.load_state(session, review)
@@ -103,9 +103,9 @@ class ReviewService:
             try:
                 async with self.db.transaction() as session:
                     organisation = await self._organisation(session, organisation_id)
-                    review = await repo.open_review(session, organisation_id)
+                    review = await repo.open_review(session, organisation_id, lock=True)
                     if review is None:
-                        review = await repo.latest_review(session, organisation_id)
+                        review = await repo.latest_review(session, organisation_id, lock=True)
                     if review is None:
                         return TurnResult(None, [])
                     if key is not None and not await repo.claim_input(session, key, review.id):

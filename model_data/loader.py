@@ -113,12 +113,28 @@ def load_model(edition: Edition | str) -> MaturityModel:
 
 @cache
 def load_glossary() -> Glossary:
-    return _validate(Glossary, "glossary.yaml", _read_yaml("glossary.yaml"))
+    glossary = _validate(Glossary, "glossary.yaml", _read_yaml("glossary.yaml"))
+    owner: dict[str, str] = {}
+    for term in glossary.terms:
+        for name in {n.casefold() for n in term.names()}:
+            if name in owner:
+                raise ModelDataError(
+                    f"glossary.yaml: term {term.term!r}, field aliases: {name!r} already "
+                    f"belongs to {owner[name]!r}"
+                )
+            owner[name] = term.term
+    return glossary
 
 
 @cache
 def load_benchmarks() -> Benchmarks:
-    return _validate(Benchmarks, "benchmarks.yaml", _read_yaml("benchmarks.yaml"))
+    benchmarks = _validate(Benchmarks, "benchmarks.yaml", _read_yaml("benchmarks.yaml"))
+    numbers = [b.number for b in benchmarks.benchmarks]
+    if numbers != list(range(1, 9)):
+        raise ModelDataError(
+            f"benchmarks.yaml: field number: expected 1 to 8 in order, got {numbers}"
+        )
+    return benchmarks
 
 
 def load_all() -> None:

@@ -166,8 +166,9 @@ class Response(Base):
     evidence: Mapped[list[EvidenceLink]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="EvidenceLink.position"
     )
+    # Read through repo.response_history; never loaded implicitly.
     history: Mapped[list[ResponseChange]] = relationship(
-        cascade="all, delete-orphan", lazy="noload", order_by="ResponseChange.id"
+        cascade="all, delete-orphan", lazy="raise", passive_deletes=True
     )
 
     __table_args__ = (
@@ -227,7 +228,7 @@ class Action(Base):
         cascade="all, delete-orphan", lazy="selectin", order_by="ActionOwner.position"
     )
     updates: Mapped[list[ActionUpdate]] = relationship(
-        cascade="all, delete-orphan", lazy="noload", order_by="ActionUpdate.id"
+        cascade="all, delete-orphan", lazy="raise", passive_deletes=True
     )
 
     __table_args__ = (

@@ -90,23 +90,35 @@ async def known_people(session: AsyncSession, organisation_id: int) -> list[Know
 # ----- reviews -----------------------------------------------------------------------------
 
 
-async def open_review(session: AsyncSession, organisation_id: int) -> m.Review | None:
-    """The review in progress (not completed), if any: the one a returning user resumes."""
-    return await session.scalar(
+async def open_review(
+    session: AsyncSession, organisation_id: int, lock: bool = False
+) -> m.Review | None:
+    """The review in progress (not completed), if any: the one a returning user resumes.
+
+    With `lock`, the row is locked for the transaction (PostgreSQL FOR UPDATE; SQLite's
+    BEGIN IMMEDIATE already serialises writers), so turns on one review run one at a time.
+    """
+    query = (
         select(m.Review)
         .where(m.Review.organisation_id == organisation_id, m.Review.completed_at.is_(None))
         .order_by(m.Review.id.desc())
         .limit(1)
     )
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
 async def latest_review(
-    session: AsyncSession, organisation_id: int, completed: bool | None = None
+    session: AsyncSession, organisation_id: int, completed: bool | None = None, lock: bool = False
 ) -> m.Review | None:
     query = select(m.Review).where(m.Review.organisation_id == organisation_id)
     if completed is True:
         query = query.where(m.Review.completed_at.is_not(None))
-    return await session.scalar(query.order_by(m.Review.id.desc()).limit(1))
+    query = query.order_by(m.Review.id.desc()).limit(1)
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
 async def get_review(
@@ -278,7 +290,7 @@ async def _write_answers(
         old = before.get(sid)
         row = rows.get(sid)
         if row is None:
-            row = m.Response(review_id=review.id, statement_id=sid)
+            row = m.Response(review_id=review.id, statement_id=sid, evidence=[])
             session.add(row)
         elif old is not None and old.complete and old.content() != new.content():
             session.add(
@@ -328,6 +340,7 @@ def _write_action(
             statement_id=answer.statement_id,
             current_level=answer.level,
             created_at=now,
+            owners=[],
         )
         session.add(row)
     elif row.status == "dropped":

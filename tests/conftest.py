@@ -1,13 +1,19 @@
-"""Shared fixtures: the model, a fixed clock, and engine contexts."""
+"""Shared fixtures: the model, a fixed clock, engine contexts and databases."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from model_data import Edition, MaturityModel, load_glossary, load_model
+from storage.db import Database
 from workflows.review import Context, Person
+
+# A real PostgreSQL server for the storage suite (tests/pg.py).
+pytest_plugins = ["pg"]
 
 NOW = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
 
@@ -37,3 +43,18 @@ def school_ctx(school: MaturityModel) -> Context:
 @pytest.fixture
 def college_ctx(college: MaturityModel) -> Context:
     return make_context(college, actor="Chris Lee")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database: an SQLite file, or a fresh database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'careers-bot.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgresql_database_url")
+    db = Database(url)
+    await db.migrate()
+    try:
+        yield db
+    finally:
+        await db.close()

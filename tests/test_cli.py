@@ -1,0 +1,161 @@
+"""The `careers-bot` console script end to end, in a subprocess, as a newcomer would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from review_scripts import full_review_lines
+
+from model_data import Edition, load_model
+
+BIN = Path(sys.executable).parent / "careers-bot"
+
+
+def careers_bot(
+    *args: str, stdin: str = "", db: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    command = [str(BIN)]
+    if db is not None:
+        command += ["--database-url", f"sqlite:///{db}"]
+    return subprocess.run(
+        [*command, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _console_script_installed() -> None:
+    assert BIN.exists(), f"{BIN} missing: install the project (make test does) before running tests"
+
+
+def test_a_piped_review_runs_to_the_summary_and_plan(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    lines = full_review_lines(load_model(Edition.SCHOOL))
+    result = careers_bot(
+        "chat", "--org", "Hill School", "--name", "Sam Rivers", stdin="\n".join(lines) + "\n", db=db
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Statement 1 of 32 - Theme 1" in out
+    assert "Statement 32 of 32 - Theme 6" in out
+    assert "That's every statement answered" in out
+    assert "Summary – Careers Impact review" in out
+    assert "Action plan – Careers Impact review" in out
+    assert "1.5 Governance" in out
+    assert "HT3/4 – SR / JHu" in out
+    assert "23 priority action areas · 3 areas of strength" in out
+    assert result.stderr == ""
+    # Running it again shows the finished review and how to start the next.
+    again = careers_bot("chat", "--org", "Hill School", db=db)
+    assert again.returncode == 0
+    assert "careers-bot chat --new" in again.stdout
+
+
+def test_end_of_input_keeps_answers_and_the_next_run_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    lines = full_review_lines(load_model(Edition.COLLEGE), priorities=[])
+    first = careers_bot(
+        "chat",
+        "--org",
+        "Valley College",
+        "--edition",
+        "college",
+        stdin="\n".join(lines[:9]) + "\n",
+        db=db,
+    )
+    assert first.returncode == 0, first.stderr
+    assert "End of input: everything answered so far is saved." in first.stdout
+    assert "college / post-16 provider edition, 33 statements" in first.stdout
+    second = careers_bot("chat", "--org", "Valley College", stdin="5\n2\n", db=db)
+    assert second.returncode == 0, second.stderr
+    assert "Welcome back: 2 of 33 statements answered. Carrying on at 1.3" in second.stdout
+    assert "There is no level 5" in second.stdout
+    assert "Level 2 saved for 1.3" in second.stdout
+
+
+def test_ctrl_c_keeps_everything_answered(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [str(BIN), "--database-url", f"sqlite:///{db}", "chat", "--org", "Hill School"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdin is not None
+    process.stdin.write("just me\n3\ndone\nnone\nneither\n2\n")
+    process.stdin.flush()
+    # Wait until the last answer has been taken, then interrupt while it waits for more.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _saved(db, "1.2"):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "everything answered so far is saved" in out.lower()
+    resumed = careers_bot("chat", "--org", "Hill School", db=db)
+    assert "Welcome back: 1 of 32 statements answered. Carrying on at 1.2" in resumed.stdout
+
+
+def _saved(db: Path, statement_id: str) -> bool:
+    import sqlite3
+
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(db, timeout=1) as connection:
+            row = connection.execute(
+                "SELECT level FROM responses WHERE statement_id = ?", (statement_id,)
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] is not None
+
+
+def test_model_export_prints_the_documented_json() -> None:
+    result = careers_bot("model", "export", "--edition", "school")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["edition"] == "school"
+    assert [t["number"] for t in data["themes"]] == [1, 2, 3, 4, 5, 6]
+    assert data["themes"][2]["benchmarks"] == [2, 7]
+    first = data["themes"][0]["statements"][0]
+    assert set(first) == {"id", "title", "short_title", "levels"}
+    assert first["levels"]["1"] == "There is a named Careers Leader."
+    six_one = data["themes"][5]["statements"][0]
+    assert six_one["id"] == "6.1"
+    assert six_one["levels"]["1"] is None
+    assert sum(len(t["statements"]) for t in data["themes"]) == 32
+    listed = [
+        level
+        for theme in data["themes"]
+        for statement in theme["statements"]
+        for level in statement["levels"].values()
+        if level and "\n- " in level
+    ]
+    assert listed, "bullet lists are exported as '- ' lines"
+
+
+def test_model_show_prints_one_statement() -> None:
+    result = careers_bot("model", "show", "3.4", "--edition", "college")
+    assert result.returncode == 0, result.stderr
+    assert "(applicable for 16-18 learners <25 with EHCP)" in " ".join(result.stdout.split())
+    assert "Level 4" in result.stdout
+    missing = careers_bot("model", "show", "7.1")
+    assert missing.returncode == 1
+    assert "no statement '7.1'" in missing.stdout
