@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
 
 from model_data import MaturityModel
-from workflows.answers import Answer, Flag
+from workflows.answers import Answer, EvidenceLink, Flag
 from workflows.deadlines import parse_by_when
 
 
@@ -62,6 +64,32 @@ class Summary:
         return [row for row in self.rows if row.strength]
 
 
+class ActionStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DROPPED = "dropped"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def open(self) -> bool:
+        return self in (ActionStatus.NOT_STARTED, ActionStatus.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class ActionUpdateView:
+    """One dated line of an action's history, for documents and chat."""
+
+    at: datetime
+    by: str | None
+    kind: str  # progress, done, reassigned, deadline, dropped, edited, carried
+    note: str | None = None
+    link: str | None = None
+
+
 @dataclass(frozen=True)
 class PlanRow:
     """One line of the action plan table."""
@@ -75,6 +103,12 @@ class PlanRow:
     next_steps: list[str]
     by_when: str  # "HT3", "HT3/4", "Ongoing" or ""
     owners: list[str]
+    # Filled in where the action is stored and the calendar is known (exports, digests).
+    action_id: int | None = None
+    due_date: date | None = None  # last day of the deadline's half-term; None for ongoing
+    status: ActionStatus = ActionStatus.NOT_STARTED
+    evidence: tuple[EvidenceLink, ...] = ()
+    updates: tuple[ActionUpdateView, ...] = ()
 
     @property
     def by_when_who(self) -> str:
@@ -82,11 +116,39 @@ class PlanRow:
         who = " / ".join(self.owners)
         return " – ".join(part for part in (self.by_when, who) if part)
 
+    @property
+    def by_when_dated(self) -> str:
+        """The deadline with its real date: "HT3 (Fri 13 Feb 2026)", or "Ongoing"."""
+        if self.due_date is None:
+            return self.by_when
+        return f"{self.by_when} ({self.due_date:%a} {self.due_date.day} {self.due_date:%b %Y})"
+
 
 @dataclass(frozen=True)
 class ActionPlan:
     title: str
     rows: list[PlanRow]
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """Everything an export needs: the summary grid and the action plan of one review."""
+
+    organisation: str
+    review_title: str
+    edition: str
+    as_of: date  # the review's month goes in the title
+    summary: Summary
+    plan: ActionPlan
+    participants: list[str] = field(default_factory=list)
+    evidence: dict[str, list[EvidenceLink]] = field(default_factory=dict)  # by statement id
+
+    @property
+    def title(self) -> str:
+        return (
+            f"Careers Leadership action plan and summary - {self.organisation} - "
+            f"{self.as_of:%B %Y}"
+        )
 
 
 def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: str) -> Summary:
