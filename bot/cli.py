@@ -6,18 +6,27 @@ import argparse
 import asyncio
 import getpass
 import json
+import re
 import sys
 from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
+from workflows.calendar import CalendarError, HalfTerm, TermCalendar, parse_ics
 
+from bot import exports
 from bot.config import get_settings
+from bot.exports import FORMATS
 from bot.reviews import ReviewService, Who
 from bot.terminal import LEAVE_WORDS, Terminal, level_renderable
 from model_data import LEVELS, Edition, ModelDataError, load_all, load_model
+from storage import repo
 from storage.db import Database
+from storage.models import Organisation
 
 EDITIONS = [e.value for e in Edition]
 
@@ -49,6 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("statement", help="statement id, e.g. 3.4")
     show.add_argument("--edition", choices=EDITIONS, default="school")
 
+    export = commands.add_parser("export", help="write the summary and action plan as a document")
+    export.add_argument("--org", help="organisation name")
+    export.add_argument("--review", type=int, help="review number (default: the latest)")
+    export.add_argument("--format", choices=FORMATS, default="docx")
+    export.add_argument("--out", help="file to write ('-' for standard output)")
+
+    terms = commands.add_parser("terms", help="an organisation's term dates (half-terms)")
+    terms_commands = terms.add_subparsers(dest="terms_command", required=True)
+    terms_set = terms_commands.add_parser(
+        "set",
+        help="set one academic year: HT1 START END HT2 START END ... HT6 START END",
+    )
+    terms_set.add_argument("--org", help="organisation name")
+    terms_set.add_argument("--year", required=True, help="academic year, e.g. 2025/26")
+    terms_set.add_argument("dates", nargs="+", help="HT1 2025-09-03 2025-10-24 HT2 ...")
+    terms_import = terms_commands.add_parser("import", help="import term dates from an .ics file")
+    terms_import.add_argument("--org", help="organisation name")
+    terms_import.add_argument("file", help="iCalendar file published by the school or council")
+    terms_show = terms_commands.add_parser("show", help="show the term dates in use")
+    terms_show.add_argument("--org", help="organisation name")
+    terms_show.add_argument("--year", help="academic year (default: all)")
+
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations (also done on every start)")
@@ -68,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "db":
             return asyncio.run(db_upgrade(args, console))
+        if args.command == "export":
+            return asyncio.run(export_command(args, console))
+        if args.command == "terms":
+            return asyncio.run(terms_command(args, console))
         return asyncio.run(chat(args, console))
     except KeyboardInterrupt:
         console.print("\nStopped. Everything answered so far is saved; run it again to resume.")
@@ -110,6 +145,130 @@ async def db_upgrade(args: argparse.Namespace, console: Console) -> int:
         await db.close()
     console.print("Database is up to date.")
     return 0
+
+
+class UsageError(Exception):
+    """A command that cannot be carried out as asked: the message says what to do instead."""
+
+
+async def _open(args: argparse.Namespace) -> tuple[Database, ReviewService]:
+    db = Database(args.database_url or get_settings().database_url)
+    await db.migrate()
+    return db, ReviewService(db)
+
+
+async def _existing_organisation(service: ReviewService, name: str | None) -> Organisation:
+    name = name or get_settings().default_organisation
+    async with service.db.transaction() as session:
+        found = await repo.find_organisations(session, name)
+    if not found:
+        raise UsageError(
+            f"No organisation called {name!r}. Start a review with "
+            f"`careers-bot chat --org {name!r}` first."
+        )
+    return found[0]
+
+
+async def export_command(args: argparse.Namespace, console: Console) -> int:
+    db, service = await _open(args)
+    try:
+        organisation = await _existing_organisation(service, args.org)
+        document = await service.plan_document(organisation.id, args.review)
+    except (UsageError, LookupError) as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
+    finally:
+        await db.close()
+    data = exports.export(document, args.format)
+    if args.out == "-":
+        sys.stdout.buffer.write(data)
+        return 0
+    path = Path(args.out or exports.default_filename(document, args.format))
+    path.write_bytes(data)
+    console.print(f"Wrote {path} ({document.title}).")
+    return 0
+
+
+def parse_term_dates(year: str, words: Sequence[str]) -> list[HalfTerm]:
+    """Read "HT1 2025-09-03 2025-10-24 HT2 ..." for one academic year; all six are needed."""
+    if not re.fullmatch(r"\d{4}/\d{2}", year):
+        raise UsageError(f"{year!r} is not an academic year: write it like 2025/26.")
+    if len(words) != 18:
+        raise UsageError(
+            "Give all six half-terms, each as HTn START END with dates as YYYY-MM-DD, e.g. "
+            "HT1 2025-09-03 2025-10-24 HT2 2025-11-03 2025-12-19 ... HT6 2026-06-01 2026-07-21."
+        )
+    half_terms = []
+    for index in range(0, 18, 3):
+        code, start, end = words[index : index + 3]
+        match = re.fullmatch(r"HT([1-6])", code.upper())
+        if not match:
+            raise UsageError(f"{code!r} should be a half-term, HT1 to HT6.")
+        try:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError as exc:
+            raise UsageError(f"{code}: dates must be written YYYY-MM-DD ({exc}).") from exc
+        half_terms.append(HalfTerm(year, int(match.group(1)), first, last))
+    return half_terms
+
+
+async def terms_command(args: argparse.Namespace, console: Console) -> int:
+    db, service = await _open(args)
+    try:
+        organisation = await _existing_organisation(service, args.org)
+        if args.terms_command == "show":
+            async with service.db.transaction() as session:
+                calendar = await service.calendar(session, organisation)
+                own = {
+                    (t.academic_year, t.half_term)
+                    for t in await repo.term_dates(session, organisation.id)
+                }
+            show_terms(console, organisation.name, calendar, own, args.year)
+            return 0
+        if args.terms_command == "set":
+            half_terms = parse_term_dates(args.year, args.dates)
+        else:
+            path = Path(args.file)
+            if not path.is_file():
+                raise UsageError(f"There is no file {path}.")
+            half_terms = parse_ics(path.read_bytes(), source=path.name)
+        calendar = await service.set_term_dates(organisation.id, half_terms)
+    except (UsageError, CalendarError) as exc:
+        console.print(f"[bold red]{exc}[/] Nothing was changed.")
+        return 1
+    finally:
+        await db.close()
+    years = sorted({h.year for h in half_terms})
+    own = {(h.year, h.number) for h in half_terms}
+    for year in years:
+        show_terms(console, organisation.name, calendar, own, year)
+    console.print(f"Saved term dates for {', '.join(years)}.")
+    return 0
+
+
+def show_terms(
+    console: Console,
+    name: str,
+    calendar: TermCalendar,
+    own: set[tuple[str, int]],
+    year: str | None,
+) -> None:
+    table = Table(title=f"Term dates – {name}")
+    for column in ("Year", "Half-term", "Starts", "Ends", "Source"):
+        table.add_column(column)
+    for each in calendar.years():
+        if year and each != year:
+            continue
+        for number in range(1, 7):
+            half = calendar.half_term(each, number)
+            table.add_row(
+                each,
+                f"HT{number}",
+                f"{half.start:%a} {half.start.day} {half.start:%b %Y}",
+                f"{half.end:%a} {half.end.day} {half.end:%b %Y}",
+                "this organisation" if (each, number) in own else "England default",
+            )
+    console.print(table)
 
 
 async def chat(args: argparse.Namespace, console: Console) -> int:

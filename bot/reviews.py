@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
 
 from model_data import Edition, load_glossary, load_model
+from storage import models as m
 from storage import repo
 from storage.db import Database
 from storage.models import Organisation, Person, Review
+from workflows import actions
+from workflows import messages as msg
 from workflows import review as engine
-from workflows.replies import Reply
+from workflows.answers import Owner
+from workflows.deadlines import parse_by_when
+from workflows.plan import (
+    ActionStatus,
+    ActionUpdateView,
+    PlanDocument,
+    build_action_plan,
+    build_summary,
+)
+from workflows.replies import Message, Reply, ShowAction, ShowActions, Tone
 
 MAX_ATTEMPTS = 5
 
@@ -67,6 +80,8 @@ class ReviewService:
             now=self.clock(),
             actor=person.display_name,
             people=await repo.known_people(session, organisation.id),
+            calendar=await self.calendar(session, organisation),
+            timezone=organisation.timezone,
         )
         return person, ctx
 
@@ -98,29 +113,186 @@ class ReviewService:
     async def turn(
         self, organisation_id: int, who: Who, text: str, key: str | None = None
     ) -> TurnResult:
-        """Apply one message to the organisation's current review; `key` makes retries harmless."""
+        """Apply one message to the organisation's current review (or its actions).
+
+        `key` (a Slack event id, a Teams activity id) makes a retried delivery harmless.
+        """
         for attempt in range(MAX_ATTEMPTS):
             try:
                 async with self.db.transaction() as session:
-                    organisation = await self._organisation(session, organisation_id)
-                    review = await repo.open_review(session, organisation_id, lock=True)
-                    if review is None:
-                        review = await repo.latest_review(session, organisation_id, lock=True)
-                    if review is None:
-                        return TurnResult(None, [])
-                    if key is not None and not await repo.claim_input(session, key, review.id):
-                        return TurnResult(review.id, [], duplicate=True)
-                    person, ctx = await self._context(session, organisation, who)
-                    before = await repo.load_state(session, review)
-                    outcome = engine.handle(before, text, ctx)
-                    await repo.save_state(
-                        session, review, before, outcome.state, person.id, ctx.now
-                    )
-                    return TurnResult(review.id, outcome.replies, completed=outcome.state.completed)
+                    return await self._turn(session, organisation_id, who, text, key)
             except repo.ConcurrentTurn:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def _turn(
+        self, session: AsyncSession, organisation_id: int, who: Who, text: str, key: str | None
+    ) -> TurnResult:
+        organisation = await self._organisation(session, organisation_id)
+        review = await repo.open_review(session, organisation_id, lock=True)
+        if review is None:
+            review = await repo.latest_review(session, organisation_id, lock=True)
+        if key is not None and not await repo.claim_input(
+            session, key, review.id if review else None
+        ):
+            return TurnResult(review.id if review else None, [], duplicate=True)
+        person, ctx = await self._context(session, organisation, who)
+        command = actions.parse_command(text)
+        before = await repo.load_state(session, review) if review is not None else None
+        if command is not None and (
+            before is None or before.cursor.step not in engine.FREE_TEXT_STEPS
+        ):
+            replies = await self._act(session, organisation, person, ctx, command)
+            return TurnResult(review.id if review else None, replies)
+        if review is None or before is None:
+            return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
+        outcome = engine.handle(before, text, ctx)
+        await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
+        return TurnResult(review.id, outcome.replies, completed=outcome.state.completed)
+
+    # ----- actions ------------------------------------------------------------------------
+
+    async def _act(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        person: Person,
+        ctx: engine.Context,
+        command: actions.Command,
+    ) -> list[Reply]:
+        if isinstance(command, actions.ListActions):
+            views = await self._views(session, organisation, ctx)
+            names = [person.display_name, person.initials or ""]
+            chosen = actions.select(
+                views, command.listing, ctx.today, person.id, names, ctx.calendar
+            )
+            if not chosen:
+                return [Message(msg.NO_ACTIONS[command.listing.value])]
+            return [ShowActions(msg.ACTION_LISTS[command.listing.value], chosen, ctx.today)]
+        row = await repo.get_action(session, command.action_id, organisation.id, lock=True)
+        if row is None:
+            return [Message(msg.NO_SUCH_ACTION.format(id=command.action_id), Tone.ERROR)]
+        updates = await repo.action_updates(session, [row.id])
+        view = action_view(row, ctx, updates)
+        if command.verb is actions.Verb.SHOW:
+            return [ShowAction(view, ctx.today)]
+        resolver = actions.OwnerResolver([(p.id, p.name, p.initials) for p in ctx.people])
+        try:
+            change = actions.change(command, view, ctx.today, ctx.calendar, resolver)
+        except ValueError as exc:
+            return [Message(str(exc), Tone.ERROR), Message(msg.ACTION_COMMANDS_HELP)]
+        await repo.record_action_update(
+            session,
+            row,
+            kind=change.kind,
+            at=ctx.now,
+            by=person.display_name,
+            status=change.status.value if change.status else None,
+            owners=[(o.name, o.person_id) for o in change.owners] if change.owners else None,
+            due=(change.due, change.due_year) if change.due else None,
+            note=change.note,
+            link=change.link,
+            before=change.before,
+            after=change.after,
+        )
+        label = ctx.model.statement(row.statement_id).short_label
+        by_when = ""
+        if change.due:
+            by_when = ctx.deadline(parse_by_when(change.due))[1]
+        text = msg.ACTION_UPDATED[change.kind].format(
+            id=row.id,
+            label=label,
+            owners=" / ".join(o.name for o in change.owners or ()),
+            by_when=by_when,
+        )
+        return [Message(text, Tone.SUCCESS)]
+
+    async def _views(
+        self, session: AsyncSession, organisation: Organisation, ctx: engine.Context
+    ) -> list[actions.ActionView]:
+        rows = await repo.organisation_actions(session, organisation.id)
+        return [action_view(row, ctx, ()) for row in rows]
+
+    # ----- documents ----------------------------------------------------------------------
+
+    async def plan_document(
+        self, organisation_id: int, review_id: int | None = None
+    ) -> PlanDocument:
+        """The summary and action plan of a review (the latest by default), ready to export."""
+        async with self.db.transaction() as session:
+            organisation = await self._organisation(session, organisation_id)
+            if review_id is not None:
+                review = await repo.get_review(session, review_id, organisation_id)
+            else:
+                review = await repo.latest_review(session, organisation_id)
+            if review is None:
+                raise LookupError(
+                    f"{organisation.name} has no review"
+                    + (f" #{review_id}" if review_id is not None else " yet")
+                )
+            calendar = await self.calendar(session, organisation)
+            model = load_model(review.edition)
+            state = await repo.load_state(session, review)
+            summary = build_summary(model, state.answers, review.title)
+            plan = build_action_plan(model, state.answers, review.title, calendar)
+            ids = [row.action_id for row in plan.rows if row.action_id is not None]
+            stored = {a.id: a for a in await repo.organisation_actions(session, organisation_id)}
+            history: dict[int, list[ActionUpdateView]] = {}
+            for update in await repo.action_updates(session, ids):
+                history.setdefault(update.action_id, []).append(update_view(update))
+            rows = [
+                replace(
+                    row,
+                    status=ActionStatus(stored[row.action_id].status),
+                    updates=tuple(history.get(row.action_id, [])),
+                )
+                if row.action_id in stored
+                else row
+                for row in plan.rows
+            ]
+            previous = None
+            if review.based_on_id is not None:
+                earlier = await repo.get_review(session, review.based_on_id, organisation_id)
+                if earlier is not None:
+                    answers = await repo.load_answers(session, earlier.id)
+                    previous = build_summary(load_model(earlier.edition), answers, earlier.title)
+            moment = review.completed_at or review.started_at
+            return PlanDocument(
+                organisation=organisation.name,
+                review_title=review.title,
+                edition=review.edition,
+                as_of=local_date(moment, organisation.timezone),
+                summary=summary,
+                plan=replace(plan, rows=rows),
+                participants=list(state.participants),
+                evidence={sid: list(a.evidence) for sid, a in state.answers.items() if a.evidence},
+                previous_summary=previous,
+            )
+
+    # ----- term dates ---------------------------------------------------------------------
+
+    async def calendar(self, session: AsyncSession, organisation: Organisation) -> TermCalendar:
+        """England's default term dates, with the organisation's own years in their place."""
+        own = await repo.term_dates(session, organisation.id)
+        calendar = default_calendar()
+        if own:
+            calendar = calendar.with_overrides(
+                [HalfTerm(r.academic_year, r.half_term, r.starts_on, r.ends_on) for r in own]
+            )
+        return calendar
+
+    async def set_term_dates(
+        self, organisation_id: int, half_terms: list[HalfTerm]
+    ) -> TermCalendar:
+        """Replace whole years of an organisation's term dates; checked before anything is saved."""
+        async with self.db.transaction() as session:
+            organisation = await self._organisation(session, organisation_id)
+            calendar = (await self.calendar(session, organisation)).with_overrides(half_terms)
+            await repo.replace_term_dates(
+                session, organisation_id, [(h.year, h.number, h.start, h.end) for h in half_terms]
+            )
+            return calendar
 
     async def _organisation(self, session: AsyncSession, organisation_id: int) -> Organisation:
         organisation = await repo.get_organisation(session, organisation_id)
@@ -134,7 +306,11 @@ class ReviewService:
         previous = (
             None if blank else await repo.latest_review(session, organisation.id, completed=True)
         )
-        answers = await repo.load_answers(session, previous.id) if previous else None
+        answers = (
+            await repo.load_answers(session, previous.id, open_actions_only=True)
+            if previous
+            else None
+        )
         state = engine.new_review(
             ctx.model,
             default_title(ctx.now),
@@ -142,3 +318,36 @@ class ReviewService:
             previous_title=previous.title if previous else None,
         )
         return await repo.create_review(session, organisation, state, ctx.now, based_on=previous)
+
+
+def update_view(update: m.ActionUpdate) -> ActionUpdateView:
+    return ActionUpdateView(
+        at=update.at, by=update.by, kind=update.kind, note=update.note, link=update.link
+    )
+
+
+def action_view(
+    row: m.Action, ctx: engine.Context, updates: Sequence[m.ActionUpdate]
+) -> actions.ActionView:
+    """An action as the chat shows it, with its real due date from the organisation's calendar."""
+    due_date = None
+    if row.due and row.due_year and ctx.calendar is not None:
+        try:
+            due_date = ctx.calendar.due_in_year(parse_by_when(row.due), row.due_year)
+        except ValueError:
+            due_date = None
+    return actions.ActionView(
+        id=row.id,
+        statement_id=row.statement_id,
+        statement_label=ctx.model.statement(row.statement_id).short_label,
+        current_level=row.current_level,
+        target_level=row.target_level,
+        next_steps=row.next_steps,
+        owners=tuple(Owner(name=o.name, person_id=o.person_id) for o in row.owners),
+        due=row.due,
+        due_year=row.due_year,
+        due_date=due_date,
+        status=ActionStatus(row.status),
+        updated_at=row.updated_at,
+        updates=tuple(update_view(u) for u in updates),
+    )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from datetime import date
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group
 from rich.padding import Padding
@@ -18,11 +20,14 @@ from rich.table import Table
 from rich.text import Text
 
 from model_data import BulletList, Statement
+from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
     Message,
     Question,
     Reply,
+    ShowAction,
+    ShowActions,
     ShowPlan,
     ShowSummary,
     StatementPrompt,
@@ -30,6 +35,7 @@ from workflows.replies import (
 )
 from workflows.review import describe
 
+LONDON = ZoneInfo("Europe/London")
 _STYLE = {Tone.INFO: "", Tone.SUCCESS: "green", Tone.ERROR: "bold red"}
 LEAVE_WORDS = {"quit", "exit", "bye", "pause", "stop"}
 
@@ -132,6 +138,58 @@ def render_plan(plan: ActionPlan) -> Table | Text:
     return table
 
 
+def render_actions(title: str, actions: list[ActionView], today: date) -> Table:
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    table.add_column("Statement")
+    table.add_column("Target")
+    table.add_column("Next steps")
+    table.add_column("Who")
+    table.add_column("By when")
+    table.add_column("Status")
+    for action in actions:
+        late = action.overdue(today)
+        status = "OVERDUE" if late else action.status.label
+        table.add_row(
+            str(action.id),
+            action.statement_label,
+            f"{action.current_level} → {action.target_level}" if action.target_level else "",
+            action.next_steps or "",
+            " / ".join(action.owner_names),
+            action.by_when,
+            status,
+            style="bold red" if late else None,
+        )
+    return table
+
+
+def render_action(action: ActionView, today: date) -> Panel:
+    lines = [
+        Text(f"Level {action.current_level} → {action.target_level}"),
+        Text(f"Next steps: {action.next_steps or ''}"),
+        Text(f"Who: {' / '.join(action.owner_names)}"),
+        Text(f"By when: {action.by_when or 'not set'}"),
+        Text(
+            f"Status: {'OVERDUE' if action.overdue(today) else action.status.label}",
+            style="bold red" if action.overdue(today) else "",
+        ),
+    ]
+    if action.updates:
+        lines.append(Text("History:", style="bold"))
+        for update in action.updates:
+            when = update.at.astimezone(LONDON)
+            parts = [f"{when:%a} {when.day} {when:%b %Y}", update.kind]
+            if update.by:
+                parts.append(f"by {update.by}")
+            line = " · ".join(parts)
+            if update.note:
+                line += f": {update.note}"
+            if update.link:
+                line += f" ({update.link})"
+            lines.append(Text(f"  {line}"))
+    return Panel(Group(*lines), title=f"Action #{action.id} – {action.statement_label}")
+
+
 def render(reply: Reply) -> list[object]:
     if isinstance(reply, StatementPrompt):
         return render_prompt(reply)
@@ -147,6 +205,10 @@ def render(reply: Reply) -> list[object]:
         return [render_summary(reply.summary)]
     if isinstance(reply, ShowPlan):
         return [render_plan(reply.plan)]
+    if isinstance(reply, ShowActions):
+        return [render_actions(reply.title, reply.actions, reply.today)]
+    if isinstance(reply, ShowAction):
+        return [render_action(reply.action, reply.today)]
     raise TypeError(f"cannot render {reply!r}")
 
 

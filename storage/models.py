@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -162,6 +162,10 @@ class Response(Base):
         ForeignKey("people.id", ondelete="SET NULL"), default=None
     )
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The action this answer's priority is tracked by: created here, or carried forward.
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actions.id", ondelete="SET NULL"), default=None
+    )
 
     evidence: Mapped[list[EvidenceLink]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="EvidenceLink.position"
@@ -206,7 +210,11 @@ class ResponseChange(Base):
 
 
 class Action(Base):
-    """A priority turned into work: from current to target level, with owners and a deadline."""
+    """A priority turned into work: from current to target level, with owners and a deadline.
+
+    `review_id` is the review it was first set in; later reviews carry it forward through
+    `Response.action_id` rather than duplicating it.
+    """
 
     __tablename__ = "actions"
 
@@ -220,6 +228,7 @@ class Action(Base):
     target_level: Mapped[int | None] = mapped_column(default=None)
     next_steps: Mapped[str | None] = mapped_column(Text, default=None)
     due: Mapped[str | None] = mapped_column(String(20), default=None)  # "HT3", "HT3/4", "ongoing"
+    due_year: Mapped[str | None] = mapped_column(String(9), default=None)  # "2025/26"
     status: Mapped[str] = mapped_column(String(20), default="not_started")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -268,6 +277,27 @@ class ActionUpdate(Base):
     link: Mapped[str | None] = mapped_column(Text, default=None)
     before: Mapped[dict[str, Any]] = mapped_column(default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TermDate(Base):
+    """An organisation's own dates for one half-term, overriding the England defaults."""
+
+    __tablename__ = "term_dates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    academic_year: Mapped[str] = mapped_column(String(9))
+    half_term: Mapped[int] = mapped_column()
+    starts_on: Mapped[date] = mapped_column()
+    ends_on: Mapped[date] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "academic_year", "half_term"),
+        CheckConstraint("half_term BETWEEN 1 AND 6", name="half_term"),
+        CheckConstraint("starts_on <= ends_on", name="order"),
+    )
 
 
 class HandledInput(Base):

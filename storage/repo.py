@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -162,15 +162,24 @@ async def create_review(
     return review
 
 
-async def load_answers(session: AsyncSession, review_id: int) -> dict[str, Answer]:
-    responses = await session.scalars(select(m.Response).where(m.Response.review_id == review_id))
-    actions = {
-        a.statement_id: a
-        for a in await session.scalars(select(m.Action).where(m.Action.review_id == review_id))
-    }
+async def load_answers(
+    session: AsyncSession, review_id: int, open_actions_only: bool = False
+) -> dict[str, Answer]:
+    """A review's answers; with `open_actions_only` (carrying forward), done actions stay behind."""
+    responses = list(
+        await session.scalars(select(m.Response).where(m.Response.review_id == review_id))
+    )
+    ids = [r.action_id for r in responses if r.action_id is not None]
+    actions = (
+        {a.id: a for a in await session.scalars(select(m.Action).where(m.Action.id.in_(ids)))}
+        if ids
+        else {}
+    )
     answers: dict[str, Answer] = {}
     for row in responses:
-        action = actions.get(row.statement_id)
+        action = actions.get(row.action_id) if row.action_id is not None else None
+        if action is not None and open_actions_only and action.status in ("done", "dropped"):
+            action = None
         answers[row.statement_id] = Answer(
             statement_id=row.statement_id,
             level=row.level,
@@ -191,6 +200,8 @@ def _action_draft(action: m.Action) -> ActionDraft:
         next_steps=action.next_steps,
         owners=[Owner(name=o.name, person_id=o.person_id) for o in action.owners],
         due=action.due,
+        due_year=action.due_year,
+        action_id=action.id,
     )
 
 
@@ -277,14 +288,6 @@ async def _write_answers(
             )
         )
     }
-    actions = {
-        a.statement_id: a
-        for a in await session.scalars(
-            select(m.Action).where(
-                m.Action.review_id == review.id, m.Action.statement_id.in_(changed)
-            )
-        )
-    }
     for sid in changed:
         new = after[sid]
         old = before.get(sid)
@@ -316,23 +319,60 @@ async def _write_answers(
                 m.EvidenceLink(position=i, url=e.url, label=e.label)
                 for i, e in enumerate(new.evidence)
             )
-        _write_action(session, review, new, actions.get(sid), now)
+        await _write_action(session, review, row, new, now, edit=old is not None and old.complete)
     await session.flush()
 
 
-def _write_action(
-    session: AsyncSession, review: m.Review, answer: Answer, row: m.Action | None, now: datetime
+def _action_fields(row: m.Action) -> dict[str, object]:
+    return {
+        "current_level": row.current_level,
+        "target_level": row.target_level,
+        "next_steps": row.next_steps,
+        "owners": [o.name for o in row.owners],
+        "due": row.due,
+        "due_year": row.due_year,
+    }
+
+
+async def _write_action(
+    session: AsyncSession,
+    review: m.Review,
+    response: m.Response,
+    answer: Answer,
+    now: datetime,
+    edit: bool,
 ) -> None:
-    wanted = answer.flag is Flag.PRIORITY and answer.action is not None and answer.level is not None
-    if not wanted:
-        if row is not None:
-            # No longer a priority: the action is kept, marked dropped, so its history stays.
-            row.status = "dropped"
-            row.updated_at = now
-        return
+    """Keep the response's action in step with its priority details.
+
+    A priority carried from the previous review keeps the same Action (no duplicate); a
+    change to a finished answer (`edit`) is recorded in the action's history.
+    """
     draft = answer.action
+    row = await session.get(m.Action, response.action_id) if response.action_id else None
+    if row is None and draft is not None and draft.action_id is not None:
+        row = await session.get(m.Action, draft.action_id)
+        if row is not None and row.organisation_id != review.organisation_id:
+            row = None  # never attach another organisation's action
+        if row is not None and answer.carried:
+            session.add(
+                m.ActionUpdate(
+                    action_id=row.id, at=now, kind="carried", note=f"Carried into {review.title}"
+                )
+            )
+    wanted = answer.flag is Flag.PRIORITY and draft is not None and answer.level is not None
+    if not wanted:
+        if row is not None and not answer.carried:
+            response.action_id = None
+            if row.review_id == review.id:
+                # Set in this review and withdrawn: dropped, kept for its history.
+                row.status = "dropped"
+                row.updated_at = now
+        elif row is not None:
+            response.action_id = row.id
+        return
     assert draft is not None
     assert answer.level is not None
+    created = row is None
     if row is None:
         row = m.Action(
             organisation_id=review.organisation_id,
@@ -343,21 +383,39 @@ def _write_action(
             owners=[],
         )
         session.add(row)
-    elif row.status == "dropped":
+    elif row.status == "dropped" and row.review_id == review.id:
         row.status = "not_started"
+    before = _action_fields(row)
     row.current_level = answer.level
     row.target_level = (
         draft.target_level if draft.target_level and draft.target_level > answer.level else None
     )
     row.next_steps = draft.next_steps
     row.due = draft.due
-    row.updated_at = now
+    row.due_year = draft.due_year
     if [(o.name, o.person_id) for o in row.owners] != [(o.name, o.person_id) for o in draft.owners]:
         row.owners.clear()
         row.owners.extend(
             m.ActionOwner(position=i, name=o.name, person_id=o.person_id)
             for i, o in enumerate(draft.owners)
         )
+    after = _action_fields(row)
+    if not created and edit and before != after:
+        row.updated_at = now
+        session.add(
+            m.ActionUpdate(
+                action_id=row.id,
+                at=now,
+                by=answer.answered_by,
+                kind="edited",
+                before=before,
+                after=after,
+            )
+        )
+    else:
+        row.updated_at = now
+    await session.flush()
+    response.action_id = row.id
 
 
 async def response_history(
@@ -379,12 +437,122 @@ async def response_history(
 
 
 async def actions_for_review(session: AsyncSession, review_id: int) -> list[m.Action]:
+    """The actions a review's priorities point at (its own and those carried into it)."""
     rows = await session.scalars(
         select(m.Action)
-        .where(m.Action.review_id == review_id, m.Action.status != "dropped")
+        .join(m.Response, m.Response.action_id == m.Action.id)
+        .where(m.Response.review_id == review_id, m.Action.status != "dropped")
         .order_by(m.Action.id)
     )
     return list(rows)
+
+
+async def organisation_actions(session: AsyncSession, organisation_id: int) -> list[m.Action]:
+    rows = await session.scalars(
+        select(m.Action).where(m.Action.organisation_id == organisation_id).order_by(m.Action.id)
+    )
+    return list(rows)
+
+
+async def action_updates(session: AsyncSession, action_ids: list[int]) -> list[m.ActionUpdate]:
+    if not action_ids:
+        return []
+    rows = await session.scalars(
+        select(m.ActionUpdate)
+        .where(m.ActionUpdate.action_id.in_(action_ids))
+        .order_by(m.ActionUpdate.at, m.ActionUpdate.id)
+    )
+    return list(rows)
+
+
+async def get_action(
+    session: AsyncSession, action_id: int, organisation_id: int, lock: bool = False
+) -> m.Action | None:
+    """An action by number, only within its own organisation."""
+    query = select(m.Action).where(
+        m.Action.id == action_id, m.Action.organisation_id == organisation_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def record_action_update(
+    session: AsyncSession,
+    action: m.Action,
+    *,
+    kind: str,
+    at: datetime,
+    by: str | None,
+    status: str | None = None,
+    owners: list[tuple[str, int | None]] | None = None,
+    due: tuple[str | None, str | None] | None = None,
+    note: str | None = None,
+    link: str | None = None,
+    before: dict[str, object] | None = None,
+    after: dict[str, object] | None = None,
+) -> m.ActionUpdate:
+    """Apply a change to an action and keep the dated update that explains it."""
+    if status is not None:
+        action.status = status
+    if owners is not None:
+        action.owners.clear()
+        await session.flush()
+        action.owners.extend(
+            m.ActionOwner(position=i, name=name, person_id=person_id)
+            for i, (name, person_id) in enumerate(owners)
+        )
+    if due is not None:
+        action.due, action.due_year = due
+    action.updated_at = at
+    update_row = m.ActionUpdate(
+        action_id=action.id,
+        at=at,
+        by=by,
+        kind=kind,
+        note=note,
+        link=link,
+        before=before or {},
+        after=after or {},
+    )
+    session.add(update_row)
+    await session.flush()
+    return update_row
+
+
+# ----- term dates --------------------------------------------------------------------------
+
+
+async def term_dates(session: AsyncSession, organisation_id: int) -> list[m.TermDate]:
+    rows = await session.scalars(
+        select(m.TermDate)
+        .where(m.TermDate.organisation_id == organisation_id)
+        .order_by(m.TermDate.academic_year, m.TermDate.half_term)
+    )
+    return list(rows)
+
+
+async def replace_term_dates(
+    session: AsyncSession, organisation_id: int, half_terms: list[tuple[str, int, date, date]]
+) -> None:
+    """Set an organisation's own dates for whole academic years (all six half-terms at once)."""
+    years = sorted({year for year, *_ in half_terms})
+    await session.execute(
+        delete(m.TermDate).where(
+            m.TermDate.organisation_id == organisation_id, m.TermDate.academic_year.in_(years)
+        )
+    )
+    session.add_all(
+        m.TermDate(
+            organisation_id=organisation_id,
+            academic_year=year,
+            half_term=number,
+            starts_on=start,
+            ends_on=end,
+        )
+        for year, number, start, end in half_terms
+    )
+    await session.flush()
 
 
 # ----- idempotency -------------------------------------------------------------------------

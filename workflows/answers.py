@@ -50,6 +50,9 @@ class ActionDraft(_Record):
     next_steps: str | None = None
     owners: list[Owner] = Field(default_factory=list)
     due: str | None = None  # canonical ByWhen code: "HT3", "HT3/4", "ongoing"
+    due_year: str | None = None  # the academic year the half-term deadline falls in: "2025/26"
+    # The stored Action this draft is, once saved (a carried priority keeps its action).
+    action_id: int | None = None
 
     @property
     def complete(self) -> bool:

@@ -17,7 +17,8 @@ HELP = (
     "- pause: stop here; everything answered is saved\n"
     "- resume: carry on at the first unanswered statement\n"
     "- summary / plan: see the summary grid or the action plan so far\n"
-    "- what is LMI?: look up a term in the glossary"
+    "- what is LMI?: look up a term in the glossary\n"
+    "- my actions, due, overdue, done 12, progress 12 <note>, move 12 to HT5: follow the actions"
 )
 
 ASK_PARTICIPANTS = (
@@ -81,6 +82,7 @@ LINKS_ALREADY = "That link is already saved. Add another, or type 'done'."
 LINKS_CLEARED = "Removed all evidence links for this statement."
 NOTE_TOO_LONG = "That note is {length} characters; please keep it under {limit}."
 
+DEADLINE_SET = "Deadline: {label}."
 LEVEL_SAVED = "Level {level} saved for {label}."
 STATEMENT_SAVED = "Saved {label}: {summary}."
 STATEMENT_KEPT = "Kept your answer for {label}: {summary}."
@@ -115,3 +117,38 @@ ALREADY_COMPLETE = (
 GLOSSARY_UNKNOWN = "“{term}” is not in the glossary. Terms I know: {terms}."
 GLOSSARY_ANSWER = "{term}: {definition}"
 EMPTY_INPUT = "I didn't get anything there."
+
+# ----- actions ---------------------------------------------------------------------------
+ACTION_NEEDS_NOTE = (
+    "Say what has happened, e.g. 'progress {id} Shared the plan with governors "
+    "https://school.example/minutes'."
+)
+REASSIGN_HOW = "Say who to, e.g. 'reassign {id} to NR' or 'reassign {id} to HOFS / ALL STAFF'."
+NO_SUCH_ACTION = (
+    "There is no action #{id} here. Type 'actions' to see the open actions and their numbers."
+)
+ACTION_UPDATED = {
+    "done": "Marked action #{id} ({label}) as done.",
+    "progress": "Noted progress on action #{id} ({label}).",
+    "dropped": "Dropped action #{id} ({label}).",
+    "reassigned": "Action #{id} ({label}) now belongs to {owners}.",
+    "deadline": "Action #{id} ({label}) is now due {by_when}.",
+}
+NO_ACTIONS = {
+    "mine": "You have no open actions.",
+    "all": "There are no open actions.",
+    "due": "No open actions are due this half-term.",
+    "overdue": "Nothing is overdue.",
+}
+ACTION_LISTS = {
+    "mine": "Your open actions",
+    "all": "Open actions",
+    "due": "Actions due by the end of this half-term",
+    "overdue": "Overdue actions",
+}
+ACTION_COMMANDS_HELP = (
+    "Actions: 'my actions', 'actions', 'due', 'overdue', 'action 12' (with its history), "
+    "'progress 12 <note> [link]', 'done 12 [note] [link]', 'reassign 12 to NR', "
+    "'move 12 to HT5', 'drop 12 [reason]'."
+)
+NO_REVIEW_YET = "There is no review yet. Type 'review' to start one, or 'help'."

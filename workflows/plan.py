@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from model_data import MaturityModel
 from workflows.answers import Answer, EvidenceLink, Flag
+from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import parse_by_when
 
 
@@ -142,12 +143,12 @@ class PlanDocument:
     plan: ActionPlan
     participants: list[str] = field(default_factory=list)
     evidence: dict[str, list[EvidenceLink]] = field(default_factory=dict)  # by statement id
+    previous_summary: Summary | None = None  # the review this one was based on, for the chart
 
     @property
     def title(self) -> str:
         return (
-            f"Careers Leadership action plan and summary - {self.organisation} - "
-            f"{self.as_of:%B %Y}"
+            f"Careers Leadership action plan and summary - {self.organisation} - {self.as_of:%B %Y}"
         )
 
 
@@ -175,14 +176,26 @@ def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: st
     return Summary(title=title, edition=model.edition.value, rows=rows, themes=themes)
 
 
+def _due_date(calendar: TermCalendar | None, due: str | None, year: str | None) -> date | None:
+    if calendar is None or not due or not year:
+        return None
+    try:
+        return calendar.due_in_year(parse_by_when(due), year)
+    except CalendarError:
+        return None
+
+
 def _lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
 def build_action_plan(
-    model: MaturityModel, answers: Mapping[str, Answer], title: str
+    model: MaturityModel,
+    answers: Mapping[str, Answer],
+    title: str,
+    calendar: TermCalendar | None = None,
 ) -> ActionPlan:
-    """Rows for every priority with a level, in statement order."""
+    """Rows for every priority with a level, in statement order, dated where the calendar knows."""
     rows: list[PlanRow] = []
     for statement in model.statements:
         answer = answers.get(statement.id)
@@ -204,6 +217,9 @@ def build_action_plan(
                 next_steps=_lines(action.next_steps if action else None),
                 by_when=parse_by_when(action.due).label if action and action.due else "",
                 owners=action.owner_names if action else [],
+                action_id=action.action_id if action else None,
+                due_date=_due_date(calendar, action.due, action.due_year) if action else None,
+                evidence=tuple(answer.evidence),
             )
         )
     return ActionPlan(title=title, rows=rows)

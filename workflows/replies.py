@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from model_data import Statement, Theme
+from workflows.actions import ActionView
 from workflows.answers import Answer
 from workflows.plan import ActionPlan, Summary
 
@@ -92,4 +94,21 @@ class ShowPlan:
     plan: ActionPlan
 
 
-Reply = Message | StatementPrompt | Question | ShowSummary | ShowPlan
+@dataclass(frozen=True)
+class ShowActions:
+    """A list of actions (mine, due, overdue), each with its number for follow-up commands."""
+
+    title: str
+    actions: list[ActionView]
+    today: date
+
+
+@dataclass(frozen=True)
+class ShowAction:
+    """One action with its dated history."""
+
+    action: ActionView
+    today: date
+
+
+Reply = Message | StatementPrompt | Question | ShowSummary | ShowPlan | ShowActions | ShowAction

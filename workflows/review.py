@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_data import Edition, Glossary, MaturityModel, Statement
 from workflows import messages as msg
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
-from workflows.deadlines import DeadlineError, parse_by_when
+from workflows.calendar import CalendarError, TermCalendar, local_date
+from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.glossary import glossary_query, lookup
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_action_plan, build_summary
@@ -68,7 +69,7 @@ _FLAG_WORDS = {
     Flag.NONE: {"n", "neither", "none", "no", "nothing", "not sure"},
 }
 # Steps that take free text: there a lone "plan" or "summary" is an answer, not a command.
-_FREE_TEXT_STEPS = {Step.PARTICIPANTS, Step.NOTE, Step.NEXT_STEPS, Step.OWNERS}
+FREE_TEXT_STEPS = {Step.PARTICIPANTS, Step.NOTE, Step.NEXT_STEPS, Step.OWNERS}
 _GO = re.compile(r"^\s*(?:go\s*to|goto|go|change|edit|jump\s*to)\s+(?P<id>\S+)\s*$", re.IGNORECASE)
 _LEVEL = re.compile(r"^\s*(?:level\s*|l)?(?P<n>[+-]?\d+)\s*\.?\s*$", re.IGNORECASE)
 _NOT_YET = re.compile(r"^\s*not\s+yet(\s+at\s+level\s*2)?\s*$", re.IGNORECASE)
@@ -86,11 +87,32 @@ class Person:
 
 @dataclass(frozen=True)
 class Context:
+    """What a turn needs from outside: the model, the moment, who is answering, the calendar."""
+
     model: MaturityModel
     glossary: Glossary
     now: datetime
     actor: str
     people: Sequence[Person] = ()
+    calendar: TermCalendar | None = None
+    timezone: str = "Europe/London"
+
+    @property
+    def today(self) -> date:
+        """The organisation's local date (a late-evening answer in BST is tomorrow in UTC)."""
+        return local_date(self.now, self.timezone)
+
+    def deadline(self, by_when: ByWhen) -> tuple[str | None, str]:
+        """The academic year a deadline falls in, and how to say it: "HT3 - ends Fri 13 Feb 2026"."""
+        if self.calendar is None or by_when.ongoing:
+            return None, by_when.label
+        try:
+            due = self.calendar.due(by_when, self.today)
+        except CalendarError:
+            return None, by_when.label
+        if due is None:
+            return None, by_when.label
+        return due[0], self.calendar.describe(by_when, due[0])
 
 
 class Cursor(BaseModel):
@@ -243,11 +265,11 @@ class _Turn:
         if term is not None:
             self.explain(term)
             return
-        free_text = self.cursor.step in _FREE_TEXT_STEPS
+        free_text = self.cursor.step in FREE_TEXT_STEPS
         if word in {"summary", "progress", "grid"} and not free_text:
             self.replies.append(ShowSummary(self.summary()))
             return
-        if word in {"plan", "action plan", "actions"} and not free_text:
+        if word in {"plan", "action plan"} and not free_text:
             self.replies.append(ShowPlan(self.plan()))
             return
         if word in _PAUSE_WORDS:
@@ -523,9 +545,9 @@ class _Turn:
                 Question(step, sid, msg.ASK_OWNERS, choices + (keep if hint else []), hint)
             )
         elif step is Step.DUE:
-            choices = [Choice(f"HT{n}", f"HT{n}") for n in range(1, 7)] + [
-                Choice("Ongoing", "ongoing")
-            ]
+            choices = [
+                Choice(self.ctx.deadline(parse_by_when(f"HT{n}"))[1], f"HT{n}") for n in range(1, 7)
+            ] + [Choice("Ongoing", "ongoing")]
             hint = f"Current deadline: {action.due}. {msg.KEEP_HINT}" if action.due else None
             self.replies.append(Question(step, sid, msg.ASK_DUE, choices, hint))
 
@@ -658,7 +680,7 @@ class _Turn:
         if wanted not in options:
             self.refuse(msg.NOT_A_TARGET.format(level=level, options=" or ".join(options)))
             return
-        assert answer.action is not None
+        answer.action = answer.action or ActionDraft()
         answer.action.target_level = int(wanted)  # type: ignore[arg-type]
         self.touch(answer)
         self.move_to(self.statement.id, Step.NEXT_STEPS)
@@ -696,11 +718,14 @@ class _Turn:
         assert action is not None
         if not (word in _KEEP_WORDS and action.due):
             try:
-                action.due = parse_by_when(text).code
+                by_when = parse_by_when(text)
             except DeadlineError as exc:
                 self.refuse(str(exc))
                 return
+            action.due_year, label = self.ctx.deadline(by_when)
+            action.due = by_when.code
             self.touch(self.answer())
+            self.say(msg.DEADLINE_SET.format(label=label))
         self.finish_statement()
 
     def finish_statement(self) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:41:50.330671
+Create Date: 2026-11-22 20:53:53.111169
 """
 
 from collections.abc import Sequence
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import storage.models
+
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -90,6 +91,35 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "term_dates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("academic_year", sa.String(length=9), nullable=False),
+        sa.Column("half_term", sa.Integer(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.CheckConstraint("half_term BETWEEN 1 AND 6", name=op.f("ck_term_dates_half_term")),
+        sa.CheckConstraint("starts_on <= ends_on", name=op.f("ck_term_dates_order")),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_term_dates_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_term_dates")),
+        sa.UniqueConstraint(
+            "organisation_id",
+            "academic_year",
+            "half_term",
+            name=op.f("uq_term_dates_organisation_id_academic_year_half_term"),
+        ),
+    )
+    with op.batch_alter_table("term_dates", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_term_dates_organisation_id"), ["organisation_id"], unique=False
+        )
+
+    op.create_table(
         "actions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
@@ -99,6 +129,7 @@ def upgrade() -> None:
         sa.Column("target_level", sa.Integer(), nullable=True),
         sa.Column("next_steps", sa.Text(), nullable=True),
         sa.Column("due", sa.String(length=20), nullable=True),
+        sa.Column("due_year", sa.String(length=9), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.models.UTCDateTime(timezone=True), nullable=False),
@@ -182,12 +213,19 @@ def upgrade() -> None:
         sa.Column("answered_by", sa.String(length=200), nullable=True),
         sa.Column("answered_by_id", sa.Integer(), nullable=True),
         sa.Column("answered_at", storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("action_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
             "flag IS NULL OR flag IN ('strength', 'priority', 'none')",
             name=op.f("ck_responses_flag"),
         ),
         sa.CheckConstraint(
             "level IS NULL OR (level BETWEEN 1 AND 4)", name=op.f("ck_responses_level")
+        ),
+        sa.ForeignKeyConstraint(
+            ["action_id"],
+            ["actions.id"],
+            name=op.f("fk_responses_action_id_actions"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["answered_by_id"],
@@ -355,6 +393,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_actions_organisation_id"))
 
     op.drop_table("actions")
+    with op.batch_alter_table("term_dates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_term_dates_organisation_id"))
+
+    op.drop_table("term_dates")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reviews_organisation_id"))
         batch_op.drop_index("ix_reviews_open")

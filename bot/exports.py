@@ -1,0 +1,843 @@
+"""The action plan and summary of one review as documents: Word, Excel, CSV, Markdown, JSON, PNG.
+
+Every export is built from a `PlanDocument` (workflows/plan.py) and returned as bytes, ready to
+be saved, attached to a chat message or mailed. The Word document follows the shape of a real
+school's plan (seed 003): the summary grid of statements against levels 1-4 with priority action
+areas and areas of strength marked, then the action plan table "Leadership area | Current
+position | Actions to improve | Next steps | By when / who", and adds what the paper plan lacks:
+real due dates, each action's status and the evidence links.
+
+The JSON export is a stable, documented structure (keys never removed or renamed)::
+
+    {
+      "title": str, "organisation": str, "review": str, "edition": "school" | "college",
+      "as_of": "YYYY-MM-DD", "participants": [str],
+      "summary": [{"statement_id": "1.5", "statement": "Governance", "theme": 1,
+                   "level": 1-4 | null, "flag": "priority" | "strength" | "none" | null}],
+      "themes": [{"number": 1, "title": str, "answered": int, "total": int,
+                  "average_level": float | null}],
+      "actions": [{"statement_id": "1.2", "leadership_area": "1.2 Leaders' vision ...",
+                   "current_level": int, "current_position": str, "target_level": int | null,
+                   "actions_to_improve": str, "next_steps": [str], "by_when": "HT3" | null,
+                   "due_date": "YYYY-MM-DD" | null, "owners": [str],
+                   "status": "not_started" | "in_progress" | "done" | "dropped",
+                   "evidence": [{"url": str, "label": str | null}],
+                   "updates": [{"at": ISO datetime, "by": str | null, "kind": str,
+                                "note": str | null, "link": str | null}]}]
+    }
+
+"statement" is the statement's short title without its id; "summary" has every statement of
+the edition in model order, "actions" one entry per priority action area, in the same order.
+The CSV export has one row per statement (see `CSV_COLUMNS`), UTF-8 with a byte order mark.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time
+from typing import Any
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+from docx.table import _Cell, _Row
+from docx.text.paragraph import Paragraph
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.chart import maturity_chart
+from model_data import Edition
+from workflows.answers import EvidenceLink
+from workflows.plan import ActionStatus, PlanDocument, PlanRow, Summary, SummaryRow
+
+FORMATS = ("docx", "xlsx", "csv", "md", "json", "png")
+
+MEDIA_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+    "png": "image/png",
+}
+
+LEVELS = (1, 2, 3, 4)
+MARK = "●"
+PRIORITY_KEY = f"{MARK} PRIORITY ACTION AREAS"
+STRENGTH_KEY = f"{MARK} INDICATED AREAS OF STRENGTH"
+
+# Light fills for the rows of priority action areas and areas of strength, and their marks.
+PRIORITY_FILL, PRIORITY_INK = "F8D7DA", "C00000"
+STRENGTH_FILL, STRENGTH_INK = "D9EAD3", "38761D"
+THEME_FILL = "E7E6E6"
+HEADER_FILL = "D9E2F3"
+
+STATUS_INK = {
+    ActionStatus.NOT_STARTED: "595959",
+    ActionStatus.IN_PROGRESS: "B45F06",
+    ActionStatus.DONE: "38761D",
+    ActionStatus.DROPPED: "7F7F7F",
+}
+
+CSV_COLUMNS = (
+    "statement_id",
+    "statement",
+    "theme",
+    "level",
+    "flag",
+    "target_level",
+    "next_steps",
+    "by_when",
+    "due_date",
+    "owners",
+    "status",
+    "evidence",
+)
+
+
+# ----- shared helpers ----------------------------------------------------------------------
+
+
+def _statement_title(row: SummaryRow) -> str:
+    """ "1.5 Governance" -> "Governance"."""
+    prefix = f"{row.statement_id} "
+    return row.label[len(prefix) :] if row.label.startswith(prefix) else row.label
+
+
+def _edition_label(edition: str) -> str:
+    try:
+        return Edition(edition).label
+    except ValueError:
+        return edition
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def _flag_label(row: SummaryRow) -> str:
+    if row.level is None:
+        return "Not answered"
+    if row.priority:
+        return "Priority action area"
+    if row.strength:
+        return "Area of strength"
+    return ""
+
+
+def _by_when_who_dated(row: PlanRow) -> str:
+    """ "HT3 (Fri 14 Feb 2025) – SR": the plan's "By when / who" with the real date."""
+    who = " / ".join(row.owners)
+    return " – ".join(part for part in (row.by_when_dated, who) if part)
+
+
+def _text_lines(text: str) -> list[str]:
+    """A level descriptor one line per paragraph, list items ("- item") as bullets."""
+    return [f"• {line[2:]}" if line.startswith("- ") else line for line in text.splitlines()]
+
+
+def _last_update(row: PlanRow) -> str:
+    if not row.updates:
+        return ""
+    update = max(row.updates, key=lambda u: u.at)
+    parts = [f"{update.at.day} {update.at:%b %Y}"]
+    if update.by:
+        parts.append(update.by)
+    head = " ".join(parts)
+    body = update.note or update.kind.capitalize()
+    return f"{head}: {body}"
+
+
+def _plan_rows(document: PlanDocument) -> dict[str, PlanRow]:
+    return {row.statement_id: row for row in document.plan.rows}
+
+
+def _evidence(document: PlanDocument, statement_id: str) -> list[EvidenceLink]:
+    """The statement's evidence from the review and its action, each url once."""
+    row = _plan_rows(document).get(statement_id)
+    links: list[EvidenceLink] = []
+    seen: set[str] = set()
+    for link in [*document.evidence.get(statement_id, []), *(row.evidence if row else ())]:
+        if link.url not in seen:
+            seen.add(link.url)
+            links.append(link)
+    return links
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"['’`]", "", text)  # "St Mary's" -> "st-marys"
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def default_filename(document: PlanDocument, fmt: str) -> str:
+    """ "careers-action-plan-hill-school-2025-01.docx": organisation and review month, slugified."""
+    fmt = _format(fmt)
+    parts = ["careers-action-plan", _slug(document.organisation), f"{document.as_of:%Y-%m}"]
+    return "-".join(part for part in parts if part) + f".{fmt}"
+
+
+def _format(fmt: str) -> str:
+    normal = fmt.strip().lower().lstrip(".")
+    normal = {"markdown": "md", "word": "docx", "excel": "xlsx"}.get(normal, normal)
+    if normal not in FORMATS:
+        raise ValueError(f"Unknown export format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    return normal
+
+
+def _previous(document: PlanDocument, previous: Summary | None) -> Summary | None:
+    """The review to compare with in the chart: the one given, else the document's own."""
+    if previous is not None:
+        return previous
+    return getattr(document, "previous_summary", None)
+
+
+def export(document: PlanDocument, fmt: str, *, previous: Summary | None = None) -> bytes:
+    """The document in one of `FORMATS` (case-insensitive; "markdown" is "md").
+
+    The chart (in "docx" and "png") compares with `previous`, else with the document's
+    `previous_summary` where it has one. Raises ValueError for an unknown format.
+    """
+    fmt = _format(fmt)
+    if fmt == "docx":
+        return to_docx(document, previous=previous)
+    if fmt == "png":
+        return maturity_chart(document.summary, _previous(document, previous))
+    writers: dict[str, Callable[[PlanDocument], bytes]] = {
+        "xlsx": to_xlsx,
+        "csv": to_csv,
+        "md": to_markdown,
+        "json": to_json,
+    }
+    return writers[fmt](document)
+
+
+# ----- Word --------------------------------------------------------------------------------
+
+
+def _shade(cell: _Cell, fill: str) -> None:
+    tc_pr = cell._tc.get_or_add_tcPr()
+    for old in tc_pr.findall(qn("w:shd")):
+        tc_pr.remove(old)
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), fill)
+    # Schema order: shd comes before noWrap, tcMar, textDirection, tcFitText, vAlign, hideMark.
+    following = [
+        qn(tag)
+        for tag in (
+            "w:noWrap",
+            "w:tcMar",
+            "w:textDirection",
+            "w:tcFitText",
+            "w:vAlign",
+            "w:hideMark",
+        )
+    ]
+    for index, child in enumerate(tc_pr):
+        if child.tag in following:
+            tc_pr.insert(index, shd)
+            return
+    tc_pr.append(shd)
+
+
+def _repeat_as_header(row: _Row) -> None:
+    tr_pr = row._tr.get_or_add_trPr()
+    header = OxmlElement("w:tblHeader")
+    header.set(qn("w:val"), "true")
+    tr_pr.append(header)
+
+
+def _keep_row_together(row: _Row) -> None:
+    tr_pr = row._tr.get_or_add_trPr()
+    cant_split = OxmlElement("w:cantSplit")
+    cant_split.set(qn("w:val"), "true")
+    tr_pr.insert(0, cant_split)
+
+
+def _write(
+    cell: _Cell,
+    lines: Iterable[str],
+    *,
+    bold: bool = False,
+    size: float | None = None,
+    colour: str | None = None,
+    align: WD_ALIGN_PARAGRAPH | None = None,
+) -> None:
+    """Replace the cell's text with one paragraph per line."""
+    first = True
+    for line in lines:
+        paragraph = cell.paragraphs[0] if first else cell.add_paragraph()
+        first = False
+        _run(paragraph, line, bold=bold, size=size, colour=colour)
+        paragraph.paragraph_format.space_after = Pt(1)
+        if align is not None:
+            paragraph.alignment = align
+
+
+def _run(
+    paragraph: Paragraph,
+    text: str,
+    *,
+    bold: bool = False,
+    italic: bool = False,
+    size: float | None = None,
+    colour: str | None = None,
+) -> None:
+    run = paragraph.add_run(text)
+    run.bold = bold or None
+    run.italic = italic or None
+    if size is not None:
+        run.font.size = Pt(size)
+    if colour is not None:
+        run.font.color.rgb = RGBColor.from_string(colour)
+
+
+def _hyperlink(paragraph: Paragraph, url: str, text: str) -> None:
+    r_id = paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), r_id)
+    run = OxmlElement("w:r")
+    properties = OxmlElement("w:rPr")
+    colour = OxmlElement("w:color")
+    colour.set(qn("w:val"), "0563C1")
+    underline = OxmlElement("w:u")
+    underline.set(qn("w:val"), "single")
+    properties.append(colour)
+    properties.append(underline)
+    run.append(properties)
+    content = OxmlElement("w:t")
+    content.set(qn("xml:space"), "preserve")
+    content.text = text
+    run.append(content)
+    link.append(run)
+    paragraph._p.append(link)
+
+
+def _table(doc: Any, headers: list[str], widths: list[float]) -> Any:
+    table = doc.add_table(rows=1, cols=len(headers))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = Cm(width)
+    header = table.rows[0]
+    for cell, text, width in zip(header.cells, headers, widths, strict=True):
+        cell.width = Cm(width)
+        _write(cell, [text], bold=True)
+        _shade(cell, HEADER_FILL)
+        cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+    _repeat_as_header(header)
+    return table
+
+
+def _add_row(table: Any, widths: list[float]) -> _Row:
+    row = table.add_row()
+    for cell, width in zip(row.cells, widths, strict=True):
+        cell.width = Cm(width)
+    return row
+
+
+def to_docx(
+    document: PlanDocument, *, previous: Summary | None = None, generated: date | None = None
+) -> bytes:
+    """The plan as a landscape A4 Word document, in the shape of the school's own plan."""
+    generated = generated or date.today()
+    previous = _previous(document, previous)
+    doc = Document()
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Cm(29.7), Cm(21.0)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Cm(1.5))
+
+    normal = doc.styles["Normal"]
+    normal.font.name = "Calibri"
+    normal.font.size = Pt(9)
+    normal.paragraph_format.space_after = Pt(2)
+
+    properties = doc.core_properties
+    properties.title = document.title
+    properties.subject = document.review_title
+    properties.author = "Careers Impact Bot"
+    properties.keywords = "careers; Careers Impact System; action plan"
+    properties.created = datetime.combine(generated, time(0, 0))
+
+    doc.add_heading(document.title, level=1)
+    summary = document.summary
+    intro = [document.review_title, f"{_edition_label(document.edition)} edition"]
+    if document.participants:
+        intro.append("Participants: " + ", ".join(document.participants))
+    intro.append(f"Generated {_day(generated)}")
+    doc.add_paragraph(" · ".join(intro))
+    doc.add_paragraph(
+        f"{summary.answered} of {summary.total} statements answered · "
+        f"{len(summary.priorities)} priority action areas · "
+        f"{len(summary.strengths)} areas of strength"
+    )
+
+    # The summary grid.
+    doc.add_heading("Summary", level=2)
+    for key, ink, fill in (
+        (PRIORITY_KEY, PRIORITY_INK, "shaded red"),
+        (STRENGTH_KEY, STRENGTH_INK, "shaded green"),
+    ):
+        paragraph = doc.add_paragraph()
+        _run(paragraph, MARK, bold=True, colour=ink)
+        _run(paragraph, key[len(MARK) :], bold=True)
+        _run(paragraph, f"  (rows {fill})", italic=True, size=8, colour="595959")
+
+    widths = [10.5, 2.6, 2.6, 2.6, 2.6, 5.0]
+    headers = ["Maturity model statement", *(f"Level {n}" for n in LEVELS), "Priority / strength"]
+    grid = _table(doc, headers, widths)
+    for cell in grid.rows[0].cells[1:5]:
+        cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    themes = {theme.number: theme for theme in summary.themes}
+    shown_theme: int | None = None
+    for item in summary.rows:
+        if item.theme != shown_theme and item.theme in themes:
+            shown_theme = item.theme
+            row = _add_row(grid, widths)
+            merged = row.cells[0].merge(row.cells[-1])
+            _write(merged, [f"Theme {item.theme}: {themes[item.theme].title}"], bold=True)
+            _shade(merged, THEME_FILL)
+            _keep_row_together(row)
+        row = _add_row(grid, widths)
+        fill = PRIORITY_FILL if item.priority else STRENGTH_FILL if item.strength else None
+        ink = PRIORITY_INK if item.priority else STRENGTH_INK if item.strength else None
+        _write(row.cells[0], [item.label])
+        for level in LEVELS:
+            if item.level == level:
+                _write(
+                    row.cells[level], [MARK], bold=True, colour=ink, align=WD_ALIGN_PARAGRAPH.CENTER
+                )
+        _write(row.cells[5], [_flag_label(item)], bold=item.priority, colour=ink)
+        for cell in row.cells:
+            if fill:
+                _shade(cell, fill)
+            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+
+    # The maturity profile: after the grid, on its page if there is room (a picture never splits).
+    doc.add_heading("Maturity profile by theme", level=2).paragraph_format.keep_with_next = True
+    doc.add_picture(io.BytesIO(maturity_chart(summary, previous)), width=Cm(19.0))
+    doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    doc.paragraphs[-1].paragraph_format.keep_with_next = True  # with its caption
+    caption = "Average level of each theme's statements (1-4) and how many were answered."
+    if previous is not None:
+        caption += f" Grey bars: {previous.title}."
+    paragraph = doc.add_paragraph()
+    _run(paragraph, caption, italic=True, size=8, colour="595959")
+
+    # The action plan.
+    doc.add_page_break()
+    doc.add_heading("Action plan", level=2)
+    widths = [4.2, 6.2, 6.2, 4.6, 3.0, 2.5]
+    headers = [
+        "Leadership area",
+        "Current position",
+        "Actions to improve",
+        "Next steps",
+        "By when / who",
+        "Status",
+    ]
+    plan = _table(doc, headers, widths)
+    for plan_row in document.plan.rows:
+        row = _add_row(plan, widths)
+        cells = row.cells
+        _write(cells[0], [plan_row.leadership_area], bold=True)
+        levels = f"Level {plan_row.current_level}"
+        if plan_row.target_level:
+            levels += f" → {plan_row.target_level}"
+        _run(cells[0].add_paragraph(), levels, size=8, colour="595959")
+        _write(cells[1], _text_lines(plan_row.current_position))
+        _write(cells[2], _text_lines(plan_row.actions_to_improve))
+        _write(cells[3], plan_row.next_steps)
+        _write(cells[4], [_by_when_who_dated(plan_row) or "Not set"])
+        _write(cells[5], [plan_row.status.label], bold=True, colour=STATUS_INK[plan_row.status])
+        if plan_row.updates:
+            _run(cells[5].add_paragraph(), _last_update(plan_row), size=8, colour="595959")
+
+    # Evidence links, per statement.
+    doc.add_heading("Evidence", level=2)
+    plan_rows = _plan_rows(document)
+    any_evidence = False
+    for item in summary.rows:
+        links = _evidence(document, item.statement_id)
+        updates = [
+            u for u in (plan_rows[item.statement_id].updates if item.statement_id in plan_rows else ())
+            if u.link
+        ]  # fmt: skip
+        if not links and not updates:
+            continue
+        any_evidence = True
+        paragraph = doc.add_paragraph()
+        _run(paragraph, item.label, bold=True)
+        paragraph.paragraph_format.keep_with_next = True
+        for link in links:
+            paragraph = doc.add_paragraph(style="List Bullet")
+            if link.label:
+                _run(paragraph, f"{link.label} – ")
+            _hyperlink(paragraph, link.url, link.url)
+        for update in updates:
+            assert update.link is not None
+            paragraph = doc.add_paragraph(style="List Bullet")
+            _run(paragraph, f"{update.kind.capitalize()} update, {_day(update.at.date())} – ")
+            _hyperlink(paragraph, update.link, update.link)
+    if not any_evidence:
+        doc.add_paragraph("No evidence links recorded yet.")
+
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+# ----- Excel -------------------------------------------------------------------------------
+
+_BOLD = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor=HEADER_FILL)
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_CENTRE = Alignment(horizontal="center", vertical="top")
+
+
+def _sheet(
+    ws: Worksheet, headers: list[str], widths: list[float], rows: list[list[Any]], freeze: str
+) -> None:
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = _BOLD
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for values in rows:
+        ws.append(values)
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = _WRAP
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = freeze
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+
+
+def to_xlsx(document: PlanDocument) -> bytes:
+    """Sheets "Summary", "Actions" and "Themes", filterable, with a real date for each deadline."""
+    wb = Workbook()
+    wb.properties.title = document.title
+    wb.properties.subject = document.review_title
+    wb.properties.creator = "Careers Impact Bot"
+    wb.properties.keywords = "careers; Careers Impact System; action plan"
+
+    summary_ws = wb.active
+    assert summary_ws is not None
+    summary_ws.title = "Summary"
+    headers = ["Statement", "Short label", "Theme", "Level"]
+    headers += [f"Level {n}" for n in LEVELS] + ["Flag"]
+    rows: list[list[Any]] = []
+    for item in document.summary.rows:
+        marks = [MARK if item.level == n else None for n in LEVELS]
+        rows.append(
+            [item.statement_id, item.label, item.theme, item.level, *marks, _flag_label(item)]
+        )
+    _sheet(summary_ws, headers, [10, 42, 8, 8, 9, 9, 9, 9, 22], rows, "A2")
+    for ws_row, item in zip(summary_ws.iter_rows(min_row=2), document.summary.rows, strict=True):
+        fill = PRIORITY_FILL if item.priority else STRENGTH_FILL if item.strength else None
+        for cell in ws_row[2:8]:
+            cell.alignment = _CENTRE
+        if fill:
+            for cell in ws_row:
+                cell.fill = PatternFill("solid", fgColor=fill)
+        ws_row[-1].font = Font(bold=item.priority)
+
+    actions_ws = wb.create_sheet("Actions")
+    headers = [
+        "Statement",
+        "Leadership area",
+        "Current level",
+        "Current position",
+        "Target level",
+        "Actions to improve",
+        "Next steps",
+        "By when",
+        "Due date",
+        "Owners",
+        "Status",
+        "Last update",
+        "Evidence",
+    ]
+    rows = []
+    for plan_row in document.plan.rows:
+        rows.append(
+            [
+                plan_row.statement_id,
+                plan_row.leadership_area,
+                plan_row.current_level,
+                plan_row.current_position,
+                plan_row.target_level,
+                plan_row.actions_to_improve,
+                "\n".join(plan_row.next_steps),
+                plan_row.by_when or None,
+                plan_row.due_date,
+                " / ".join(plan_row.owners) or None,
+                plan_row.status.label,
+                _last_update(plan_row) or None,
+                "\n".join(link.url for link in _evidence(document, plan_row.statement_id)) or None,
+            ]
+        )
+    widths = [10, 30, 9, 48, 9, 48, 40, 10, 13, 18, 13, 30, 40]
+    _sheet(actions_ws, headers, widths, rows, "B2")
+    for ws_row in actions_ws.iter_rows(min_row=2):
+        for cell in (ws_row[2], ws_row[4], ws_row[7]):
+            cell.alignment = _CENTRE
+        ws_row[8].number_format = "d mmm yyyy"
+        ws_row[8].alignment = _CENTRE
+
+    themes_ws = wb.create_sheet("Themes")
+    rows = [
+        [t.number, t.title, t.answered, t.total, t.average_level] for t in document.summary.themes
+    ]
+    _sheet(themes_ws, ["Theme", "Title", "Answered", "Total", "Average level"],
+           [8, 60, 10, 8, 13], rows, "A2")  # fmt: skip
+    for ws_row in themes_ws.iter_rows(min_row=2):
+        ws_row[4].number_format = "0.00"
+
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+# ----- CSV ---------------------------------------------------------------------------------
+
+
+def to_csv(document: PlanDocument) -> bytes:
+    """One row per statement (`CSV_COLUMNS`), UTF-8 with a BOM so Excel reads it right."""
+    plan_rows = _plan_rows(document)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for item in document.summary.rows:
+        plan_row = plan_rows.get(item.statement_id)
+        writer.writerow(
+            [
+                item.statement_id,
+                _statement_title(item),
+                item.theme,
+                item.level if item.level is not None else "",
+                item.flag.value if item.flag else "",
+                (plan_row.target_level or "") if plan_row else "",
+                " | ".join(plan_row.next_steps) if plan_row else "",
+                plan_row.by_when if plan_row else "",
+                plan_row.due_date.isoformat() if plan_row and plan_row.due_date else "",
+                " / ".join(plan_row.owners) if plan_row else "",
+                plan_row.status.value if plan_row else "",
+                " | ".join(link.url for link in _evidence(document, item.statement_id)),
+            ]
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+# ----- Markdown ----------------------------------------------------------------------------
+
+
+def _cell(text: str | None) -> str:
+    """Text safe inside a Markdown table cell: pipes escaped, line breaks as <br>."""
+    if not text:
+        return ""
+    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return "<br>".join(lines).replace("|", "\\|")
+
+
+def _md_table(headers: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+    align = align or ["---"] * len(headers)
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(document: PlanDocument) -> bytes:
+    """The summary grid, theme profile, action plan and evidence as GitHub-flavoured Markdown."""
+    summary = document.summary
+    out: list[str] = [f"# {document.title}", ""]
+    intro = [document.review_title, f"{_edition_label(document.edition)} edition"]
+    if document.participants:
+        intro.append("Participants: " + ", ".join(document.participants))
+    out += [" · ".join(intro), ""]
+    out += [
+        f"{summary.answered} of {summary.total} statements answered · "
+        f"{len(summary.priorities)} priority action areas · "
+        f"{len(summary.strengths)} areas of strength",
+        "",
+        "## Summary",
+        "",
+        f"**Priority** = {PRIORITY_KEY[2:].lower()} · Strength = {STRENGTH_KEY[2:].lower()}",
+        "",
+    ]
+    rows = []
+    for item in summary.rows:
+        marks = [MARK if item.level == n else "" for n in LEVELS]
+        flag = "**Priority**" if item.priority else "Strength" if item.strength else ""
+        if item.level is None:
+            flag = "_Not answered_"
+        rows.append([_cell(item.label), *marks, flag])
+    out += [
+        _md_table(
+            ["Maturity model statement", *(f"Level {n}" for n in LEVELS), "Priority / strength"],
+            rows,
+            ["---", ":-:", ":-:", ":-:", ":-:", "---"],
+        ),
+        "",
+        "## Maturity profile by theme",
+        "",
+    ]
+    rows = [
+        [
+            _cell(f"{t.number}. {t.title}"),
+            f"{t.answered}/{t.total}",
+            "–" if t.average_level is None else f"{t.average_level:.2f}",
+        ]
+        for t in summary.themes
+    ]
+    out += [_md_table(["Theme", "Answered", "Average level"], rows, ["---", "-:", "-:"]), ""]
+
+    out += ["## Action plan", ""]
+    if document.plan.rows:
+        rows = []
+        for plan_row in document.plan.rows:
+            status = plan_row.status.label
+            if plan_row.updates:
+                status += f"\n{_last_update(plan_row)}"
+            rows.append(
+                [
+                    _cell(plan_row.leadership_area),
+                    _cell("\n".join(_text_lines(plan_row.current_position))),
+                    _cell("\n".join(_text_lines(plan_row.actions_to_improve))),
+                    _cell("\n".join(plan_row.next_steps)),
+                    _cell(_by_when_who_dated(plan_row)),
+                    _cell(status),
+                ]
+            )
+        headers = [
+            "Leadership area",
+            "Current position",
+            "Actions to improve",
+            "Next steps",
+            "By when / who",
+            "Status",
+        ]
+        out += [_md_table(headers, rows), ""]
+    else:
+        out += ["No priority action areas.", ""]
+
+    evidence = [(item, _evidence(document, item.statement_id)) for item in summary.rows]
+    evidence = [(item, links) for item, links in evidence if links]
+    if evidence:
+        out += ["## Evidence", ""]
+        for item, links in evidence:
+            out.append(f"- **{item.label}**")
+            for link in links:
+                label = (link.label or link.url).replace("[", "\\[").replace("]", "\\]")
+                out.append(f"  - [{label}](<{link.url}>)")
+        out.append("")
+    return "\n".join(out).encode("utf-8")
+
+
+# ----- JSON --------------------------------------------------------------------------------
+
+
+def to_data(document: PlanDocument) -> dict[str, Any]:
+    """The documented JSON structure (see the module docstring) as Python data."""
+    summary = document.summary
+    return {
+        "title": document.title,
+        "organisation": document.organisation,
+        "review": document.review_title,
+        "edition": document.edition,
+        "as_of": document.as_of.isoformat(),
+        "participants": list(document.participants),
+        "summary": [
+            {
+                "statement_id": item.statement_id,
+                "statement": _statement_title(item),
+                "theme": item.theme,
+                "level": item.level,
+                "flag": item.flag.value if item.flag else None,
+            }
+            for item in summary.rows
+        ],
+        "themes": [
+            {
+                "number": t.number,
+                "title": t.title,
+                "answered": t.answered,
+                "total": t.total,
+                "average_level": t.average_level,
+            }
+            for t in summary.themes
+        ],
+        "actions": [
+            {
+                "statement_id": row.statement_id,
+                "leadership_area": row.leadership_area,
+                "current_level": row.current_level,
+                "current_position": row.current_position,
+                "target_level": row.target_level,
+                "actions_to_improve": row.actions_to_improve,
+                "next_steps": list(row.next_steps),
+                "by_when": row.by_when or None,
+                "due_date": row.due_date.isoformat() if row.due_date else None,
+                "owners": list(row.owners),
+                "status": row.status.value,
+                "evidence": [
+                    {"url": link.url, "label": link.label}
+                    for link in _evidence(document, row.statement_id)
+                ],
+                "updates": [
+                    {
+                        "at": update.at.isoformat(),
+                        "by": update.by,
+                        "kind": update.kind,
+                        "note": update.note,
+                        "link": update.link,
+                    }
+                    for update in sorted(row.updates, key=lambda u: u.at)
+                ],
+            }
+            for row in document.plan.rows
+        ],
+    }
+
+
+def to_json(document: PlanDocument) -> bytes:
+    return (json.dumps(to_data(document), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMATS",
+    "MEDIA_TYPES",
+    "default_filename",
+    "export",
+    "to_csv",
+    "to_data",
+    "to_docx",
+    "to_json",
+    "to_markdown",
+    "to_xlsx",
+]

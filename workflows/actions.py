@@ -1,0 +1,269 @@
+"""Following actions through the year: "my actions", "overdue", "done 12 ...", "move 12 to HT5".
+
+Pure: the service loads the organisation's actions into `ActionView`s, asks `parse_command`
+what was meant, and applies the `ActionChange` this module returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from workflows import messages as msg
+from workflows.answers import Owner
+from workflows.calendar import CalendarError, TermCalendar
+from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
+from workflows.links import LinkError, parse_links
+from workflows.plan import ActionStatus, ActionUpdateView
+
+
+class Listing(StrEnum):
+    MINE = "mine"
+    ALL = "all"
+    DUE = "due"
+    OVERDUE = "overdue"
+
+
+class Verb(StrEnum):
+    SHOW = "show"
+    PROGRESS = "progress"
+    DONE = "done"
+    DROP = "drop"
+    REASSIGN = "reassign"
+    MOVE = "move"
+
+
+@dataclass(frozen=True)
+class ListActions:
+    listing: Listing
+
+
+@dataclass(frozen=True)
+class ActOn:
+    verb: Verb
+    action_id: int
+    rest: str = ""
+
+
+Command = ListActions | ActOn
+
+_LISTINGS = {
+    Listing.MINE: {"my actions", "my action", "mine", "my jobs"},
+    Listing.ALL: {"actions", "all actions", "open actions", "action list"},
+    Listing.DUE: {
+        "due",
+        "actions due",
+        "due this half-term",
+        "due this half term",
+        "actions due this half-term",
+        "actions due this half term",
+        "this half-term",
+        "this half term",
+    },
+    Listing.OVERDUE: {"overdue", "overdue actions", "late", "late actions"},
+}
+_VERB_WORDS = {
+    Verb.SHOW: ("action", "show", "history"),
+    Verb.PROGRESS: ("progress", "update", "started"),
+    Verb.DONE: ("done", "complete", "completed", "finished"),
+    Verb.DROP: ("drop", "cancel"),
+    Verb.REASSIGN: ("reassign", "assign"),
+    Verb.MOVE: ("move", "defer", "postpone", "deadline"),
+}
+_ACT = re.compile(
+    r"^\s*(?P<verb>[a-z]+)\s+(?:action\s+)?#?(?P<id>\d+)\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
+)
+
+
+def parse_command(text: str) -> Command | None:
+    """The action command in `text`, or None if it is not one (then it is a review answer)."""
+    plain = " ".join(text.lower().split()).rstrip("?.!")
+    for listing, words in _LISTINGS.items():
+        if plain in words:
+            return ListActions(listing)
+    match = _ACT.match(text)
+    if not match:
+        return None
+    word = match.group("verb").lower()
+    for verb, words in _VERB_WORDS.items():
+        if word in words:
+            return ActOn(verb, int(match.group("id")), match.group("rest").strip())
+    return None
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """An action as people see it: which statement, where to, who, by when, how it is going."""
+
+    id: int
+    statement_id: str
+    statement_label: str
+    current_level: int
+    target_level: int | None
+    next_steps: str | None
+    owners: tuple[Owner, ...]
+    due: str | None
+    due_year: str | None
+    due_date: date | None
+    status: ActionStatus
+    updated_at: datetime
+    updates: tuple[ActionUpdateView, ...] = ()
+
+    @property
+    def owner_names(self) -> list[str]:
+        return [o.name for o in self.owners]
+
+    @property
+    def by_when(self) -> str:
+        if not self.due:
+            return ""
+        text = parse_by_when(self.due).label
+        if self.due_date is not None:
+            text += f" (ends {self.due_date:%a} {self.due_date.day} {self.due_date:%b %Y})"
+        return text
+
+    def owned_by(self, person_id: int | None, names: Sequence[str]) -> bool:
+        wanted = {n.casefold() for n in names if n}
+        return any(
+            (person_id is not None and o.person_id == person_id) or o.name.casefold() in wanted
+            for o in self.owners
+        )
+
+    def overdue(self, today: date) -> bool:
+        return self.status.open and self.due_date is not None and self.due_date < today
+
+
+@dataclass(frozen=True)
+class ActionChange:
+    """What to store for one command: new field values and the dated update that explains them."""
+
+    action_id: int
+    kind: str
+    status: ActionStatus | None = None
+    owners: tuple[Owner, ...] | None = None
+    due: str | None = None
+    due_year: str | None = None
+    note: str | None = None
+    link: str | None = None
+    before: dict[str, object] = field(default_factory=dict)
+    after: dict[str, object] = field(default_factory=dict)
+
+
+def select(
+    actions: Sequence[ActionView],
+    listing: Listing,
+    today: date,
+    person_id: int | None,
+    names: Sequence[str],
+    calendar: TermCalendar | None,
+) -> list[ActionView]:
+    """The actions a listing asks for, soonest deadline first."""
+    open_actions = [a for a in actions if a.status.open]
+    if listing is Listing.MINE:
+        chosen = [a for a in open_actions if a.owned_by(person_id, names)]
+    elif listing is Listing.OVERDUE:
+        chosen = [a for a in open_actions if a.overdue(today)]
+    elif listing is Listing.DUE:
+        end = _end_of_current_half_term(calendar, today)
+        chosen = [
+            a
+            for a in open_actions
+            if a.due_date is not None and end is not None and a.due_date <= end
+        ]
+    else:
+        chosen = open_actions
+    return sorted(chosen, key=lambda a: (a.due_date or date.max, a.statement_id))
+
+
+def _end_of_current_half_term(calendar: TermCalendar | None, today: date) -> date | None:
+    if calendar is None:
+        return None
+    try:
+        return calendar.current_or_next_half_term(today).end
+    except CalendarError:
+        return None
+
+
+def change(
+    command: ActOn,
+    action: ActionView,
+    today: date,
+    calendar: TermCalendar | None,
+    resolve_owner: OwnerResolver,
+) -> ActionChange:
+    """The change a command makes; raises ValueError with a helpful message on bad input."""
+    note, link = _note_and_link(command.rest)
+    if command.verb is Verb.DONE:
+        return ActionChange(action.id, "done", status=ActionStatus.DONE, note=note, link=link,
+                            before={"status": action.status.value}, after={"status": "done"})  # fmt: skip
+    if command.verb is Verb.PROGRESS:
+        if not note and not link:
+            raise ValueError(msg.ACTION_NEEDS_NOTE.format(id=action.id))
+        return ActionChange(action.id, "progress", status=ActionStatus.IN_PROGRESS, note=note,
+                            link=link, before={"status": action.status.value},
+                            after={"status": "in_progress"})  # fmt: skip
+    if command.verb is Verb.DROP:
+        return ActionChange(action.id, "dropped", status=ActionStatus.DROPPED, note=note,
+                            before={"status": action.status.value}, after={"status": "dropped"})  # fmt: skip
+    if command.verb is Verb.REASSIGN:
+        text = re.sub(r"^\s*to\b\s*", "", command.rest, flags=re.I)
+        names = [n.strip() for n in re.split(r"\s*(?:,|/|;|&|\band\b)\s*", text) if n.strip()]
+        if not names:
+            raise ValueError(msg.REASSIGN_HOW.format(id=action.id))
+        owners = tuple(resolve_owner(name) for name in names)
+        return ActionChange(action.id, "reassigned", owners=owners,
+                            before={"owners": action.owner_names},
+                            after={"owners": [o.name for o in owners]})  # fmt: skip
+    if command.verb is Verb.MOVE:
+        text = re.sub(r"^\s*to\b\s*", "", command.rest, flags=re.I)
+        try:
+            by_when = parse_by_when(text)
+        except DeadlineError as exc:
+            raise ValueError(str(exc)) from exc
+        year = _due_year(by_when, today, calendar)
+        return ActionChange(action.id, "deadline", due=by_when.code, due_year=year,
+                            before={"due": action.due, "due_year": action.due_year},
+                            after={"due": by_when.code, "due_year": year})  # fmt: skip
+    raise ValueError(f"cannot {command.verb.value} an action")
+
+
+def _due_year(by_when: ByWhen, today: date, calendar: TermCalendar | None) -> str | None:
+    if calendar is None or by_when.ongoing:
+        return None
+    try:
+        due = calendar.due(by_when, today)
+    except CalendarError:
+        return None
+    return due[0] if due else None
+
+
+def _note_and_link(rest: str) -> tuple[str | None, str | None]:
+    """Split "Shared with governors https://..." into a note and its link."""
+    if not rest:
+        return None, None
+    try:
+        links = parse_links(rest)
+    except LinkError:
+        return rest.strip() or None, None
+    link = links[0]
+    note = (link.label or "").strip() or None
+    return note, link.url
+
+
+class OwnerResolver:
+    """Turns a typed name or initials into an Owner, matching the organisation's people."""
+
+    def __init__(self, people: Sequence[tuple[int, str, str | None]]) -> None:
+        self.people = people
+
+    def __call__(self, name: str) -> Owner:
+        lowered = name.casefold()
+        for person_id, display, initials in self.people:
+            if initials and lowered == initials.casefold():
+                return Owner(name=initials, person_id=person_id)
+            if lowered == display.casefold():
+                return Owner(name=display, person_id=person_id)
+        return Owner(name=name)
