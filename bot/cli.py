@@ -16,17 +16,16 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from workflows.calendar import CalendarError, HalfTerm, TermCalendar, parse_ics
 
-from bot import exports
 from bot.config import get_settings
-from bot.exports import FORMATS
+from bot.formats import FORMATS
 from bot.reviews import ReviewService, Who
 from bot.terminal import LEAVE_WORDS, Terminal, level_renderable
 from model_data import LEVELS, Edition, ModelDataError, load_all, load_model
 from storage import repo
 from storage.db import Database
 from storage.models import Organisation
+from workflows.calendar import CalendarError, HalfTerm, TermCalendar, parse_ics
 
 EDITIONS = [e.value for e in Edition]
 
@@ -170,6 +169,8 @@ async def _existing_organisation(service: ReviewService, name: str | None) -> Or
 
 
 async def export_command(args: argparse.Namespace, console: Console) -> int:
+    from bot import exports  # matplotlib and friends: loaded only when a document is asked for
+
     db, service = await _open(args)
     try:
         organisation = await _existing_organisation(service, args.org)

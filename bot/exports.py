@@ -58,20 +58,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.chart import maturity_chart
+from bot.formats import FORMATS, MEDIA_TYPES
 from model_data import Edition
 from workflows.answers import EvidenceLink
 from workflows.plan import ActionStatus, PlanDocument, PlanRow, Summary, SummaryRow
-
-FORMATS = ("docx", "xlsx", "csv", "md", "json", "png")
-
-MEDIA_TYPES = {
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-    "md": "text/markdown; charset=utf-8",
-    "json": "application/json",
-    "png": "image/png",
-}
 
 LEVELS = (1, 2, 3, 4)
 MARK = "●"

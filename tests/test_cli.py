@@ -159,3 +159,121 @@ def test_model_show_prints_one_statement() -> None:
     missing = careers_bot("model", "show", "7.1")
     assert missing.returncode == 1
     assert "no statement '7.1'" in missing.stdout
+
+
+# ----- exports and term dates ----------------------------------------------------------------
+
+ICS = Path(__file__).parent / "fixtures" / "ics"
+
+
+@pytest.fixture(scope="module")
+def reviewed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database holding Hill School's complete review (seed 003's answers)."""
+    db = tmp_path_factory.mktemp("reviewed") / "bot.sqlite3"
+    lines = full_review_lines(load_model(Edition.SCHOOL))
+    result = careers_bot(
+        "chat", "--org", "Hill School", "--name", "Sam Rivers", stdin="\n".join(lines) + "\n", db=db
+    )
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def test_export_writes_word_and_excel_documents(reviewed_db: Path, tmp_path: Path) -> None:
+    import docx
+    import openpyxl
+
+    word = tmp_path / "plan.docx"
+    result = careers_bot(
+        "export", "--org", "Hill School", "--format", "docx", "--out", str(word), db=reviewed_db
+    )
+    assert result.returncode == 0, result.stderr
+    document = docx.Document(str(word))
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    assert headings[0].startswith("Careers Leadership action plan and summary - Hill School - ")
+    cells = {cell.text for table in document.tables for row in table.rows for cell in row.cells}
+    assert "1.5 Governance" in cells
+    assert any(text.startswith("HT3/4 (") and "SR / JHu" in text for text in cells)
+    assert len(document.inline_shapes) == 1  # the maturity chart
+
+    excel = tmp_path / "plan.xlsx"
+    result = careers_bot(
+        "export", "--org", "Hill School", "--format", "xlsx", "--out", str(excel), db=reviewed_db
+    )
+    assert result.returncode == 0, result.stderr
+    book = openpyxl.load_workbook(excel)
+    assert {"Summary", "Actions"} <= set(book.sheetnames)
+    assert book["Actions"].max_row == 24  # header and 23 actions
+
+
+def test_export_json_to_standard_output(reviewed_db: Path) -> None:
+    result = careers_bot(
+        "export", "--org", "Hill School", "--format", "json", "--out", "-", db=reviewed_db
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["organisation"] == "Hill School"
+    assert len(data["summary"]) == 32
+    assert [a["statement_id"] for a in data["actions"]][:3] == ["1.2", "1.3", "1.6"]
+    assert data["actions"][0]["due_date"] is not None
+
+
+def test_export_for_an_unknown_organisation_says_how_to_start(tmp_path: Path) -> None:
+    result = careers_bot(
+        "export", "--org", "Nowhere High", "--format", "csv", db=tmp_path / "empty.sqlite3"
+    )
+    assert result.returncode == 1
+    assert "No organisation called 'Nowhere High'" in result.stdout
+
+
+def test_terms_set_show_and_refuse(reviewed_db: Path) -> None:
+    dates = [
+        "HT1", "2026-09-02", "2026-10-23", "HT2", "2026-11-02", "2026-12-18",
+        "HT3", "2027-01-05", "2027-02-12", "HT4", "2027-02-22", "2027-03-26",
+        "HT5", "2027-04-12", "2027-05-28", "HT6", "2027-06-07", "2027-07-21",
+    ]  # fmt: skip
+    result = careers_bot(
+        "terms", "set", "--org", "Hill School", "--year", "2026/27", *dates, db=reviewed_db
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Saved term dates for 2026/27." in result.stdout
+    shown = careers_bot(
+        "terms", "show", "--org", "Hill School", "--year", "2026/27", db=reviewed_db
+    )
+    assert "Wed 21 Jul 2027" in shown.stdout
+    assert "this organisation" in shown.stdout
+    assert "England default" not in shown.stdout
+
+    bad = [
+        (dates[:15], "Give all six half-terms"),
+        ([*dates[:16], "2027-07-40", *dates[17:]], "dates must be written YYYY-MM-DD"),
+        ([*dates[:4], "2026-10-01", *dates[5:]], "overlap"),
+    ]
+    for words, says in bad:
+        refused = careers_bot(
+            "terms", "set", "--org", "Hill School", "--year", "2026/27", *words, db=reviewed_db
+        )
+        assert refused.returncode == 1
+        assert says in " ".join(refused.stdout.split())
+        assert "Nothing was changed." in refused.stdout
+    still = careers_bot(
+        "terms", "show", "--org", "Hill School", "--year", "2026/27", db=reviewed_db
+    )
+    assert still.stdout == shown.stdout
+
+
+def test_terms_import_from_ics_and_a_malformed_file(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    careers_bot("chat", "--org", "Hill School", stdin="just me\n", db=db)
+    result = careers_bot(
+        "terms", "import", "--org", "Hill School", str(ICS / "half_terms.ics"), db=db
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Saved term dates for 2025/26" in result.stdout
+    before = careers_bot("terms", "show", "--org", "Hill School", db=db).stdout
+    for name in ("not_ical.ics", "four_periods.ics", "missing_dtstart.ics"):
+        refused = careers_bot("terms", "import", "--org", "Hill School", str(ICS / name), db=db)
+        assert refused.returncode == 1, name
+        assert name in refused.stdout
+        assert "Nothing was changed." in refused.stdout
+    after = careers_bot("terms", "show", "--org", "Hill School", db=db).stdout
+    assert after == before
