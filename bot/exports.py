@@ -64,6 +64,15 @@ from workflows.answers import EvidenceLink
 from workflows.plan import ActionStatus, PlanDocument, PlanRow, Summary, SummaryRow
 
 LEVELS = (1, 2, 3, 4)
+# The action plan's columns, as the seed school's plan has them, plus status.
+PLAN_HEADERS = (
+    "Leadership area",
+    "Current position",
+    "Actions to improve",
+    "Next steps",
+    "By when / who",
+    "Status",
+)
 MARK = "●"
 PRIORITY_KEY = f"{MARK} PRIORITY ACTION AREAS"
 STRENGTH_KEY = f"{MARK} INDICATED AREAS OF STRENGTH"
@@ -435,14 +444,7 @@ def to_docx(
     doc.add_page_break()
     doc.add_heading("Action plan", level=2)
     widths = [4.2, 6.2, 6.2, 4.6, 3.0, 2.5]
-    headers = [
-        "Leadership area",
-        "Current position",
-        "Actions to improve",
-        "Next steps",
-        "By when / who",
-        "Status",
-    ]
+    headers = list(PLAN_HEADERS)
     plan = _table(doc, headers, widths)
     for plan_row in document.plan.rows:
         row = _add_row(plan, widths)
@@ -723,14 +725,7 @@ def to_markdown(document: PlanDocument) -> bytes:
                     _cell(status),
                 ]
             )
-        headers = [
-            "Leadership area",
-            "Current position",
-            "Actions to improve",
-            "Next steps",
-            "By when / who",
-            "Status",
-        ]
+        headers = list(PLAN_HEADERS)
         out += [_md_table(headers, rows), ""]
     else:
         out += ["No priority action areas.", ""]

@@ -21,14 +21,18 @@ class ModelDataError(Exception):
     """A model file is missing or malformed; the message names the file, statement and field."""
 
 
-def _read_yaml(filename: str, text: str | None = None) -> Any:
+def read_yaml(
+    filename: str, text: str | None = None, loader: type[yaml.SafeLoader] = yaml.SafeLoader
+) -> Any:
+    """A model file's YAML (from the package, or `text` for tests), never arbitrary objects."""
     try:
         if text is None:
             text = resources.files("model_data").joinpath(filename).read_text(encoding="utf-8")
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)
     except FileNotFoundError as exc:
         raise ModelDataError(f"{filename}: file not found in model_data") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
+        # PyYAML raises a bare ValueError for an impossible date such as 2026-02-30.
         raise ModelDataError(f"{filename}: not valid YAML: {exc}") from exc
 
 
@@ -95,7 +99,7 @@ def _check_order(filename: str, model: MaturityModel) -> None:
 
 def parse_model(filename: str, text: str | None = None) -> MaturityModel:
     """Parse one edition file (from the package, or `text` for tests)."""
-    raw = _read_yaml(filename, text)
+    raw = read_yaml(filename, text)
     model = _validate(MaturityModel, filename, raw)
     _check_order(filename, model)
     return model
@@ -113,7 +117,7 @@ def load_model(edition: Edition | str) -> MaturityModel:
 
 @cache
 def load_glossary() -> Glossary:
-    glossary = _validate(Glossary, "glossary.yaml", _read_yaml("glossary.yaml"))
+    glossary = _validate(Glossary, "glossary.yaml", read_yaml("glossary.yaml"))
     owner: dict[str, str] = {}
     for term in glossary.terms:
         for name in {n.casefold() for n in term.names()}:
@@ -128,7 +132,7 @@ def load_glossary() -> Glossary:
 
 @cache
 def load_benchmarks() -> Benchmarks:
-    benchmarks = _validate(Benchmarks, "benchmarks.yaml", _read_yaml("benchmarks.yaml"))
+    benchmarks = _validate(Benchmarks, "benchmarks.yaml", read_yaml("benchmarks.yaml"))
     numbers = [b.number for b in benchmarks.benchmarks]
     if numbers != list(range(1, 9)):
         raise ModelDataError(

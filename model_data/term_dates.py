@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from functools import cache
-from importlib import resources
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from model_data.loader import ModelDataError
+from model_data.loader import ModelDataError, read_yaml
 
 FILENAME = "term_dates.yaml"
 
@@ -101,17 +100,6 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 _DatesLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
-def _read_yaml(filename: str, text: str | None) -> Any:
-    try:
-        if text is None:
-            text = resources.files("model_data").joinpath(filename).read_text(encoding="utf-8")
-        return yaml.load(text, Loader=_DatesLoader)  # a SafeLoader subclass: no arbitrary objects
-    except FileNotFoundError as exc:
-        raise ModelDataError(f"{filename}: file not found in model_data") from exc
-    except yaml.YAMLError as exc:
-        raise ModelDataError(f"{filename}: not valid YAML: {exc}") from exc
-
-
 def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
     """Turn a pydantic error location into "year 2025/26, HT3, field end" where possible."""
     parts: list[str] = []
@@ -189,7 +177,7 @@ def _check(filename: str, dates: TermDates) -> None:
 
 def parse_term_dates(filename: str = FILENAME, text: str | None = None) -> TermDates:
     """Parse and check a term-dates file (from the package, or `text` for tests)."""
-    raw = _read_yaml(filename, text)
+    raw = read_yaml(filename, text, loader=_DatesLoader)
     try:
         dates = TermDates.model_validate(raw)
     except ValidationError as exc:
