@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
 
 from model_data import Edition, load_glossary, load_model
 from storage import models as m
@@ -18,6 +17,7 @@ from workflows import actions
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.answers import Owner
+from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
 from workflows.deadlines import parse_by_when
 from workflows.plan import (
     ActionStatus,
