@@ -21,6 +21,41 @@ class Settings(BaseSettings):
     )
     default_edition: str = Field(default="school", description="school or college")
 
+    # Slack
+    slack_signing_secret: str | None = Field(default=None, description="Slack app signing secret")
+    slack_bot_token: str | None = Field(default=None, description="xoxb- token for one workspace")
+    slack_client_id: str | None = Field(default=None, description="for multi-workspace OAuth")
+    slack_client_secret: str | None = Field(default=None, description="for multi-workspace OAuth")
+    slack_app_token: str | None = Field(default=None, description="xapp- token for Socket Mode")
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Slack Web API base URL (tests point it locally)",
+    )
+
+    # Microsoft Teams (Bot Framework)
+    microsoft_app_id: str = Field(default="", description="Azure bot registration app id")
+    microsoft_app_password: str = Field(default="", description="client secret")
+    microsoft_app_tenant_id: str = Field(default="", description="tenant, for SingleTenant bots")
+    microsoft_app_type: str = Field(
+        default="MultiTenant", description="MultiTenant or SingleTenant"
+    )
+
+    # Public URL of `careers-bot serve` (Teams valid domains, Slack OAuth redirect)
+    public_url: str = Field(default="http://localhost:3978", description="https URL of the bot")
+
+    @property
+    def production(self) -> bool:
+        return self.careers_bot_env.lower() == "production"
+
+    @property
+    def slack_configured(self) -> bool:
+        """Slack is on when a signing secret is given (it may be set but empty: refused)."""
+        return self.slack_signing_secret is not None
+
+    @property
+    def slack_oauth(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
 
 @cache
 def get_settings() -> Settings:

@@ -19,6 +19,7 @@ from workflows import review as engine
 from workflows.answers import Owner
 from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
 from workflows.deadlines import parse_by_when
+from workflows.glossary import glossary_query
 from workflows.plan import (
     ActionStatus,
     ActionUpdateView,
@@ -26,7 +27,8 @@ from workflows.plan import (
     build_action_plan,
     build_summary,
 )
-from workflows.replies import Message, Reply, ShowAction, ShowActions, Tone
+from workflows.replies import Message, Reply, ShowAction, ShowActions, ShowPlan, ShowSummary, Tone
+from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
 
 MAX_ATTEMPTS = 5
 
@@ -47,6 +49,7 @@ class TurnResult:
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
     completed: bool = False
+    refused: bool = False  # a form was refused whole; the replies say why
 
 
 def default_title(now: datetime) -> str:
@@ -67,6 +70,35 @@ class ReviewService:
             if found:
                 return found[0]
             return await repo.create_organisation(session, name, Edition(edition).value)
+
+    async def chat_organisation(
+        self,
+        channel: str,
+        workspace: str,
+        scope: str = "",
+        name: str | None = None,
+        edition: Edition | str = Edition.SCHOOL,
+    ) -> Organisation:
+        """The organisation a workspace (or tenant and team) belongs to, created on first contact.
+
+        A tenant may hold several schools: a team linked on its own (`scope`) wins over the
+        tenant-wide link.
+        """
+        async with self.db.transaction() as session:
+            if scope:
+                found = await repo.linked_organisation(session, channel, workspace, scope)
+                if found is not None:
+                    return found
+            found = await repo.linked_organisation(session, channel, workspace)
+            if found is not None:
+                return found
+            organisation = await repo.create_organisation(
+                session,
+                name or f"{channel.capitalize()} workspace {workspace}",
+                Edition(edition).value,
+            )
+            await repo.link_organisation(session, organisation.id, channel, workspace)
+            return organisation
 
     async def _context(
         self, session: AsyncSession, organisation: Organisation, who: Who
@@ -94,7 +126,11 @@ class ReviewService:
                 async with self.db.transaction() as session:
                     organisation = await self._organisation(session, organisation_id)
                     person, ctx = await self._context(session, organisation, who)
+                    if not await repo.careers_leader_named(session, organisation_id):
+                        person.role = Role.CAREERS_LEADER.value  # the first to start leads
                     review = await repo.open_review(session, organisation_id, lock=True)
+                    if not await self._may_answer(session, organisation, person):
+                        return await self._view_only(session, organisation, review, ctx)
                     if review is None and not new:
                         review = await repo.latest_review(session, organisation_id, lock=True)
                     if review is None or (new and review.completed_at is not None):
@@ -147,9 +183,85 @@ class ReviewService:
             return TurnResult(review.id if review else None, replies)
         if review is None or before is None:
             return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
+        if not await self._may_answer(session, organisation, person) and not viewing(text):
+            return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
         outcome = engine.handle(before, text, ctx)
         await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
         return TurnResult(review.id, outcome.replies, completed=outcome.state.completed)
+
+    async def submit(
+        self, organisation_id: int, who: Who, texts: Sequence[str], key: str | None = None
+    ) -> TurnResult:
+        """A form's answers, applied in order in one transaction: all of them or none.
+
+        A modal (Slack) or card (Teams) sends several answers at once; if the engine refuses
+        one, nothing from the form is saved and the refusal comes back to show on the form.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                async with self.db.transaction() as session:
+                    organisation = await self._organisation(session, organisation_id)
+                    review = await repo.open_review(session, organisation_id, lock=True)
+                    if review is None:
+                        return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
+                    person, ctx = await self._context(session, organisation, who)
+                    if not await self._may_answer(session, organisation, person):
+                        return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
+                    if key is not None and await repo.input_handled(session, key):
+                        return TurnResult(review.id, [], duplicate=True)
+                    before = await repo.load_state(session, review)
+                    state, replies = before, []
+                    for text in texts:
+                        outcome = engine.handle(state, text, ctx)
+                        refused = [
+                            r
+                            for r in outcome.replies
+                            if isinstance(r, Message) and r.tone is Tone.ERROR
+                        ]
+                        if refused:  # nothing written: the form is shown again with the reason
+                            return TurnResult(review.id, refused, refused=True)
+                        state, replies = outcome.state, replies + outcome.replies
+                    if key is not None and not await repo.claim_input(session, key, review.id):
+                        return TurnResult(review.id, [], duplicate=True)
+                    await repo.save_state(session, review, before, state, person.id, ctx.now)
+                    return TurnResult(review.id, replies, completed=state.completed)
+            except repo.ConcurrentTurn:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def state(self, organisation_id: int) -> engine.ReviewState | None:
+        """The current review's state, to draw a home page or a form."""
+        async with self.db.transaction() as session:
+            review = await repo.open_review(session, organisation_id)
+            if review is None:
+                review = await repo.latest_review(session, organisation_id)
+            return await repo.load_state(session, review) if review is not None else None
+
+    async def _may_answer(
+        self, session: AsyncSession, organisation: Organisation, person: Person
+    ) -> bool:
+        named = await repo.careers_leader_named(session, organisation.id)
+        return may_answer(person.role, named)
+
+    async def _view_only(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        review: Review | None,
+        ctx: engine.Context,
+    ) -> TurnResult:
+        """For senior leaders: the summary and plan as they stand, and why they can't answer."""
+        if review is None:
+            review = await repo.latest_review(session, organisation.id)
+        replies: list[Reply] = [Message(msg.VIEW_ONLY)]
+        if review is not None:
+            state = await repo.load_state(session, review)
+            replies.append(ShowSummary(build_summary(ctx.model, state.answers, state.title)))
+            replies.append(
+                ShowPlan(build_action_plan(ctx.model, state.answers, state.title, ctx.calendar))
+            )
+        return TurnResult(review.id if review else None, replies)
 
     # ----- actions ------------------------------------------------------------------------
 
@@ -177,6 +289,10 @@ class ReviewService:
         view = action_view(row, ctx, updates)
         if command.verb is actions.Verb.SHOW:
             return [ShowAction(view, ctx.today)]
+        owns = view.owned_by(person.id, [person.display_name, person.initials or ""])
+        leader_named = await repo.careers_leader_named(session, organisation.id)
+        if not may_change_action(person.role, leader_named, owns):
+            return [Message(msg.NOT_YOUR_ACTION.format(id=row.id), Tone.ERROR)]
         resolver = actions.OwnerResolver([(p.id, p.name, p.initials) for p in ctx.people])
         try:
             change = actions.change(command, view, ctx.today, ctx.calendar, resolver)
@@ -351,3 +467,9 @@ def action_view(
         updated_at=row.updated_at,
         updates=tuple(update_view(u) for u in updates),
     )
+
+
+def viewing(text: str) -> bool:
+    """A message that only looks (help, summary, plan, a glossary question)."""
+    word = " ".join(text.lower().split()).rstrip("!.?")
+    return word in VIEW_WORDS or glossary_query(text) is not None

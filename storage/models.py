@@ -300,6 +300,48 @@ class TermDate(Base):
     )
 
 
+class ChatLink(Base):
+    """Which organisation a Slack workspace or a Teams tenant (and team) belongs to.
+
+    `scope` narrows a Teams tenant to one team where a trust holds several schools; it is
+    "" for a whole workspace or tenant.
+    """
+
+    __tablename__ = "chat_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(200), default="")
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("channel", "workspace", "scope"),)
+
+
+class ConversationRef(Base):
+    """Where the bot can speak later (reminders, digests): a DM or a channel, as JSON."""
+
+    __tablename__ = "conversation_refs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))  # slack, teams
+    conversation_id: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(20))  # personal, channel
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), default=None, index=True
+    )
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("channel", "conversation_id"),)
+
+
 class HandledInput(Base):
     """Idempotency: a delivery (Slack event id, Teams activity id) is applied once only."""
 
@@ -314,3 +356,23 @@ class HandledInput(Base):
 
 
 Index("ix_reviews_open", Review.organisation_id, Review.completed_at)
+
+
+# Slack's OAuth installations and states, in slack_sdk's own table shapes, so that its
+# AsyncSQLAlchemyInstallationStore and OAuth state store work on our database and Alembic
+# creates them with everything else.
+SLACK_INSTALLATIONS = "slack_installations"
+SLACK_BOTS = "slack_bots"
+SLACK_OAUTH_STATES = "slack_oauth_states"
+
+
+def _slack_tables() -> None:
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    SQLAlchemyInstallationStore.build_installations_table(Base.metadata, SLACK_INSTALLATIONS)
+    SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS)
+    SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES)
+
+
+_slack_tables()

@@ -567,3 +567,122 @@ async def claim_input(session: AsyncSession, key: str, review_id: int | None) ->
     except IntegrityError:
         return False
     return True
+
+
+# ----- chat workspaces, roles and conversation references ----------------------------------
+
+
+async def linked_organisation(
+    session: AsyncSession, channel: str, workspace: str, scope: str = ""
+) -> m.Organisation | None:
+    """The organisation a Slack workspace or Teams tenant (and team) belongs to."""
+    link = await session.scalar(
+        select(m.ChatLink).where(
+            m.ChatLink.channel == channel,
+            m.ChatLink.workspace == workspace,
+            m.ChatLink.scope == scope,
+        )
+    )
+    return await session.get(m.Organisation, link.organisation_id) if link else None
+
+
+async def link_organisation(
+    session: AsyncSession, organisation_id: int, channel: str, workspace: str, scope: str = ""
+) -> None:
+    existing = await session.scalar(
+        select(m.ChatLink).where(
+            m.ChatLink.channel == channel,
+            m.ChatLink.workspace == workspace,
+            m.ChatLink.scope == scope,
+        )
+    )
+    if existing is None:
+        session.add(
+            m.ChatLink(
+                channel=channel, workspace=workspace, scope=scope, organisation_id=organisation_id
+            )
+        )
+    else:
+        existing.organisation_id = organisation_id
+    await session.flush()
+
+
+async def links_for(session: AsyncSession, channel: str, workspace: str) -> list[m.ChatLink]:
+    rows = await session.scalars(
+        select(m.ChatLink).where(m.ChatLink.channel == channel, m.ChatLink.workspace == workspace)
+    )
+    return list(rows)
+
+
+async def careers_leader_named(session: AsyncSession, organisation_id: int) -> bool:
+    found = await session.scalar(
+        select(m.Person.id).where(
+            m.Person.organisation_id == organisation_id, m.Person.role == "careers_leader"
+        )
+    )
+    return found is not None
+
+
+async def people(session: AsyncSession, organisation_id: int) -> list[m.Person]:
+    rows = await session.scalars(
+        select(m.Person).where(m.Person.organisation_id == organisation_id).order_by(m.Person.id)
+    )
+    return list(rows)
+
+
+async def save_conversation_ref(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str,
+    conversation_id: str,
+    kind: str,
+    reference: dict[str, object],
+    now: datetime,
+    person_id: int | None = None,
+) -> m.ConversationRef:
+    """Remember where the bot can speak later; updated in place when it changes."""
+    row = await session.scalar(
+        select(m.ConversationRef).where(
+            m.ConversationRef.channel == channel,
+            m.ConversationRef.conversation_id == conversation_id,
+        )
+    )
+    if row is None:
+        row = m.ConversationRef(channel=channel, conversation_id=conversation_id)
+        session.add(row)
+    row.organisation_id = organisation_id
+    row.kind = kind
+    row.reference = dict(reference)
+    row.person_id = person_id
+    row.updated_at = now
+    await session.flush()
+    return row
+
+
+async def conversation_refs(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str | None = None,
+    person_id: int | None = None,
+    kind: str | None = None,
+) -> list[m.ConversationRef]:
+    query = select(m.ConversationRef).where(m.ConversationRef.organisation_id == organisation_id)
+    if channel is not None:
+        query = query.where(m.ConversationRef.channel == channel)
+    if person_id is not None:
+        query = query.where(m.ConversationRef.person_id == person_id)
+    if kind is not None:
+        query = query.where(m.ConversationRef.kind == kind)
+    return list(await session.scalars(query.order_by(m.ConversationRef.id)))
+
+
+async def set_role(session: AsyncSession, person: m.Person, role: str | None) -> None:
+    person.role = role
+    await session.flush()
+
+
+async def input_handled(session: AsyncSession, key: str) -> bool:
+    """Whether a delivery key was already applied (checked before a form is tried)."""
+    return (
+        await session.scalar(select(m.HandledInput.id).where(m.HandledInput.key == key))
+    ) is not None

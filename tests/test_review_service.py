@@ -161,3 +161,76 @@ async def test_next_review_starts_from_the_last_answers(
         answers = await repo.load_answers(session, review.id)
     assert not answers["1.1"].carried
     assert answers["1.2"].carried
+
+
+async def test_roles_leader_answers_senior_leaders_view(database: Database) -> None:
+    service = ReviewService(database, clock)
+    organisation = await service.organisation("Hill School", "school")
+    leader = Who("slack", "U1", "Sam Rivers", "T1")
+    head = Who("slack", "U2", "Pat Head", "T1")
+    colleague = Who("slack", "U3", "Nadia Rahman", "T1")
+    await service.open(organisation.id, leader)  # the first to start leads
+    await service.turn(organisation.id, leader, "just me")
+    async with database.transaction() as session:
+        people = {p.display_name: p for p in await repo.people(session, organisation.id)}
+        assert people["Sam Rivers"].role == "careers_leader"
+        for who, role in ((head, "slt"), (colleague, "colleague")):
+            person = await repo.person_for_identity(
+                session,
+                organisation.id,
+                who.channel,
+                who.external_id,
+                who.display_name,
+                who.workspace,
+            )
+            await repo.set_role(session, person, role)
+
+    viewed = await service.open(organisation.id, head)
+    assert isinstance(viewed.replies[0], Message)
+    assert viewed.replies[0].text.startswith("You can see this review")
+    assert any(isinstance(r, ShowPlan) for r in viewed.replies)
+    refused = await service.turn(organisation.id, head, "4")
+    assert refused.replies[0].tone is Tone.ERROR  # type: ignore[union-attr]
+    summary = await service.turn(organisation.id, head, "summary")
+    assert summary.replies[0].__class__.__name__ == "ShowSummary"
+    answered = await service.turn(organisation.id, colleague, "2")
+    assert (
+        next(r.text for r in answered.replies if isinstance(r, Message))
+        == "Level 2 saved for 1.1 Distributed careers leadership."
+    )
+    async with database.transaction() as session:
+        review = await repo.open_review(session, organisation.id)
+        assert review is not None
+        answers = await repo.load_answers(session, review.id)
+    assert answers["1.1"].level == 2
+    assert answers["1.1"].answered_by == "Nadia Rahman"
+
+
+async def test_a_form_is_saved_whole_or_not_at_all(database: Database) -> None:
+    service = ReviewService(database, clock)
+    organisation = await service.organisation("Hill School", "school")
+    await service.open(organisation.id, SAM)
+    for line in ["just me", "2", "done", "none", "priority"]:
+        await service.turn(organisation.id, SAM, line)
+    refused = await service.submit(organisation.id, SAM, ["3", "Share the plan", "SR", "HT9"])
+    assert refused.refused
+    assert "no half-term HT9" in refused.replies[0].text  # type: ignore[union-attr]
+    async with database.transaction() as session:
+        review = await repo.open_review(session, organisation.id)
+        assert review is not None
+        state = await repo.load_state(session, review)
+    assert state.answers["1.1"].action is not None
+    assert state.answers["1.1"].action.target_level is None
+    assert state.cursor.step is Step.TARGET
+    accepted = await service.submit(
+        organisation.id, SAM, ["3", "Share the plan", "SR", "HT3"], key="view-1"
+    )
+    assert not accepted.refused
+    again = await service.submit(
+        organisation.id, SAM, ["3", "Share the plan", "SR", "HT3"], key="view-1"
+    )
+    assert again.duplicate
+    async with database.transaction() as session:
+        state = await repo.load_state(session, review)
+    assert state.answers["1.1"].complete
+    assert state.cursor.statement_id == "1.2"

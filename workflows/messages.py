@@ -152,3 +152,11 @@ ACTION_COMMANDS_HELP = (
     "'move 12 to HT5', 'drop 12 [reason]'."
 )
 NO_REVIEW_YET = "There is no review yet. Type 'review' to start one, or 'help'."
+VIEW_ONLY = (
+    "You can see this review, its summary and its plan, but only the Careers Leader and the "
+    "colleagues named at set-up answer it. Ask your Careers Leader to add you."
+)
+NOT_YOUR_ACTION = (
+    "Action #{id} belongs to someone else: its owners, the Careers Leader and the colleagues "
+    "who answer the review can update it."
+)

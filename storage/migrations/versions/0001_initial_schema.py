@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:53:53.111169
+Create Date: 2026-11-22 21:11:07.877477
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,100 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_organisations_name"), ["name"], unique=False)
+
+    op.create_table(
+        "slack_bots",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("client_id", sa.String(length=32), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("enterprise_id", sa.String(length=32), nullable=True),
+        sa.Column("enterprise_name", sa.String(length=200), nullable=True),
+        sa.Column("team_id", sa.String(length=32), nullable=True),
+        sa.Column("team_name", sa.String(length=200), nullable=True),
+        sa.Column("bot_token", sa.String(length=200), nullable=True),
+        sa.Column("bot_id", sa.String(length=32), nullable=True),
+        sa.Column("bot_user_id", sa.String(length=32), nullable=True),
+        sa.Column("bot_scopes", sa.String(length=1000), nullable=True),
+        sa.Column("bot_refresh_token", sa.String(length=200), nullable=True),
+        sa.Column("bot_token_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("is_enterprise_install", sa.Boolean(), nullable=False),
+        sa.Column("installed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_bots")),
+    )
+    with op.batch_alter_table("slack_bots", schema=None) as batch_op:
+        batch_op.create_index(
+            "slack_bots_idx",
+            ["client_id", "enterprise_id", "team_id", "installed_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "slack_installations",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("client_id", sa.String(length=32), nullable=False),
+        sa.Column("app_id", sa.String(length=32), nullable=False),
+        sa.Column("enterprise_id", sa.String(length=32), nullable=True),
+        sa.Column("enterprise_name", sa.String(length=200), nullable=True),
+        sa.Column("enterprise_url", sa.String(length=200), nullable=True),
+        sa.Column("team_id", sa.String(length=32), nullable=True),
+        sa.Column("team_name", sa.String(length=200), nullable=True),
+        sa.Column("bot_token", sa.String(length=200), nullable=True),
+        sa.Column("bot_id", sa.String(length=32), nullable=True),
+        sa.Column("bot_user_id", sa.String(length=32), nullable=True),
+        sa.Column("bot_scopes", sa.String(length=1000), nullable=True),
+        sa.Column("bot_refresh_token", sa.String(length=200), nullable=True),
+        sa.Column("bot_token_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("user_token", sa.String(length=200), nullable=True),
+        sa.Column("user_scopes", sa.String(length=1000), nullable=True),
+        sa.Column("user_refresh_token", sa.String(length=200), nullable=True),
+        sa.Column("user_token_expires_at", sa.DateTime(), nullable=True),
+        sa.Column("incoming_webhook_url", sa.String(length=200), nullable=True),
+        sa.Column("incoming_webhook_channel", sa.String(length=200), nullable=True),
+        sa.Column("incoming_webhook_channel_id", sa.String(length=200), nullable=True),
+        sa.Column("incoming_webhook_configuration_url", sa.String(length=200), nullable=True),
+        sa.Column("is_enterprise_install", sa.Boolean(), nullable=False),
+        sa.Column("token_type", sa.String(length=32), nullable=True),
+        sa.Column("installed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_installations")),
+    )
+    with op.batch_alter_table("slack_installations", schema=None) as batch_op:
+        batch_op.create_index(
+            "slack_installations_idx",
+            ["client_id", "enterprise_id", "team_id", "user_id", "installed_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "slack_oauth_states",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("state", sa.String(length=200), nullable=False),
+        sa.Column("expire_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_oauth_states")),
+    )
+    op.create_table(
+        "chat_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("workspace", sa.String(length=200), nullable=False),
+        sa.Column("scope", sa.String(length=200), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_chat_links_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_links")),
+        sa.UniqueConstraint(
+            "channel", "workspace", "scope", name=op.f("uq_chat_links_channel_workspace_scope")
+        ),
+    )
+    with op.batch_alter_table("chat_links", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_chat_links_organisation_id"), ["organisation_id"], unique=False
+        )
 
     op.create_table(
         "people",
@@ -163,6 +257,41 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "conversation_refs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("conversation_id", sa.String(length=400), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("reference", sa.JSON(), nullable=False),
+        sa.Column("updated_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_conversation_refs_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_conversation_refs_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation_refs")),
+        sa.UniqueConstraint(
+            "channel", "conversation_id", name=op.f("uq_conversation_refs_channel_conversation_id")
+        ),
+    )
+    with op.batch_alter_table("conversation_refs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_conversation_refs_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_conversation_refs_person_id"), ["person_id"], unique=False
+        )
+
+    op.create_table(
         "handled_inputs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=300), nullable=False),
@@ -201,49 +330,6 @@ def upgrade() -> None:
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_identities_person_id"), ["person_id"], unique=False)
 
-    op.create_table(
-        "responses",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("review_id", sa.Integer(), nullable=False),
-        sa.Column("statement_id", sa.String(length=8), nullable=False),
-        sa.Column("level", sa.Integer(), nullable=True),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("flag", sa.String(length=20), nullable=True),
-        sa.Column("carried", sa.Boolean(), nullable=False),
-        sa.Column("answered_by", sa.String(length=200), nullable=True),
-        sa.Column("answered_by_id", sa.Integer(), nullable=True),
-        sa.Column("answered_at", storage.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("action_id", sa.Integer(), nullable=True),
-        sa.CheckConstraint(
-            "flag IS NULL OR flag IN ('strength', 'priority', 'none')",
-            name=op.f("ck_responses_flag"),
-        ),
-        sa.CheckConstraint(
-            "level IS NULL OR (level BETWEEN 1 AND 4)", name=op.f("ck_responses_level")
-        ),
-        sa.ForeignKeyConstraint(
-            ["action_id"],
-            ["actions.id"],
-            name=op.f("fk_responses_action_id_actions"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["answered_by_id"],
-            ["people.id"],
-            name=op.f("fk_responses_answered_by_id_people"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["review_id"],
-            ["reviews.id"],
-            name=op.f("fk_responses_review_id_reviews"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_responses")),
-        sa.UniqueConstraint(
-            "review_id", "statement_id", name=op.f("uq_responses_review_id_statement_id")
-        ),
-    )
     op.create_table(
         "review_participants",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -318,6 +404,49 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "responses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("review_id", sa.Integer(), nullable=False),
+        sa.Column("statement_id", sa.String(length=8), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("flag", sa.String(length=20), nullable=True),
+        sa.Column("carried", sa.Boolean(), nullable=False),
+        sa.Column("answered_by", sa.String(length=200), nullable=True),
+        sa.Column("answered_by_id", sa.Integer(), nullable=True),
+        sa.Column("answered_at", storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("action_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "flag IS NULL OR flag IN ('strength', 'priority', 'none')",
+            name=op.f("ck_responses_flag"),
+        ),
+        sa.CheckConstraint(
+            "level IS NULL OR (level BETWEEN 1 AND 4)", name=op.f("ck_responses_level")
+        ),
+        sa.ForeignKeyConstraint(
+            ["action_id"],
+            ["actions.id"],
+            name=op.f("fk_responses_action_id_actions"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["answered_by_id"],
+            ["people.id"],
+            name=op.f("fk_responses_answered_by_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["review_id"],
+            ["reviews.id"],
+            name=op.f("fk_responses_review_id_reviews"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_responses")),
+        sa.UniqueConstraint(
+            "review_id", "statement_id", name=op.f("uq_responses_review_id_statement_id")
+        ),
+    )
+    op.create_table(
         "evidence_links",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("response_id", sa.Integer(), nullable=False),
@@ -371,6 +500,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_evidence_links_response_id"))
 
     op.drop_table("evidence_links")
+    op.drop_table("responses")
     with op.batch_alter_table("action_updates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_action_updates_action_id"))
 
@@ -383,12 +513,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_review_participants_review_id"))
 
     op.drop_table("review_participants")
-    op.drop_table("responses")
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_identities_person_id"))
 
     op.drop_table("identities")
     op.drop_table("handled_inputs")
+    with op.batch_alter_table("conversation_refs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversation_refs_person_id"))
+        batch_op.drop_index(batch_op.f("ix_conversation_refs_organisation_id"))
+
+    op.drop_table("conversation_refs")
     with op.batch_alter_table("actions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_actions_organisation_id"))
 
@@ -406,6 +540,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_people_organisation_id"))
 
     op.drop_table("people")
+    with op.batch_alter_table("chat_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_chat_links_organisation_id"))
+
+    op.drop_table("chat_links")
+    op.drop_table("slack_oauth_states")
+    with op.batch_alter_table("slack_installations", schema=None) as batch_op:
+        batch_op.drop_index("slack_installations_idx")
+
+    op.drop_table("slack_installations")
+    with op.batch_alter_table("slack_bots", schema=None) as batch_op:
+        batch_op.drop_index("slack_bots_idx")
+
+    op.drop_table("slack_bots")
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_organisations_name"))
 
