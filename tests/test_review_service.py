@@ -231,6 +231,8 @@ async def test_a_form_is_saved_whole_or_not_at_all(database: Database) -> None:
     )
     assert again.duplicate
     async with database.transaction() as session:
+        review = await repo.open_review(session, organisation.id)
+        assert review is not None
         state = await repo.load_state(session, review)
     assert state.answers["1.1"].complete
     assert state.cursor.statement_id == "1.2"
