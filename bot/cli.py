@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -79,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     terms_show.add_argument("--org", help="organisation name")
     terms_show.add_argument("--year", help="academic year (default: all)")
 
+    serve = commands.add_parser("serve", help="run the Slack and Teams bot (aiohttp server)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    serve.add_argument("--port", type=int, default=3978, help="port to listen on")
+    serve.add_argument(
+        "--socket-mode", action="store_true", help="connect to Slack by Socket Mode (no public URL)"
+    )
+
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations (also done on every start)")
@@ -95,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "model":
         return model_command(args, console)
+    if args.command == "serve":
+        return serve_command(args, console)
     try:
         if args.command == "db":
             return asyncio.run(db_upgrade(args, console))
@@ -143,6 +153,28 @@ async def db_upgrade(args: argparse.Namespace, console: Console) -> int:
     finally:
         await db.close()
     console.print("Database is up to date.")
+    return 0
+
+
+def serve_command(args: argparse.Namespace, console: Console) -> int:
+    from aiohttp import web
+
+    from bot.app import ConfigurationError, init_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    if args.socket_mode:
+        settings = settings.model_copy(update={"socket_mode": True})
+    try:
+        app = init_app(settings)
+    except ConfigurationError as exc:
+        console.print(f"[bold red]Cannot start:[/] {exc}")
+        return 2
+    web.run_app(app, host=args.host, port=args.port, print=None)
     return 0
 
 

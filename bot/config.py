@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(default=None, description="for multi-workspace OAuth")
     slack_client_secret: str | None = Field(default=None, description="for multi-workspace OAuth")
     slack_app_token: str | None = Field(default=None, description="xapp- token for Socket Mode")
+    socket_mode: bool = Field(
+        default=False, description="use Slack Socket Mode (serve --socket-mode)"
+    )
     slack_api_url: str = Field(
         default="https://slack.com/api/",
         description="Slack Web API base URL (tests point it locally)",

@@ -1,0 +1,27 @@
+"""The aiohttp server itself: started for real on a loopback port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from bot.app import init_app
+from bot.config import Settings
+
+
+async def test_healthz_on_a_real_server(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}", _env_file=None)  # type: ignore[call-arg]
+    server = TestServer(init_app(settings), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as client:
+            async with client.get(server.make_url("/healthz")) as response:
+                assert response.status == 200
+                body = await response.json()
+        assert body["status"] == "ok"
+        assert body["database"] == "ok"
+        assert body["slack"] is False
+    finally:
+        await server.close()
