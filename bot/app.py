@@ -9,7 +9,9 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.config import Settings, get_settings
+from bot.notify import Notifier
 from bot.reviews import ReviewService
+from bot.scheduler import Dispatcher, scheduler_context
 from model_data import load_all
 from storage.db import Database
 
@@ -18,6 +20,8 @@ log = logging.getLogger("careers_bot")
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 SERVICE = web.AppKey("service", ReviewService)
+# Chat channels register how to send reminders and digests here (channel name -> Notifier).
+NOTIFIERS = web.AppKey("notifiers", dict[str, Notifier])
 
 
 class ConfigurationError(Exception):
@@ -38,10 +42,14 @@ def init_app(
     db = database or Database(settings.database_url)
     app[DATABASE] = db
     app[SERVICE] = ReviewService(db, clock)
+    app[NOTIFIERS] = {}
     app.cleanup_ctx.append(_database)
     app.router.add_get("/healthz", healthz)
     # -- Slack --
     # -- Teams --
+    if settings.scheduler_enabled:
+        dispatcher = Dispatcher(app[SERVICE], app[NOTIFIERS])
+        app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
     return app
 
 

@@ -10,8 +10,9 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.panel import Panel
@@ -86,6 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--socket-mode", action="store_true", help="connect to Slack by Socket Mode (no public URL)"
     )
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="don't send reminders and digests from here"
+    )
+
+    remind = commands.add_parser(
+        "remind", help="send the reminders due now (what the scheduler does)"
+    )
+    remind.add_argument(
+        "--as-of", help="local time to act as, e.g. 2026-02-02T08:00 (default: now)"
+    )
+    remind.add_argument("--org", help="only this organisation (with --dry-run)")
+    remind.add_argument("--dry-run", action="store_true", help="show what is due; send nothing")
+
+    digest = commands.add_parser("digest", help="the weekly SLT digest")
+    digest.add_argument("--org", help="organisation name")
+    digest.add_argument("--as-of", help="local time to act as (default: now)")
+    mode = digest.add_mutually_exclusive_group()
+    mode.add_argument("--print", action="store_true", help="print it (the default)")
+    mode.add_argument("--send", action="store_true", help="send this week's digest (once)")
+
+    outbox = commands.add_parser(
+        "outbox", help="reminders and digests sent where no chat is set up"
+    )
+    outbox.add_argument("--org", help="organisation name")
 
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -112,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(export_command(args, console))
         if args.command == "terms":
             return asyncio.run(terms_command(args, console))
+        if args.command in ("remind", "digest", "outbox"):
+            return asyncio.run(schedule_command(args, console))
         return asyncio.run(chat(args, console))
     except KeyboardInterrupt:
         console.print("\nStopped. Everything answered so far is saved; run it again to resume.")
@@ -156,6 +183,75 @@ async def db_upgrade(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def parse_as_of(text: str | None, timezone: str = "Europe/London") -> datetime:
+    """A local wall-clock time (as people say it) to an aware UTC moment; now by default."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--as-of {text!r}: write it like 2026-02-02T08:00.") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
+
+
+async def schedule_command(args: argparse.Namespace, console: Console) -> int:
+    from bot.scheduler import Dispatcher, outbox_text
+    from storage import deliveries
+
+    db, service = await _open(args)
+    try:
+        dispatcher = Dispatcher(service)
+        if args.command == "outbox":
+            organisation = await _existing_organisation(service, args.org)
+            async with db.transaction() as session:
+                rows = await deliveries.deliveries(session, organisation.id, status="sent")
+            shown = [r for r in rows if {"channel": "outbox"} in r.sent_to]
+            console.print(outbox_text(shown) if shown else "The outbox is empty.", markup=False)
+            return 0
+        as_of = parse_as_of(args.as_of)
+        if args.command == "remind":
+            if args.dry_run:
+                organisations = (
+                    [await _existing_organisation(service, args.org)]
+                    if args.org
+                    else await _all_organisations(service)
+                )
+                for organisation in organisations:
+                    notices = await dispatcher.due_now(organisation.id, as_of)
+                    console.print(f"{organisation.name}: {len(notices)} due", style="bold")
+                    for notice in notices:
+                        console.print(notice.text(), markup=False)
+                return 0
+            report = await dispatcher.run(as_of)
+            console.print(
+                f"Recorded {report.recorded}, sent {report.sent} ({report.outbox} to the outbox), "
+                f"failed {report.failed}, dropped {report.dropped}."
+            )
+            return 1 if report.failed else 0
+        organisation = await _existing_organisation(service, args.org)
+        if not args.send:
+            notice = await dispatcher.digest_notice(organisation.id, as_of)
+            console.print(notice.text(), markup=False)
+            return 0
+        report = await dispatcher.send_digest(organisation.id, as_of)
+        console.print(
+            "Sent this week's digest." if report.sent else "This week's digest was sent already."
+        )
+        return 0
+    except UsageError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
+    finally:
+        await db.close()
+
+
+async def _all_organisations(service: ReviewService) -> list[Organisation]:
+    async with service.db.transaction() as session:
+        return await repo.all_organisations(session)
+
+
 def serve_command(args: argparse.Namespace, console: Console) -> int:
     from aiohttp import web
 
@@ -169,6 +265,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
         settings = settings.model_copy(update={"database_url": args.database_url})
     if args.socket_mode:
         settings = settings.model_copy(update={"socket_mode": True})
+    settings = settings.model_copy(update={"scheduler_enabled": not args.no_scheduler})
     try:
         app = init_app(settings)
     except ConfigurationError as exc:

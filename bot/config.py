@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default="MultiTenant", description="MultiTenant or SingleTenant"
     )
 
+    # Reminders and the weekly digest (`careers-bot serve` turns the scheduler on)
+    scheduler_enabled: bool = Field(default=False, description="run reminder and digest sweeps")
+    sweep_seconds: float = Field(default=60, description="how often the scheduler sweeps")
+
     # Public URL of `careers-bot serve` (Teams valid domains, Slack OAuth redirect)
     public_url: str = Field(default="http://localhost:3978", description="https URL of the bot")
 

@@ -310,7 +310,10 @@ class ReviewService:
             note=change.note,
             link=change.link,
             before=change.before,
-            after=change.after,
+            # A snooze is one owner's: the reminders read whose it is from here.
+            after={**change.after, "person_id": person.id}
+            if change.kind == "snoozed"
+            else change.after,
         )
         label = ctx.model.statement(row.statement_id).short_label
         by_when = ""
@@ -466,6 +469,7 @@ def action_view(
         status=ActionStatus(row.status),
         updated_at=row.updated_at,
         updates=tuple(update_view(u) for u in updates),
+        created_at=row.created_at,
     )
 
 

@@ -342,6 +342,48 @@ class ConversationRef(Base):
     __table_args__ = (UniqueConstraint("channel", "conversation_id"),)
 
 
+class Delivery(Base):
+    """A reminder or digest: recorded first (unique key), then claimed, sent, and marked sent.
+
+    The key (what, for whom, which period) makes two schedulers, a restart or a retry
+    produce one message; the lease lets another process take over a crashed claim.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # reminder, digest
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), default=None
+    )
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actions.id", ondelete="CASCADE"), default=None
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due_at: Mapped[datetime] = mapped_column()
+    stale_at: Mapped[datetime] = mapped_column()  # after this it is no longer worth sending
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_to: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'claimed', 'sent', 'failed', 'dropped')", name="status"
+        ),
+        Index("ix_deliveries_ready", "status", "next_attempt_at"),
+    )
+
+
 class HandledInput(Base):
     """Idempotency: a delivery (Slack event id, Teams activity id) is applied once only."""
 

@@ -686,3 +686,7 @@ async def input_handled(session: AsyncSession, key: str) -> bool:
     return (
         await session.scalar(select(m.HandledInput.id).where(m.HandledInput.key == key))
     ) is not None
+
+
+async def all_organisations(session: AsyncSession) -> list[m.Organisation]:
+    return list(await session.scalars(select(m.Organisation).order_by(m.Organisation.id)))

@@ -16,10 +16,12 @@ async def test_healthz_on_a_real_server(tmp_path: Path) -> None:
     server = TestServer(init_app(settings), host="127.0.0.1", port=0)
     await server.start_server()
     try:
-        async with aiohttp.ClientSession() as client:
-            async with client.get(server.make_url("/healthz")) as response:
-                assert response.status == 200
-                body = await response.json()
+        async with (
+            aiohttp.ClientSession() as client,
+            client.get(server.make_url("/healthz")) as response,
+        ):
+            assert response.status == 200
+            body = await response.json()
         assert body["status"] == "ok"
         assert body["database"] == "ok"
         assert body["slack"] is False

@@ -277,3 +277,37 @@ def test_terms_import_from_ics_and_a_malformed_file(tmp_path: Path) -> None:
         assert "Nothing was changed." in refused.stdout
     after = careers_bot("terms", "show", "--org", "Hill School", db=db).stdout
     assert after == before
+
+
+def test_remind_digest_and_outbox_by_hand(reviewed_db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "copy.sqlite3"
+    shutil.copy(reviewed_db, db)
+    dry = careers_bot("remind", "--as-of", "2027-01-29T08:00", "--dry-run", db=db)
+    assert dry.returncode == 0, dry.stderr
+    assert "Hill School: 9 due" in dry.stdout
+    assert "Your careers action is due in two weeks" in dry.stdout
+    printed = careers_bot("digest", "--org", "Hill School", "--as-of", "2027-02-01T08:00", db=db)
+    assert printed.returncode == 0, printed.stderr
+    assert "Careers weekly digest – Hill School – week of Mon 1 Feb 2027" in printed.stdout
+    assert "Due this half-term (by Fri 12 Feb 2027)" in printed.stdout
+    assert "The outbox is empty." in careers_bot("outbox", "--org", "Hill School", db=db).stdout
+    sent = careers_bot("remind", "--as-of", "2027-01-29T08:00", db=db)
+    assert "Recorded 9, sent 9 (9 to the outbox)" in sent.stdout
+    again = careers_bot("remind", "--as-of", "2027-01-29T08:00", db=db)
+    assert "Recorded 0, sent 0" in again.stdout
+    once = careers_bot(
+        "digest", "--org", "Hill School", "--as-of", "2027-02-01T09:00", "--send", db=db
+    )
+    assert "Sent this week's digest." in once.stdout
+    twice = careers_bot(
+        "digest", "--org", "Hill School", "--as-of", "2027-02-01T10:00", "--send", db=db
+    )
+    assert "This week's digest was sent already." in twice.stdout
+    outbox = careers_bot("outbox", "--org", "Hill School", db=db).stdout
+    assert outbox.count("Your careers action is due in two weeks") == 8
+    assert "Careers weekly digest" in outbox
+    bad = careers_bot("remind", "--as-of", "next tuesday", db=db)
+    assert bad.returncode == 1
+    assert "write it like 2026-02-02T08:00" in bad.stdout

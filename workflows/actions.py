@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from workflows import messages as msg
@@ -18,6 +18,8 @@ from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.links import LinkError, parse_links
 from workflows.plan import ActionStatus, ActionUpdateView
+
+SNOOZE_DAYS = 7
 
 
 class Listing(StrEnum):
@@ -34,6 +36,7 @@ class Verb(StrEnum):
     DROP = "drop"
     REASSIGN = "reassign"
     MOVE = "move"
+    SNOOZE = "snooze"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ _VERB_WORDS = {
     Verb.DROP: ("drop", "cancel"),
     Verb.REASSIGN: ("reassign", "assign"),
     Verb.MOVE: ("move", "defer", "postpone", "deadline"),
+    Verb.SNOOZE: ("snooze",),
 }
 _ACT = re.compile(
     r"^\s*(?P<verb>[a-z]+)\s+(?:action\s+)?#?(?P<id>\d+)\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
@@ -111,6 +115,7 @@ class ActionView:
     status: ActionStatus
     updated_at: datetime
     updates: tuple[ActionUpdateView, ...] = ()
+    created_at: datetime | None = None
 
     @property
     def owner_names(self) -> list[str]:
@@ -227,6 +232,9 @@ def change(
         return ActionChange(action.id, "deadline", due=by_when.code, due_year=year,
                             before={"due": action.due, "due_year": action.due_year},
                             after={"due": by_when.code, "due_year": year})  # fmt: skip
+    if command.verb is Verb.SNOOZE:
+        until = today + timedelta(days=SNOOZE_DAYS)
+        return ActionChange(action.id, "snoozed", note=note, after={"until": until.isoformat()})
     raise ValueError(f"cannot {command.verb.value} an action")
 
 

@@ -133,6 +133,7 @@ ACTION_UPDATED = {
     "dropped": "Dropped action #{id} ({label}).",
     "reassigned": "Action #{id} ({label}) now belongs to {owners}.",
     "deadline": "Action #{id} ({label}) is now due {by_when}.",
+    "snoozed": "Reminders for action #{id} ({label}) are paused for a week.",
 }
 NO_ACTIONS = {
     "mine": "You have no open actions.",
@@ -160,3 +161,17 @@ NOT_YOUR_ACTION = (
     "Action #{id} belongs to someone else: its owners, the Careers Leader and the colleagues "
     "who answer the review can update it."
 )
+
+# ----- reminders and digests ---------------------------------------------------------------
+REMINDER_TITLES = {
+    "start": "The half-term your action is due in has started",
+    "before": "Your careers action is due in two weeks",
+    "due_week": "Your careers action is due this week",
+    "overdue": "Your careers action is overdue",
+}
+REMINDER_BUTTONS = (
+    ("Mark done", "done {id}"),
+    ("Add an update", "progress {id}"),
+    ("Snooze a week", "snooze {id}"),
+)
+DIGEST_PLAN_HINT = "The full plan: ask the bot for 'plan', or run careers-bot export."

@@ -1,0 +1,72 @@
+"""Sending what the scheduler has claimed: one Notifier per channel, paced per conversation.
+
+The terminal's outbox is the channel when no chat is configured: the delivery row itself,
+marked sent to "outbox", is what `careers-bot outbox` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from storage.models import ConversationRef
+from workflows.notices import Notice
+
+
+class DeliveryError(Exception):
+    """A send that failed; the scheduler retries it with backoff."""
+
+
+class Notifier(Protocol):
+    """Sends a notice to one stored conversation (a DM or a channel) on one chat service."""
+
+    channel: str
+
+    async def send(
+        self, conversation: ConversationRef, notice: Notice, chart: bytes | None
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: float
+
+
+# Slack: about one message per second per channel. Teams: 7 per second and 60 per 30
+# seconds per conversation (Bot Framework's published limits).
+LIMITS: dict[str, tuple[Limit, ...]] = {
+    "slack": (Limit(1, 1.0),),
+    "teams": (Limit(7, 1.0), Limit(60, 30.0)),
+}
+
+
+@dataclass
+class Pacer:
+    """Waits just long enough to stay inside each conversation's rate limits."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    history: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+
+    def delay(self, channel: str, conversation: str) -> float:
+        """How long to wait before the next send to this conversation."""
+        sent = self.history.get((channel, conversation), deque())
+        now = self.clock()
+        wait = 0.0
+        for limit in LIMITS.get(channel, ()):
+            recent = [t for t in sent if now - t < limit.seconds]
+            if len(recent) >= limit.count:
+                wait = max(wait, recent[-limit.count] + limit.seconds - now)
+        return wait
+
+    async def wait(self, channel: str, conversation: str) -> None:
+        pause = self.delay(channel, conversation)
+        if pause > 0:
+            await self.sleep(pause)
+        sent = self.history.setdefault((channel, conversation), deque(maxlen=64))
+        sent.append(self.clock())

@@ -1,0 +1,351 @@
+"""Reminders and the weekly digest: APScheduler triggers sweeps; the database decides the rest.
+
+APScheduler 3 runs each job in every process that shares a job store, and its SQLAlchemy
+store pickles jobs and blocks the loop. So nothing is stored in APScheduler: a job is a plain
+module-level async function that takes an id and triggers a sweep. A sweep works out what is
+due from our own tables (workflows/reminders.py, workflows/digest.py), records each item under
+a unique key, claims it with a lease, sends it, and marks it sent: two `serve` processes on
+one database send each item once.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.notify import DeliveryError, Notifier, Pacer
+from bot.reviews import ReviewService, action_view
+from model_data import load_glossary, load_model
+from storage import deliveries, repo
+from storage import models as m
+from storage.db import Database
+from workflows import messages as msg
+from workflows import review as engine
+from workflows.digest import DigestSchedule, build_digest, digest_slot
+from workflows.notices import Notice
+from workflows.plan import build_summary
+from workflows.reminders import ReminderRules, due_reminders, reminder_text
+from workflows.replies import Choice
+
+log = logging.getLogger("careers_bot.scheduler")
+
+# Dispatchers by id: APScheduler jobs take plain ids, never live objects.
+DISPATCHERS: dict[str, Dispatcher] = {}
+
+
+@dataclass
+class Report:
+    recorded: int = 0
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    outbox: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Dispatcher:
+    """Plans and delivers reminders and digests for every organisation on one database."""
+
+    service: ReviewService
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    pacer: Pacer = field(default_factory=Pacer)
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}")
+
+    @property
+    def db(self) -> Database:
+        return self.service.db
+
+    async def run(self, as_of: datetime) -> Report:
+        report = Report()
+        await self.plan(as_of, report)
+        await self.deliver(as_of, report)
+        return report
+
+    # ----- planning -----------------------------------------------------------------------
+
+    async def plan(self, as_of: datetime, report: Report | None = None) -> Report:
+        """Record everything due by `as_of`; keys make a second run (or process) a no-op."""
+        report = report or Report()
+        async with self.db.transaction() as session:
+            organisations = await _organisations(session)
+        for organisation in organisations:
+            try:
+                report.recorded += await self._plan_organisation(organisation.id, as_of)
+            except Exception as exc:  # one organisation's failure never stops the others
+                log.exception("planning for organisation %s failed", organisation.id)
+                report.errors.append(f"organisation {organisation.id}: {exc}")
+        return report
+
+    async def due_now(self, organisation_id: int, as_of: datetime) -> list[Notice]:
+        """What would be recorded for one organisation at `as_of` (for --dry-run)."""
+        return [notice for _, notice in await self._due(organisation_id, as_of)]
+
+    async def _plan_organisation(self, organisation_id: int, as_of: datetime) -> int:
+        recorded = 0
+        items = await self._due(organisation_id, as_of)
+        async with self.db.transaction() as session:
+            for item, notice in items:
+                recorded += await deliveries.record(
+                    session,
+                    key=item["key"],
+                    organisation_id=organisation_id,
+                    kind=notice.kind,
+                    due_at=item["due_at"],
+                    stale_at=item["stale_at"],
+                    payload=notice.to_payload(),
+                    person_id=item.get("person_id"),
+                    action_id=item.get("action_id"),
+                )
+        return recorded
+
+    async def _due(
+        self, organisation_id: int, as_of: datetime
+    ) -> list[tuple[dict[str, object], Notice]]:
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            assert organisation is not None
+            calendar = await self.service.calendar(session, organisation)
+            model = load_model(organisation.edition)
+            ctx = engine.Context(
+                model, load_glossary(), as_of, "scheduler", (), calendar, organisation.timezone
+            )
+            rows = await repo.organisation_actions(session, organisation_id)
+            updates = await repo.action_updates(session, [r.id for r in rows])
+            views = [action_view(r, ctx, [u for u in updates if u.action_id == r.id]) for r in rows]
+            snoozed: dict[tuple[int, int], date] = {}
+            for update in updates:
+                if update.kind == "snoozed" and update.after.get("person_id"):
+                    key = (update.action_id, int(update.after["person_id"]))
+                    snoozed[key] = max(
+                        snoozed.get(key, date.min), date.fromisoformat(update.after["until"])
+                    )
+            items: list[tuple[dict[str, object], Notice]] = []
+            rules = ReminderRules.from_settings(organisation.settings)
+            by_id = {v.id: v for v in views}
+            for reminder in due_reminders(
+                views, calendar, rules, as_of, organisation.timezone, snoozed
+            ):
+                action = by_id[reminder.action_id]
+                target = (
+                    model.statement(action.statement_id).level_text(action.target_level)
+                    if action.target_level
+                    else None
+                )
+                notice = Notice(
+                    kind="reminder",
+                    title=msg.REMINDER_TITLES[reminder.stage],
+                    sections=[("", reminder_text(action, reminder, target))],
+                    buttons=[
+                        Choice(label, value.format(id=action.id))
+                        for label, value in msg.REMINDER_BUTTONS
+                    ],
+                )
+                items.append(({"key": reminder.key, "due_at": reminder.due_at, "stale_at": reminder.stale_at,
+                               "person_id": reminder.person_id, "action_id": reminder.action_id}, notice))  # fmt: skip
+            slot = digest_slot(
+                organisation.id,
+                DigestSchedule.from_settings(organisation.settings),
+                calendar,
+                as_of,
+                organisation.timezone,
+            )
+            if slot is not None:
+                notice = await self._digest_notice(session, organisation, views, calendar, as_of)
+                items.append(
+                    ({"key": slot.key, "due_at": slot.due_at, "stale_at": slot.stale_at}, notice)
+                )
+            return items
+
+    async def digest_notice(self, organisation_id: int, as_of: datetime) -> Notice:
+        """This week's digest for one organisation, built now (for --print and --send)."""
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            assert organisation is not None
+            calendar = await self.service.calendar(session, organisation)
+            model = load_model(organisation.edition)
+            ctx = engine.Context(
+                model, load_glossary(), as_of, "scheduler", (), calendar, organisation.timezone
+            )
+            rows = await repo.organisation_actions(session, organisation_id)
+            views = [action_view(r, ctx, ()) for r in rows]
+            return await self._digest_notice(session, organisation, views, calendar, as_of)
+
+    async def _digest_notice(self, session, organisation, views, calendar, as_of) -> Notice:  # type: ignore[no-untyped-def]
+        review = await repo.latest_review(session, organisation.id)
+        summary = previous = None
+        if review is not None:
+            model = load_model(review.edition)
+            answers = await repo.load_answers(session, review.id)
+            summary = build_summary(model, answers, review.title)
+            if review.based_on_id is not None:
+                earlier = await repo.get_review(session, review.based_on_id, organisation.id)
+                if earlier is not None:
+                    previous = build_summary(
+                        load_model(earlier.edition),
+                        await repo.load_answers(session, earlier.id),
+                        earlier.title,
+                    )
+        since = await deliveries.last_digest_sent(session, organisation.id)
+        digest = build_digest(
+            organisation.name,
+            summary,
+            previous,
+            views,
+            calendar,
+            as_of,
+            since,
+            organisation.timezone,
+        )
+        sections = [*digest.sections(), ("", [msg.DIGEST_PLAN_HINT])]
+        return Notice(
+            kind="digest", title=digest.title, sections=sections, attach_chart=summary is not None
+        )
+
+    async def send_digest(self, organisation_id: int, as_of: datetime) -> Report:
+        """This week's digest now, by hand: recorded under the week's key, so it goes once."""
+        notice = await self.digest_notice(organisation_id, as_of)
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            assert organisation is not None
+            # The same week key as the scheduler's: the organisation's local week.
+            week = as_of.astimezone(ZoneInfo(organisation.timezone)).isocalendar()
+            recorded = await deliveries.record(
+                session,
+                key=f"digest:{organisation_id}:{week.year}-W{week.week:02d}",
+                organisation_id=organisation_id,
+                kind="digest",
+                due_at=as_of,
+                stale_at=as_of + timedelta(days=7),
+                payload=notice.to_payload(),
+            )
+        report = await self.deliver(as_of, Report(recorded=int(recorded)))
+        return report
+
+    # ----- delivering ---------------------------------------------------------------------
+
+    async def deliver(self, as_of: datetime, report: Report | None = None) -> Report:
+        """Claim what is ready, send it, mark it; failures wait for the next run with backoff."""
+        report = report or Report()
+        async with self.db.transaction() as session:
+            report.dropped += await deliveries.drop_stale(session, as_of)
+        while True:
+            async with self.db.transaction() as session:
+                batch = await deliveries.claim(session, self.worker, as_of)
+            if not batch:
+                return report
+            for delivery in batch:
+                await self._send_one(delivery, as_of, report)
+
+    async def _send_one(self, delivery: m.Delivery, as_of: datetime, report: Report) -> None:
+        notice = Notice.from_payload(delivery.payload)
+        try:
+            async with self.db.transaction() as session:
+                if delivery.kind == "digest":
+                    targets = await repo.conversation_refs(
+                        session, delivery.organisation_id, kind="channel"
+                    )
+                else:
+                    targets = await repo.conversation_refs(
+                        session,
+                        delivery.organisation_id,
+                        person_id=delivery.person_id,
+                        kind="personal",
+                    )
+            targets = [t for t in targets if t.channel in self.notifiers]
+            chart = await self._chart(delivery) if notice.attach_chart and targets else None
+            sent_to: list[object] = []
+            for target in targets:
+                await self.pacer.wait(target.channel, target.conversation_id)
+                await self.notifiers[target.channel].send(target, notice, chart)
+                sent_to.append({"channel": target.channel, "conversation": target.conversation_id})
+            if not targets:
+                sent_to.append({"channel": "outbox"})
+                report.outbox += 1
+            async with self.db.transaction() as session:
+                if await deliveries.mark_sent(session, delivery.id, self.worker, as_of, sent_to):
+                    report.sent += 1
+        except Exception as exc:  # a failed send is retried later; it never stops the sweep
+            log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, exc)
+            report.failed += 1
+            report.errors.append(f"{delivery.key}: {exc}")
+            async with self.db.transaction() as session:
+                await deliveries.mark_failed(
+                    session, delivery.id, self.worker, as_of, delivery.attempts, str(exc)
+                )
+
+    async def _chart(self, delivery: m.Delivery) -> bytes | None:
+        try:
+            from bot import exports
+
+            document = await self.service.plan_document(delivery.organisation_id)
+            return exports.export(document, "png")
+        except LookupError:
+            return None
+
+
+async def _organisations(session: AsyncSession) -> list[m.Organisation]:
+    return [o for o in await repo.all_organisations(session) if o.disconnected_at is None]
+
+
+async def sweep(dispatcher_id: str) -> None:
+    """The APScheduler job: plain, module-level, takes an id."""
+    dispatcher = DISPATCHERS.get(dispatcher_id)
+    if dispatcher is None:
+        return
+    report = await dispatcher.run(dispatcher.service.clock())
+    if report.recorded or report.sent or report.failed:
+        log.info(
+            "sweep: recorded %s, sent %s (%s to the outbox), failed %s, dropped %s",
+            report.recorded, report.sent, report.outbox, report.failed, report.dropped,
+        )  # fmt: skip
+
+
+def scheduler_context(
+    dispatcher: Dispatcher, seconds: float = 60
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp cleanup_ctx: the scheduler starts and stops with the app."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        key = uuid.uuid4().hex
+        DISPATCHERS[key] = dispatcher
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            sweep,
+            IntervalTrigger(seconds=seconds),
+            args=[key],
+            id="sweep",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.shutdown(wait=False)
+            DISPATCHERS.pop(key, None)
+
+    return context
+
+
+def outbox_text(rows: Sequence[m.Delivery]) -> str:
+    """The terminal outbox: what was 'sent' where no chat is configured."""
+    out = []
+    for row in rows:
+        when = row.sent_at.strftime("%a %d %b %Y %H:%M UTC") if row.sent_at else ""
+        out.append(f"[{when}] {Notice.from_payload(row.payload).text()}")
+    return "\n".join(out)
+
+
+__all__ = ["DeliveryError", "Dispatcher", "Report", "outbox_text", "scheduler_context", "sweep"]

@@ -1,0 +1,169 @@
+"""Repository for reminders and digests: record once, claim with a lease, mark sent or failed.
+
+Portable SQL: the claim is one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
+RETURNING id`. PostgreSQL skips rows another claimer holds; SQLite ignores FOR UPDATE, but
+every transaction there starts with BEGIN IMMEDIATE (storage.db), so claimers queue instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Delivery
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    key: str,
+    organisation_id: int,
+    kind: str,
+    due_at: datetime,
+    stale_at: datetime,
+    payload: dict[str, Any],
+    person_id: int | None = None,
+    action_id: int | None = None,
+) -> bool:
+    """Record a delivery unless its key exists already; True if this call recorded it."""
+    values = {
+        "key": key,
+        "organisation_id": organisation_id,
+        "kind": kind,
+        "person_id": person_id,
+        "action_id": action_id,
+        "payload": payload,
+        "due_at": due_at,
+        "stale_at": stale_at,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due_at,
+        "sent_to": [],
+    }
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = await session.execute(
+        insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def drop_stale(session: AsyncSession, now: datetime) -> int:
+    """What is no longer worth sending (a superseded reminder, last week's digest) is dropped."""
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.stale_at <= now,
+            or_(
+                Delivery.status.in_(["pending", "failed"]),
+                and_(Delivery.status == "claimed", Delivery.lease_until < now),
+            ),
+        )
+        .values(status="dropped", last_error="stale: its moment passed before it could be sent")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def claim(
+    session: AsyncSession, worker: str, now: datetime, limit: int = 50
+) -> list[Delivery]:
+    """Take up to `limit` ready deliveries for `worker`, with a lease that another can take over."""
+    ready = (
+        select(Delivery.id)
+        .where(
+            Delivery.stale_at > now,
+            or_(
+                and_(Delivery.status.in_(["pending", "failed"]), Delivery.next_attempt_at <= now),
+                and_(Delivery.status == "claimed", Delivery.lease_until < now),
+            ),
+        )
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ready.scalar_subquery()))
+        .values(
+            status="claimed",
+            claimed_by=worker,
+            lease_until=now + LEASE,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = [row[0] for row in result]
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(Delivery)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.due_at, Delivery.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def mark_sent(
+    session: AsyncSession, delivery_id: int, worker: str, now: datetime, sent_to: list[Any]
+) -> bool:
+    """Only the worker holding the claim marks it sent."""
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id, Delivery.claimed_by == worker, Delivery.status == "claimed"
+        )
+        .values(status="sent", sent_at=now, sent_to=sent_to, lease_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_failed(
+    session: AsyncSession, delivery_id: int, worker: str, now: datetime, attempts: int, error: str
+) -> None:
+    """Try again later with backoff; after MAX_ATTEMPTS it is dropped with the last error."""
+    status = "dropped" if attempts >= MAX_ATTEMPTS else "failed"
+    delay = BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts else BACKOFF[0]
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claimed_by == worker)
+        .values(
+            status=status, next_attempt_at=now + delay, lease_until=None, last_error=error[:2000]
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def deliveries(
+    session: AsyncSession, organisation_id: int | None = None, status: str | None = None
+) -> list[Delivery]:
+    query = select(Delivery).order_by(Delivery.id)
+    if organisation_id is not None:
+        query = query.where(Delivery.organisation_id == organisation_id)
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    return list(await session.scalars(query))
+
+
+async def last_digest_sent(session: AsyncSession, organisation_id: int) -> datetime | None:
+    return await session.scalar(
+        select(Delivery.sent_at)
+        .where(
+            Delivery.organisation_id == organisation_id,
+            Delivery.kind == "digest",
+            Delivery.status == "sent",
+        )
+        .order_by(Delivery.sent_at.desc())
+        .limit(1)
+    )

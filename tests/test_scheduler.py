@@ -1,0 +1,385 @@
+"""Reminders and the weekly digest, driven with explicit `as_of` times; one test runs APScheduler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from review_scripts import full_review_lines
+
+from bot.notify import DeliveryError, Pacer
+from bot.reviews import ReviewService
+from bot.scheduler import Dispatcher
+from model_data import MaturityModel, load_glossary
+from storage import deliveries, repo
+from storage.db import Database
+from storage.models import ConversationRef
+from workflows.calendar import default_calendar
+from workflows.notices import Notice
+from workflows.review import Context, Person, handle, new_review, open_review
+
+LONDON = ZoneInfo("Europe/London")
+SET_ON = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)  # HT3 of 2024/25
+
+
+def london(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=LONDON).astimezone(UTC)
+
+
+class Recorder:
+    """A chat channel that records what it was asked to send, and can be made to fail."""
+
+    def __init__(self, channel: str = "slack", failures: int = 0) -> None:
+        self.channel = channel
+        self.failures = failures
+        self.sent: list[tuple[str, Notice, bytes | None]] = []
+
+    async def send(
+        self, conversation: ConversationRef, notice: Notice, chart: bytes | None
+    ) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise DeliveryError("503 from the chat service")
+        self.sent.append((conversation.conversation_id, notice, chart))
+
+
+async def seeded(database: Database, school: MaturityModel) -> tuple[int, int]:
+    """Hill School with seed 003's plan, set on 15 Jan 2025; Sam Rivers (SR) is a known person."""
+    async with database.transaction() as session:
+        organisation = await repo.create_organisation(session, "Hill School", "school")
+        sam = await repo.person_for_identity(
+            session, organisation.id, "terminal", "sam", "Sam Rivers"
+        )
+        ctx = Context(
+            school,
+            load_glossary(),
+            SET_ON,
+            "Sam Rivers",
+            (Person(sam.id, "Sam Rivers", "SR"),),
+            default_calendar(),
+        )
+        state = new_review(school, "Careers Leadership action plan and summary – January 2025")
+        review = await repo.create_review(session, organisation, state, SET_ON)
+        after = open_review(state, ctx).state
+        for line in full_review_lines(school):
+            after = handle(after, line, ctx).state
+        await repo.save_state(session, review, state, after, sam.id, SET_ON)
+        return organisation.id, sam.id
+
+
+async def dm(
+    database: Database, organisation_id: int, person_id: int, channel: str = "slack"
+) -> None:
+    async with database.transaction() as session:
+        await repo.save_conversation_ref(
+            session,
+            organisation_id,
+            channel,
+            f"D-{person_id}",
+            "personal",
+            {"channel": f"D-{person_id}"},
+            SET_ON,
+            person_id,
+        )
+
+
+def dispatcher(database: Database, *notifiers: Recorder) -> Dispatcher:
+    async def no_sleep(_: float) -> None:
+        return None
+
+    return Dispatcher(
+        ReviewService(database, lambda: SET_ON),
+        {n.channel: n for n in notifiers},
+        Pacer(sleep=no_sleep),
+    )
+
+
+async def test_reminder_contents_and_outbox(database: Database, school: MaturityModel) -> None:
+    organisation_id, sam = await seeded(database, school)
+    outbox = dispatcher(database)
+    report = await outbox.run(london("2025-01-31T08:00"))  # Fri: 14 days before HT3 ends
+    assert report.sent == report.recorded == report.outbox > 0
+    async with database.transaction() as session:
+        rows = await deliveries.deliveries(session, organisation_id)
+        actions = {a.id: a for a in await repo.organisation_actions(session, organisation_id)}
+    reminders = [r for r in rows if r.kind == "reminder"]
+    assert reminders
+    assert {r.person_id for r in reminders} == {sam}
+    assert all(actions[r.action_id].due == "HT3" for r in reminders)  # type: ignore[index]
+    first = next(r for r in reminders if actions[r.action_id].statement_id == "1.2")  # type: ignore[index]
+    notice = Notice.from_payload(first.payload)
+    assert notice.title == "Your careers action is due in two weeks"
+    lines = notice.sections[0][1]
+    assert (
+        lines[0]
+        == f"Action #{first.action_id} – 1.2 Leaders' vision: due Fri 14 Feb 2025 (14 days)."
+    )
+    assert lines[1].startswith("Next steps: Create shared vision for careers")
+    assert lines[2].startswith("Target: level 4 – The vision(s) shapes the priorities")
+    assert [b.value for b in notice.buttons] == [
+        f"done {first.action_id}",
+        f"progress {first.action_id}",
+        f"snooze {first.action_id}",
+    ]
+    assert first.status == "sent"
+    assert first.sent_to == [{"channel": "outbox"}]
+    # Owners known only by initials are never reminded directly.
+    assert not any(actions[r.action_id].statement_id == "4.2" for r in reminders)  # type: ignore[index]
+
+
+async def test_weekends_and_holidays_wait_for_the_next_school_day(
+    database: Database, school: MaturityModel
+) -> None:
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    slack = Recorder()
+    run = dispatcher(database, slack)
+    await run.run(london("2025-02-10T08:00"))  # Mon of the deadline's week
+    due_week = len(slack.sent)
+    assert due_week > 0
+    assert all(n.title == "Your careers action is due this week" for _, n, _ in slack.sent)
+    # Saturday after the deadline, then the February half-term: nothing new until Mon 24 Feb.
+    for moment in ("2025-02-15T09:00", "2025-02-17T08:00", "2025-02-21T12:00"):
+        await run.run(london(moment))
+        assert len(slack.sent) == due_week, moment
+    await run.run(london("2025-02-24T08:00"))
+    monday = [n for _, n, _ in slack.sent[due_week:]]
+    overdue = [n for n in monday if n.title == "Your careers action is overdue"]
+    assert overdue
+    assert all("overdue since Fri 14 Feb 2025 (10 days)" in n.sections[0][1][0] for n in overdue)
+    # The same Monday HT4 begins: owners of HT3/4 actions hear their half-term has started.
+    started = [n for n in monday if n.title == "The half-term your action is due in has started"]
+    assert started
+    assert all("due Fri 4 Apr 2025 (39 days)" in n.sections[0][1][0] for n in started)
+    assert len(overdue) + len(started) == len(monday)
+
+
+async def test_both_clock_changes(database: Database, school: MaturityModel) -> None:
+    organisation_id, _ = await seeded(database, school)
+    run = dispatcher(database)
+    # HT3/4 actions end Fri 4 Apr 2025; their deadline week starts Mon 31 Mar, in BST: 08:00 = 07:00 UTC.
+    await run.plan(datetime(2025, 3, 31, 7, 0, tzinfo=UTC))
+    async with database.transaction() as session:
+        rows = [
+            r
+            for r in await deliveries.deliveries(session, organisation_id)
+            if ":due_week:" in r.key
+        ]
+    assert rows
+    assert {r.due_at for r in rows} == {datetime(2025, 3, 31, 7, 0, tzinfo=UTC)}
+    # A minute earlier (06:59 UTC is 07:59 BST) nothing for that week is due yet.
+    earlier = dispatcher(database)
+    assert [
+        n
+        for n in await earlier.due_now(organisation_id, datetime(2025, 3, 31, 6, 59, tzinfo=UTC))
+        if n.title.endswith("this week")
+    ] == []
+    # Back to GMT: Sun 26 Oct 2025; the digest on Mon 3 Nov (after half-term) is at 08:00 UTC.
+    digest = [
+        n
+        for n in await earlier.due_now(organisation_id, datetime(2025, 11, 3, 8, 0, tzinfo=UTC))
+        if n.kind == "digest"
+    ]
+    assert len(digest) == 1
+    assert [
+        n
+        for n in await earlier.due_now(organisation_id, datetime(2025, 11, 3, 7, 59, tzinfo=UTC))
+        if n.kind == "digest"
+    ] == []
+
+
+async def test_restart_sends_nothing_twice(database: Database, school: MaturityModel) -> None:
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    first = Recorder()
+    await dispatcher(database, first).run(london("2025-01-31T08:00"))
+    assert first.sent
+    again = Recorder()  # a new process: new worker, new notifier, same database
+    report = await dispatcher(database, again).run(london("2025-01-31T08:05"))
+    assert again.sent == []
+    assert report.recorded == 0
+
+
+async def test_a_failing_channel_is_retried_with_backoff(
+    database: Database, school: MaturityModel
+) -> None:
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    flaky = Recorder(failures=1000)
+    run = dispatcher(database, flaky)
+    report = await run.run(london("2025-01-31T08:00"))
+    assert report.failed > 0
+    assert report.sent == report.outbox == 1  # only the week's digest, to the outbox
+    async with database.transaction() as session:
+        failed = await deliveries.deliveries(session, organisation_id, status="failed")
+    assert failed
+    assert all(r.last_error == "503 from the chat service" for r in failed)
+    assert all(r.next_attempt_at == london("2025-01-31T08:01") for r in failed)
+    flaky.failures = 0
+    await run.run(london("2025-01-31T08:00:30"))  # too soon: backoff
+    assert flaky.sent == []
+    await run.run(london("2025-01-31T08:02"))
+    assert len(flaky.sent) == len(failed)
+    async with database.transaction() as session:
+        assert await deliveries.deliveries(session, organisation_id, status="failed") == []
+
+
+async def test_one_organisations_failure_does_not_stop_the_others(
+    database: Database, school: MaturityModel
+) -> None:
+    _organisation_id, _sam = await seeded(database, school)
+    async with database.transaction() as session:
+        broken = await repo.create_organisation(session, "Broken School", "school")
+        broken.settings = {"digest_time": "25:99"}
+    report = await dispatcher(database).run(london("2025-01-31T08:00"))
+    assert any(e.startswith(f"organisation {broken.id}") for e in report.errors)
+    assert report.sent > 0
+
+
+async def test_two_schedulers_on_one_database_send_each_item_once(
+    database: Database, school: MaturityModel
+) -> None:
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    one, two = Recorder(), Recorder()
+    moment = london("2025-02-10T08:00")
+    await asyncio.gather(
+        dispatcher(database, one).run(moment), dispatcher(database, two).run(moment)
+    )
+    sent = Counter(n.sections[0][1][0] for _, n, _ in one.sent + two.sent if n.kind == "reminder")
+    assert sent
+    assert set(sent.values()) == {1}
+    digests = [n for _, n, _ in one.sent + two.sent if n.kind == "digest"]
+    assert len(digests) <= 1
+
+
+async def test_a_crashed_claim_is_taken_over_after_its_lease(
+    database: Database, school: MaturityModel
+) -> None:
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    moment = london("2025-01-31T08:00")
+    crashed = dispatcher(database)
+    await crashed.plan(moment)
+    async with database.transaction() as session:
+        taken = await deliveries.claim(session, "crashed-worker", moment)
+    assert taken
+    survivor = Recorder()
+    run = dispatcher(database, survivor)
+    await run.deliver(moment + timedelta(minutes=1))
+    assert survivor.sent == []  # the lease still holds
+    await run.deliver(moment + timedelta(minutes=6))
+    assert len(survivor.sent) == len([t for t in taken if t.kind == "reminder"])
+    async with database.transaction() as session:
+        assert await deliveries.deliveries(session, organisation_id, status="claimed") == []
+
+
+async def test_after_downtime_only_what_is_still_relevant_is_sent(
+    database: Database, school: MaturityModel
+) -> None:
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    slack = Recorder()
+    run = dispatcher(database, slack)
+    await run.plan(london("2025-01-31T08:00"))  # recorded, then the service went down
+    await run.run(london("2025-02-11T10:00"))  # back on Tuesday of the deadline's week
+    titles = Counter(n.title for _, n, _ in slack.sent if n.kind == "reminder")
+    assert titles == Counter(
+        {"Your careers action is due this week": titles["Your careers action is due this week"]}
+    )
+    async with database.transaction() as session:
+        dropped = await deliveries.deliveries(session, organisation_id, status="dropped")
+    assert dropped
+    assert all(r.last_error and r.last_error.startswith("stale") for r in dropped)
+
+
+async def test_digest_contents(database: Database, school: MaturityModel) -> None:
+    organisation_id, _sam = await seeded(database, school)
+    async with database.transaction() as session:
+        await repo.save_conversation_ref(
+            session, organisation_id, "slack", "C-SLT", "channel", {}, SET_ON
+        )
+    slack = Recorder()
+    run = dispatcher(database, slack)
+    await run.run(london("2025-03-03T08:00"))  # Monday of HT4: the HT3 deadlines have passed
+    digests = [(c, n, chart) for c, n, chart in slack.sent if n.kind == "digest"]
+    assert len(digests) == 1
+    conversation, notice, chart = digests[0]
+    assert conversation == "C-SLT"
+    assert notice.title == "Careers weekly digest – Hill School – week of Mon 3 Mar 2025"
+    sections = dict(notice.sections)
+    progress = sections["Review progress and maturity profile"]
+    assert (
+        progress[0]
+        == "Careers Leadership action plan and summary – January 2025: 32 of 32 statements answered."
+    )
+    assert progress[1].startswith("Theme 1 ")
+    overdue = sections["Overdue"]
+    assert any(line.endswith("1.2 Leaders' vision – SR, due Fri 14 Feb 2025") for line in overdue)
+    due = sections["Due this half-term (by Fri 4 Apr 2025)"]
+    assert any("1.6 Careers Hub engagement – SR / JHu, due Fri 4 Apr 2025" in line for line in due)
+    assert any(
+        "4.2" in line for line in sections["Owners known only by initials (not reminded directly)"]
+    )
+    assert chart is not None
+    assert chart.startswith(b"\x89PNG")
+    # Nothing is sent in the February half-term week, and only once a week.
+    before = len(slack.sent)
+    await run.run(london("2025-03-03T09:00"))
+    assert len([n for _, n, _ in slack.sent[before:] if n.kind == "digest"]) == 0
+    assert [
+        n
+        for n in await run.due_now(organisation_id, london("2025-02-17T08:00"))
+        if n.kind == "digest"
+    ] == []
+
+
+def test_pacing_keeps_inside_slack_and_teams_limits() -> None:
+    now = [100.0]
+    pacer = Pacer(clock=lambda: now[0])
+    assert pacer.delay("slack", "C1") == 0
+    pacer.history[("slack", "C1")] = deque([100.0])
+    assert pacer.delay("slack", "C1") == pytest.approx(1.0)
+    assert pacer.delay("slack", "C2") == 0
+    pacer.history[("teams", "T1")] = deque([99.5 + i * 0.05 for i in range(7)])
+    assert pacer.delay("teams", "T1") == pytest.approx(0.5 + 0.0, abs=0.01)
+    pacer.history[("teams", "T2")] = deque([75.0 + i * 0.4 for i in range(60)])
+    assert pacer.delay("teams", "T2") == pytest.approx(75.0 + 30.0 - 100.0)
+
+
+async def test_the_real_scheduler_sends_within_seconds(tmp_path, school: MaturityModel) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp.test_utils import TestServer
+
+    from bot.app import init_app
+    from bot.config import Settings
+
+    database = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    await database.migrate()
+    organisation_id, _ = await seeded(database, school)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        scheduler_enabled=True,
+        sweep_seconds=0.5,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    server = TestServer(
+        init_app(settings, database=database, clock=lambda: london("2025-01-31T08:00")),
+        host="127.0.0.1",
+        port=0,
+    )
+    await server.start_server()
+    try:
+        sent: list[object] = []
+        for _ in range(100):
+            async with database.transaction() as session:
+                sent = await deliveries.deliveries(session, organisation_id, status="sent")
+            if sent:
+                break
+            await asyncio.sleep(0.1)
+        assert sent
+        assert all(r.sent_to == [{"channel": "outbox"}] for r in sent)  # type: ignore[attr-defined]
+    finally:
+        await server.close()

@@ -1,0 +1,174 @@
+"""Which reminders are due at a given moment: pure rules over actions, the calendar and the clock.
+
+An owner who is a known person hears about an action when its deadline's half-term begins,
+14 days before the deadline, in the deadline's week, and weekly while it is overdue. None go
+out at weekends or in school holidays: they wait for the next school day. When the service
+was down, only the latest stage still relevant is sent (the older ones are stale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from workflows.actions import ActionView
+from workflows.calendar import CalendarError, TermCalendar, format_date
+from workflows.deadlines import parse_by_when
+
+OVERDUE_WEEKS = 12  # stop nagging after a term of weekly reminders; the digest still lists it
+
+
+@dataclass(frozen=True)
+class ReminderRules:
+    """An organisation's reminder settings (Organisation.settings["reminders"])."""
+
+    at_half_term_start: bool = True
+    days_before: int = 14  # 0 turns this stage off
+    in_due_week: bool = True
+    overdue_weekly: bool = True
+    send_time: time = time(8, 0)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object] | None) -> ReminderRules:
+        data = dict((settings or {}).get("reminders") or {})  # type: ignore[call-overload]
+        send = data.pop("send_time", None)
+        rules = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        if isinstance(send, str):
+            rules = cls(**{**rules.__dict__, "send_time": time.fromisoformat(send)})
+        return rules
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder to one owner: recorded under `key`, sent from `due_at`, stale at `stale_at`."""
+
+    key: str
+    action_id: int
+    person_id: int
+    stage: str  # start, before, due_week, overdue
+    due_at: datetime  # UTC
+    stale_at: datetime  # UTC
+    due_date: date
+    days_left: int
+
+
+@dataclass(frozen=True)
+class _Stage:
+    name: str
+    nominal: date
+    period: str
+
+
+def _stages(action: ActionView, calendar: TermCalendar, rules: ReminderRules) -> list[_Stage]:
+    assert action.due_date is not None
+    due = action.due_date
+    stages: list[_Stage] = []
+    if rules.at_half_term_start and action.due and action.due_year:
+        number = parse_by_when(action.due).due_half_term
+        if number is not None:
+            try:
+                start = calendar.half_term(action.due_year, number).start
+            except CalendarError:
+                start = None
+            if start is not None:
+                stages.append(_Stage("start", start, f"{action.due_year}-HT{number}"))
+    if rules.days_before > 0:
+        stages.append(_Stage("before", due - timedelta(days=rules.days_before), due.isoformat()))
+    if rules.in_due_week:
+        stages.append(_Stage("due_week", due - timedelta(days=due.weekday()), due.isoformat()))
+    if rules.overdue_weekly:
+        for week in range(1, OVERDUE_WEEKS + 1):
+            stages.append(
+                _Stage("overdue", due + timedelta(days=1 + 7 * (week - 1)), f"{due}-w{week}")
+            )
+    return stages
+
+
+def _school_day(calendar: TermCalendar, day: date) -> date | None:
+    try:
+        return calendar.next_school_day(day)
+    except CalendarError:
+        return None  # beyond the known term dates: nothing to send until they are set
+
+
+def due_reminders(
+    actions: Sequence[ActionView],
+    calendar: TermCalendar,
+    rules: ReminderRules,
+    as_of: datetime,
+    timezone: str = "Europe/London",
+    snoozed: Mapping[tuple[int, int], date] | None = None,
+) -> list[Reminder]:
+    """The reminders that should have gone out by `as_of` and are still worth sending."""
+    zone = ZoneInfo(timezone)
+    snoozed = snoozed or {}
+    out: list[Reminder] = []
+
+    def at(day: date) -> datetime:
+        return datetime.combine(day, rules.send_time, zone).astimezone(UTC)
+
+    for action in actions:
+        if not action.status.open or action.due_date is None:
+            continue
+        created = action.created_at.astimezone(zone).date() if action.created_at else None
+        schedule: list[tuple[_Stage, date]] = []
+        for stage in _stages(action, calendar, rules):
+            send = _school_day(calendar, stage.nominal)
+            if send is None:
+                continue
+            if schedule and schedule[-1][1] >= send:
+                schedule[-1] = (stage, send)  # two stages on one day: only the later one
+            else:
+                schedule.append((stage, send))
+        for owner in action.owners:
+            if owner.person_id is None:
+                continue  # initials only: the digest lists these
+            until = snoozed.get((action.id, owner.person_id))
+            for index, (stage, send) in enumerate(schedule):
+                if created is not None and stage.nominal < created and stage.name != "overdue":
+                    continue  # set after this point had passed: nothing to remind about
+                if until is not None and send < until:
+                    continue
+                due_at = at(send)
+                stale_at = (
+                    at(schedule[index + 1][1])
+                    if index + 1 < len(schedule)
+                    else due_at + timedelta(days=7)
+                )
+                if due_at <= as_of < stale_at:
+                    out.append(
+                        Reminder(
+                            key=f"reminder:{action.id}:{owner.person_id}:{stage.name}:{stage.period}",
+                            action_id=action.id,
+                            person_id=owner.person_id,
+                            stage=stage.name,
+                            due_at=due_at,
+                            stale_at=stale_at,
+                            due_date=action.due_date,
+                            days_left=(action.due_date - as_of.astimezone(zone).date()).days,
+                        )
+                    )
+    return out
+
+
+def reminder_text(action: ActionView, reminder: Reminder, target_text: str | None) -> list[str]:
+    """The lines of a reminder: what, which statement, the target, when it is due."""
+    assert action.due_date is not None
+    if reminder.days_left > 0:
+        when = f"due {format_date(action.due_date)} ({reminder.days_left} days)"
+    elif reminder.days_left == 0:
+        when = f"due today, {format_date(action.due_date)}"
+    else:
+        when = f"overdue since {format_date(action.due_date)} ({-reminder.days_left} days)"
+    lines = [
+        f"Action #{action.id} – {action.statement_label}: {when}.",
+        f"Next steps: {action.next_steps or '(none written)'}",
+    ]
+    if action.target_level:
+        lines.append(
+            f"Target: level {action.target_level}" + (f" – {target_text}" if target_text else "")
+        )
+    lines.append(f"Owners: {' / '.join(action.owner_names)}")
+    return lines
