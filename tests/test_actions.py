@@ -241,3 +241,25 @@ async def test_next_review_carries_open_actions_forward_without_duplicates(
     assert [u.kind for u in carried_updates] == ["carried"]
     new_13 = next(a for a in actions if a.id == linked["1.3"])
     assert (new_13.due, new_13.due_year) == ("HT4", "2025/26")
+
+
+async def test_snooze_pauses_reminders_for_a_week(
+    database: Database, school: MaturityModel
+) -> None:
+    clock = Clock(datetime(2025, 1, 15, 9, 30, tzinfo=UTC))
+    service, organisation = await reviewed(database, school, clock)
+    async with database.transaction() as session:
+        number = next(
+            a.id
+            for a in await repo.organisation_actions(session, organisation.id)
+            if a.statement_id == "1.2"
+        )
+    result = await service.turn(organisation.id, SAM, f"snooze {number}")
+    assert texts(result) == [
+        f"Reminders for action #{number} (1.2 Leaders' vision) are paused for a week."
+    ]
+    async with database.transaction() as session:
+        updates = await repo.action_updates(session, [number])
+        people = await repo.people(session, organisation.id)
+    assert [u.kind for u in updates] == ["snoozed"]
+    assert updates[0].after == {"until": "2025-01-22", "person_id": people[0].id}
