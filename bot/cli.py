@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outbox.add_argument("--org", help="organisation name")
 
+    org = commands.add_parser("org", help="organisations (for IT admins)")
+    org_commands = org.add_subparsers(dest="org_command", required=True)
+    org_commands.add_parser("list", help="every organisation, its edition and reviews")
+    org_delete = org_commands.add_parser("delete", help="delete an organisation and all its data")
+    org_delete.add_argument("--org", required=True, help="organisation name")
+    org_delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
+
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations (also done on every start)")
@@ -137,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(export_command(args, console))
         if args.command == "terms":
             return asyncio.run(terms_command(args, console))
+        if args.command == "org":
+            return asyncio.run(org_command(args, console))
         if args.command in ("remind", "digest", "outbox"):
             return asyncio.run(schedule_command(args, console))
         return asyncio.run(chat(args, console))
@@ -239,6 +248,42 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         console.print(
             "Sent this week's digest." if report.sent else "This week's digest was sent already."
         )
+        return 0
+    except UsageError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
+    finally:
+        await db.close()
+
+
+async def org_command(args: argparse.Namespace, console: Console) -> int:
+    db, service = await _open(args)
+    try:
+        if args.org_command == "list":
+            table = Table(title="Organisations")
+            for column in ("Name", "Edition", "Reviews", "Connected"):
+                table.add_column(column)
+            async with db.transaction() as session:
+                for organisation in await repo.all_organisations(session):
+                    reviews = await repo.list_reviews(session, organisation.id)
+                    table.add_row(
+                        organisation.name,
+                        organisation.edition,
+                        str(len(reviews)),
+                        "no (uninstalled)" if organisation.disconnected_at else "yes",
+                    )
+            console.print(table)
+            return 0
+        organisation = await _existing_organisation(service, args.org)
+        if not args.yes:
+            console.print(
+                f"This deletes {organisation.name} with every review, answer, action and reminder. "
+                "Run again with --yes to do it."
+            )
+            return 1
+        async with db.transaction() as session:
+            await repo.delete_organisation(session, organisation)
+        console.print(f"Deleted {organisation.name} and all its data.")
         return 0
     except UsageError as exc:
         console.print(f"[bold red]{exc}[/]")

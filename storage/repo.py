@@ -690,3 +690,8 @@ async def input_handled(session: AsyncSession, key: str) -> bool:
 
 async def all_organisations(session: AsyncSession) -> list[m.Organisation]:
     return list(await session.scalars(select(m.Organisation).order_by(m.Organisation.id)))
+
+
+async def delete_organisation(session: AsyncSession, organisation: m.Organisation) -> None:
+    """Everything the organisation owns goes with it (ON DELETE CASCADE)."""
+    await session.execute(delete(m.Organisation).where(m.Organisation.id == organisation.id))

@@ -311,3 +311,28 @@ def test_remind_digest_and_outbox_by_hand(reviewed_db: Path, tmp_path: Path) -> 
     bad = careers_bot("remind", "--as-of", "next tuesday", db=db)
     assert bad.returncode == 1
     assert "write it like 2026-02-02T08:00" in bad.stdout
+
+
+def test_an_admin_lists_and_deletes_an_organisation(reviewed_db: Path, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "copy.sqlite3"
+    shutil.copy(reviewed_db, db)
+    listed = careers_bot("org", "list", db=db)
+    assert "Hill School" in listed.stdout
+    refused = careers_bot("org", "delete", "--org", "Hill School", db=db)
+    assert refused.returncode == 1
+    assert "Run again with --yes" in refused.stdout
+    deleted = careers_bot("org", "delete", "--org", "Hill School", "--yes", db=db)
+    assert deleted.returncode == 0, deleted.stderr
+    with sqlite3.connect(db) as connection:
+        for table in (
+            "organisations",
+            "reviews",
+            "responses",
+            "actions",
+            "people",
+            "evidence_links",
+        ):
+            assert connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
