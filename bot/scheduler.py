@@ -10,6 +10,7 @@ one database send each item once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import uuid
@@ -61,6 +62,8 @@ class Dispatcher:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     pacer: Pacer = field(default_factory=Pacer)
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}")
+    # Held while a sweep runs, so shutdown waits for it instead of cutting it off mid-send.
+    running: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def db(self) -> Database:
@@ -303,7 +306,8 @@ async def sweep(dispatcher_id: str) -> None:
     dispatcher = DISPATCHERS.get(dispatcher_id)
     if dispatcher is None:
         return
-    report = await dispatcher.run(dispatcher.service.clock())
+    async with dispatcher.running:
+        report = await dispatcher.run(dispatcher.service.clock())
     if report.recorded or report.sent or report.failed:
         log.info(
             "sweep: recorded %s, sent %s (%s to the outbox), failed %s, dropped %s",
@@ -334,7 +338,8 @@ def scheduler_context(
             yield
         finally:
             scheduler.shutdown(wait=False)
-            DISPATCHERS.pop(key, None)
+            async with dispatcher.running:  # let a sweep in flight finish first
+                DISPATCHERS.pop(key, None)
 
     return context
 

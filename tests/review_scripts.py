@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from model_data import MaturityModel
+from model_data import MaturityModel, load_glossary
+from storage import repo
+from storage.db import Database
+from storage.models import Organisation
+from workflows.calendar import default_calendar
+from workflows.review import Context, Person, handle, new_review, open_review
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -70,3 +76,32 @@ def full_review_lines(model: MaturityModel, priorities: list[Priority] | None = 
     for statement in model.statements:
         lines += statement_lines(statement.id, chosen.get(statement.id))
     return lines
+
+
+async def seed_review(
+    database: Database, model: MaturityModel, now: datetime, name: str = "Hill School"
+) -> tuple[Organisation, int]:
+    """A complete review with seed 003's answers, saved in one go (fast, for tests that start
+    from a finished review). Sam Rivers ("SR", Careers Leader) answered it; returns the
+    organisation and Sam's person id."""
+    async with database.transaction() as session:
+        organisation = await repo.create_organisation(session, name, model.edition.value)
+        sam = await repo.person_for_identity(
+            session, organisation.id, "terminal", "sam", "Sam Rivers"
+        )
+        sam.role = "careers_leader"
+        ctx = Context(
+            model,
+            load_glossary(),
+            now,
+            "Sam Rivers",
+            (Person(sam.id, "Sam Rivers", "SR"),),
+            default_calendar(),
+        )
+        state = new_review(model, "Careers Leadership action plan and summary – January 2025")
+        review = await repo.create_review(session, organisation, state, now)
+        after = open_review(state, ctx).state
+        for line in full_review_lines(model):
+            after = handle(after, line, ctx).state
+        await repo.save_state(session, review, state, after, sam.id, now)
+        return organisation, sam.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from review_scripts import full_review_lines
+from review_scripts import seed_review
 
 from bot.reviews import ReviewService, Who
 from model_data import MaturityModel
@@ -54,12 +54,9 @@ def test_parse_command(text: str, expected: object) -> None:
 async def reviewed(
     database: Database, school: MaturityModel, clock: Clock, name: str = "Hill School"
 ):  # type: ignore[no-untyped-def]
-    service = ReviewService(database, clock)
-    organisation = await service.organisation(name, "school")
-    await service.open(organisation.id, SAM)
-    for line in full_review_lines(school):
-        await service.turn(organisation.id, SAM, line)
-    return service, organisation
+    """Hill School's finished review (seed 003), answered by Sam at the clock's time."""
+    organisation, _ = await seed_review(database, school, clock(), name)
+    return ReviewService(database, clock), organisation
 
 
 def texts(result) -> list[str]:  # type: ignore[no-untyped-def]

@@ -8,18 +8,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from review_scripts import full_review_lines
+from review_scripts import seed_review
 
 from bot.notify import DeliveryError, Pacer
 from bot.reviews import ReviewService
 from bot.scheduler import Dispatcher
-from model_data import MaturityModel, load_glossary
+from model_data import MaturityModel
 from storage import deliveries, repo
 from storage.db import Database
 from storage.models import ConversationRef
-from workflows.calendar import default_calendar
 from workflows.notices import Notice
-from workflows.review import Context, Person, handle, new_review, open_review
 
 LONDON = ZoneInfo("Europe/London")
 SET_ON = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)  # HT3 of 2024/25
@@ -48,26 +46,8 @@ class Recorder:
 
 async def seeded(database: Database, school: MaturityModel) -> tuple[int, int]:
     """Hill School with seed 003's plan, set on 15 Jan 2025; Sam Rivers (SR) is a known person."""
-    async with database.transaction() as session:
-        organisation = await repo.create_organisation(session, "Hill School", "school")
-        sam = await repo.person_for_identity(
-            session, organisation.id, "terminal", "sam", "Sam Rivers"
-        )
-        ctx = Context(
-            school,
-            load_glossary(),
-            SET_ON,
-            "Sam Rivers",
-            (Person(sam.id, "Sam Rivers", "SR"),),
-            default_calendar(),
-        )
-        state = new_review(school, "Careers Leadership action plan and summary – January 2025")
-        review = await repo.create_review(session, organisation, state, SET_ON)
-        after = open_review(state, ctx).state
-        for line in full_review_lines(school):
-            after = handle(after, line, ctx).state
-        await repo.save_state(session, review, state, after, sam.id, SET_ON)
-        return organisation.id, sam.id
+    organisation, sam = await seed_review(database, school, SET_ON)
+    return organisation.id, sam
 
 
 async def dm(
