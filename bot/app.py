@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
 
 from bot.config import Settings, get_settings
-from bot.notify import Notifier
+from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
 from bot.reviews import ReviewService
 from bot.scheduler import Dispatcher, scheduler_context
+from bot.slack import setup_slack
+from bot.teams import setup_teams
 from model_data import load_all
 from storage.db import Database
+from workflows import messages as msg
 
 log = logging.getLogger("careers_bot")
 
-SETTINGS = web.AppKey("settings", Settings)
-DATABASE = web.AppKey("database", Database)
-SERVICE = web.AppKey("service", ReviewService)
-# Chat channels register how to send reminders and digests here (channel name -> Notifier).
-NOTIFIERS = web.AppKey("notifiers", dict[str, Notifier])
-
-
-class ConfigurationError(Exception):
-    """Settings that must not start a server (e.g. an empty Slack signing secret)."""
+__all__ = ["DATABASE", "NOTIFIERS", "SERVICE", "SETTINGS", "ConfigurationError", "init_app"]
 
 
 def init_app(
@@ -45,8 +40,10 @@ def init_app(
     app[NOTIFIERS] = {}
     app.cleanup_ctx.append(_database)
     app.router.add_get("/healthz", healthz)
-    # -- Slack --
-    # -- Teams --
+    app.router.add_get("/privacy", page(msg.PRIVACY_PAGE))
+    app.router.add_get("/terms", page(msg.TERMS_PAGE))
+    setup_slack(app)  # when its settings are present
+    setup_teams(app)  # local mode without an app id, refused in production
     if settings.scheduler_enabled:
         dispatcher = Dispatcher(app[SERVICE], app[NOTIFIERS])
         app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
@@ -57,6 +54,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].migrate()
     yield
     await app[DATABASE].close()
+
+
+def page(text: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A plain public page (the Teams app manifest links to privacy and terms)."""
+
+    async def handler(_: web.Request) -> web.Response:
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+    return handler
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -72,7 +78,9 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok" if database == "ok" else "degraded",
         "database": database,
-        "slack": app[SETTINGS].slack_configured,
-        "teams": bool(app[SETTINGS].microsoft_app_id) or "local",
+        "slack": app[SETTINGS].slack_configured or app[SETTINGS].socket_mode,
+        "teams": (bool(app[SETTINGS].microsoft_app_id) or "local")
+        if app[SETTINGS].teams_enabled
+        else False,
     }
     return web.json_response(body, status=200 if database == "ok" else 503)

@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-scheduler", action="store_true", help="don't send reminders and digests from here"
     )
 
+    teams_package = commands.add_parser(
+        "teams-package", help="build the Microsoft Teams app package (zip) to upload"
+    )
+    teams_package.add_argument(
+        "--out", help="zip file to write (default: careers-impact-bot-teams.zip)"
+    )
+
     remind = commands.add_parser(
         "remind", help="send the reminders due now (what the scheduler does)"
     )
@@ -137,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return model_command(args, console)
     if args.command == "serve":
         return serve_command(args, console)
+    if args.command == "teams-package":
+        return teams_package_command(args, console)
     try:
         if args.command == "db":
             return asyncio.run(db_upgrade(args, console))
@@ -317,6 +326,21 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[bold red]Cannot start:[/] {exc}")
         return 2
     web.run_app(app, host=args.host, port=args.port, print=None)
+    return 0
+
+
+def teams_package_command(args: argparse.Namespace, console: Console) -> int:
+    """The zip an IT admin uploads to Teams, built from MICROSOFT_APP_ID and PUBLIC_URL."""
+    from bot.teams.package import DEFAULT_FILENAME, PackageError, build_package
+
+    try:
+        data = build_package(get_settings())
+    except PackageError as exc:
+        console.print(f"[bold red]Cannot build the Teams app package:[/] {exc}")
+        return 1
+    path = Path(args.out or DEFAULT_FILENAME)
+    path.write_bytes(data)
+    console.print(f"Wrote {path}: upload it in Teams (see docs/teams.md).")
     return 0
 
 

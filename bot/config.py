@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
 
     # Microsoft Teams (Bot Framework)
+    teams_enabled: bool = Field(
+        default=True, description="serve /api/messages (false for a Slack-only deployment)"
+    )
     microsoft_app_id: str = Field(default="", description="Azure bot registration app id")
     microsoft_app_password: str = Field(default="", description="client secret")
     microsoft_app_tenant_id: str = Field(default="", description="tenant, for SingleTenant bots")

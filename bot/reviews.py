@@ -265,6 +265,24 @@ class ReviewService:
 
     # ----- actions ------------------------------------------------------------------------
 
+    async def act(
+        self, organisation_id: int, who: Who, text: str, key: str | None = None
+    ) -> TurnResult:
+        """An action command from a button or form ("done 12"): never read as a review answer.
+
+        Typed in the conversation, "done 12" while the review waits for a note is the note;
+        a button's meaning is never in doubt, so it comes here.
+        """
+        command = actions.parse_command(text)
+        if command is None:
+            raise ValueError(f"not an action command: {text!r}")
+        async with self.db.transaction() as session:
+            organisation = await self._organisation(session, organisation_id)
+            if key is not None and not await repo.claim_input(session, key, None):
+                return TurnResult(None, [], duplicate=True)
+            person, ctx = await self._context(session, organisation, who)
+            return TurnResult(None, await self._act(session, organisation, person, ctx, command))
+
     async def _act(
         self,
         session: AsyncSession,

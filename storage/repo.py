@@ -695,3 +695,171 @@ async def all_organisations(session: AsyncSession) -> list[m.Organisation]:
 async def delete_organisation(session: AsyncSession, organisation: m.Organisation) -> None:
     """Everything the organisation owns goes with it (ON DELETE CASCADE)."""
     await session.execute(delete(m.Organisation).where(m.Organisation.id == organisation.id))
+
+
+# ----- chat identities and organisation settings (Teams adapter) ---------------------------
+
+
+async def linked_organisation_named(
+    session: AsyncSession, channel: str, workspace: str, name: str
+) -> m.Organisation | None:
+    """An organisation already linked to this workspace or tenant (or one of its teams), by name.
+
+    Set-up by name looks only here, so one tenant can never reach another tenant's school.
+    """
+    wanted = " ".join(name.split()).casefold()
+    for link in await links_for(session, channel, workspace):
+        organisation = await session.get(m.Organisation, link.organisation_id)
+        if organisation is not None and " ".join(organisation.name.split()).casefold() == wanted:
+            return organisation
+    return None
+
+
+async def move_identity(
+    session: AsyncSession,
+    channel: str,
+    workspace: str,
+    external_id: str,
+    organisation_id: int,
+    display_name: str,
+) -> m.Person:
+    """Make a chat identity belong to a person in `organisation_id` (set-up in a trust).
+
+    The identity moves, with the person's role where the organisation has no Careers Leader
+    yet; the person left behind keeps their history in the old organisation.
+    """
+    identity = await session.scalar(
+        select(m.Identity).where(
+            m.Identity.channel == channel,
+            m.Identity.workspace == workspace,
+            m.Identity.external_id == external_id,
+        )
+    )
+    old = await session.get(m.Person, identity.person_id) if identity is not None else None
+    if old is not None and old.organisation_id == organisation_id:
+        return old
+    role = None
+    if old is not None and not await careers_leader_named(session, organisation_id):
+        role = old.role
+    person = m.Person(
+        organisation_id=organisation_id,
+        display_name=display_name,
+        initials=initials_of(display_name),
+        role=role,
+    )
+    session.add(person)
+    await session.flush()
+    if identity is None:
+        session.add(
+            m.Identity(
+                person_id=person.id, channel=channel, workspace=workspace, external_id=external_id
+            )
+        )
+    else:
+        identity.person_id = person.id
+    await session.flush()
+    for each in (old, person):
+        if each is not None:
+            session.expire(each, ["identities"])
+    return person
+
+
+async def conversation_ref(
+    session: AsyncSession, channel: str, conversation_id: str
+) -> m.ConversationRef | None:
+    return await session.scalar(
+        select(m.ConversationRef).where(
+            m.ConversationRef.channel == channel,
+            m.ConversationRef.conversation_id == conversation_id,
+        )
+    )
+
+
+# ----- chat adapters: identities, organisation settings, disconnection (Slack) ---------------
+
+
+async def person_by_identity(
+    session: AsyncSession,
+    channel: str,
+    workspace: str,
+    external_id: str,
+    organisation_id: int | None = None,
+) -> m.Person | None:
+    """The person behind a chat identity (never creates one).
+
+    An identity is unique per channel and workspace, so without `organisation_id` this is
+    how a personal chat finds its school where one Teams tenant holds several.
+    """
+    query = (
+        select(m.Person)
+        .join(m.Identity)
+        .where(
+            m.Identity.channel == channel,
+            m.Identity.workspace == workspace,
+            m.Identity.external_id == external_id,
+        )
+    )
+    if organisation_id is not None:
+        query = query.where(m.Person.organisation_id == organisation_id)
+    return await session.scalar(query)
+
+
+async def update_organisation(
+    session: AsyncSession,
+    organisation_id: int,
+    *,
+    name: str | None = None,
+    edition: str | None = None,
+    settings: dict[str, object] | None = None,
+) -> m.Organisation:
+    """Change an organisation's name, edition or settings (settings are merged, not replaced).
+
+    The edition changes only while there is no review: a review's statements are its edition's.
+    """
+    organisation = await session.get(m.Organisation, organisation_id)
+    if organisation is None:
+        raise LookupError(f"no organisation {organisation_id}")
+    if name is not None:
+        organisation.name = name
+    if edition is not None and await latest_review(session, organisation_id) is None:
+        organisation.edition = edition
+    if settings is not None:
+        # A new dict, so that SQLAlchemy sees the JSON column change.
+        organisation.settings = {**(organisation.settings or {}), **settings}
+    await session.flush()
+    return organisation
+
+
+async def forget_conversation_refs(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str,
+    kind: str,
+    keep: tuple[str, ...] = (),
+) -> int:
+    """Drop where the bot may no longer speak (e.g. the old SLT channel), except `keep`."""
+    query = delete(m.ConversationRef).where(
+        m.ConversationRef.organisation_id == organisation_id,
+        m.ConversationRef.channel == channel,
+        m.ConversationRef.kind == kind,
+    )
+    if keep:
+        query = query.where(m.ConversationRef.conversation_id.not_in(keep))
+    result = await session.execute(query.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def set_disconnected(
+    session: AsyncSession, channel: str, workspace: str, at: datetime | None
+) -> list[int]:
+    """Mark the organisations a workspace belongs to as disconnected (`at`) or connected (None).
+
+    Their data stays: an uninstalled app loses only its tokens.
+    """
+    ids = [link.organisation_id for link in await links_for(session, channel, workspace)]
+    for organisation_id in ids:
+        organisation = await session.get(m.Organisation, organisation_id)
+        if organisation is not None:
+            organisation.disconnected_at = at
+    await session.flush()
+    return ids

@@ -73,7 +73,7 @@ FREE_TEXT_STEPS = {Step.PARTICIPANTS, Step.NOTE, Step.NEXT_STEPS, Step.OWNERS}
 _GO = re.compile(r"^\s*(?:go\s*to|goto|go|change|edit|jump\s*to)\s+(?P<id>\S+)\s*$", re.IGNORECASE)
 _LEVEL = re.compile(r"^\s*(?:level\s*|l)?(?P<n>[+-]?\d+)\s*\.?\s*$", re.IGNORECASE)
 _NOT_YET = re.compile(r"^\s*not\s+yet(\s+at\s+level\s*2)?\s*$", re.IGNORECASE)
-_OWNER_SPLIT = re.compile(r"\s*(?:,|/|;|&|\+|\band\b)\s*", re.IGNORECASE)
+_OWNER_SPLIT = re.compile(r"\s*(?:,|/|;|&|\+|\n|\band\b)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -251,11 +251,11 @@ class _Turn:
     # ----- dispatch -------------------------------------------------------------------------
 
     def dispatch(self, raw: str) -> None:
-        text = " ".join(raw.split())
-        word = text.lower().rstrip("!.")
+        # Spaces are tidied but line breaks kept: a form's next steps come one per line.
+        text = "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
+        word = " ".join(text.split()).lower().rstrip("!.")
         if not text:
-            self.say(msg.EMPTY_INPUT)
-            self.ask(self.cursor.step, brief=True)
+            self.refuse(msg.EMPTY_INPUT)
             return
         if word in {"help", "?", "commands"}:
             self.say(msg.HELP)

@@ -1,0 +1,20 @@
+"""The aiohttp app's shared objects, in a module of their own so every adapter can import them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.notify import Notifier
+from bot.reviews import ReviewService
+from storage.db import Database
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+SERVICE = web.AppKey("service", ReviewService)
+# Chat channels register how to send reminders and digests here (channel name -> Notifier).
+NOTIFIERS = web.AppKey("notifiers", dict[str, Notifier])
+
+
+class ConfigurationError(Exception):
+    """Settings that must not start a server (e.g. an empty Slack signing secret)."""

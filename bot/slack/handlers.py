@@ -1,0 +1,903 @@
+"""What each Slack request means for the review, and what to send back.
+
+The listeners in `bolt.py` acknowledge first (Bolt then runs them after the HTTP response, so
+no Web API call or retry sleep ever sits in Slack's 3-second window) and call these methods.
+Each one translates: who and which workspace -> the organisation and a `Who`; a typed
+message, button or form -> the text a person would type; the engine's replies -> Block Kit.
+Rules (who may answer, what is valid, what comes next) stay in the service and the engine.
+
+Idempotency keys: a message event's `event_id` (Slack retries with the same one), a button's
+message (`slack:msg:{channel}:{ts}`: each question message takes one answer), a form's view
+id and hash. A click on an older question, once the review has moved on, is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.reviews import ReviewService, TurnResult, Who
+from bot.slack import modals
+from bot.slack.home import home_view
+from bot.slack.render import (
+    Block,
+    QuestionRef,
+    SlackMessage,
+    answered,
+    context,
+    escape,
+    render,
+    section,
+)
+from bot.slack.turns import Preview, act
+from model_data import Edition, load_model
+from storage import repo
+from storage.db import Database
+from workflows import messages as msg
+from workflows.links import LinkError, parse_links
+from workflows.plan import build_summary
+from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
+from workflows.roles import Role
+
+log = logging.getLogger("careers_bot.slack")
+
+CHANNEL = "slack"
+# Words that open (or resume) the review, as the slash command's `review` does.
+OPEN_WORDS = {"review", "start"}
+LISTINGS = {
+    "": "actions",
+    "all": "actions",
+    "mine": "my actions",
+    "my": "my actions",
+    "due": "due",
+    "overdue": "overdue",
+}
+EXPORT_FORMATS = ("docx", "xlsx")
+FAST_LOOKUP_SECONDS = 1.5  # a lookup made before a form's acknowledgement must be quick
+
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto|ftp)[^|>\s]*)(?:\|([^>]*))?>")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request comes from: the workspace it was sent for, and who sent it."""
+
+    team_id: str
+    enterprise_id: str | None
+    user_id: str
+    user_team: str | None = None
+    team_name: str | None = None
+
+    @property
+    def workspace(self) -> str:
+        return self.team_id or self.enterprise_id or ""
+
+    @property
+    def foreign(self) -> bool:
+        """Someone from another workspace (Slack Connect): never this workspace's review."""
+        if not self.user_team or self.user_team == self.team_id:
+            return False
+        return not self.enterprise_id  # within one Enterprise Grid org, workspaces share
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any], context: Mapping[str, Any]) -> Origin:
+        event = body.get("event") or {}
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        team = body.get("team") if isinstance(body.get("team"), dict) else {}
+        user_id = (
+            context.get("user_id")
+            or (user or {}).get("id")
+            or body.get("user_id")
+            or event.get("user")
+            or ""
+        )
+        return cls(
+            team_id=str(context.get("team_id") or ""),
+            enterprise_id=context.get("enterprise_id"),
+            user_id=str(user_id),
+            user_team=(user or {}).get("team_id") or event.get("user_team"),
+            team_name=(team or {}).get("domain") or body.get("team_domain"),
+        )
+
+
+def from_slack(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Slack's markup back into what the person typed: links, mentions, entities."""
+    names = names or {}
+    text = _LINK.sub(lambda m: f"{m.group(2)} {m.group(1)}" if m.group(2) else m.group(1), text)
+    text = _USER_MENTION.sub(lambda m: names.get(m.group(1), m.group(1)), text)
+    text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    return html.unescape(text)
+
+
+def mentioned(text: str) -> list[str]:
+    return _USER_MENTION.findall(text)
+
+
+def display_name(user: Mapping[str, Any]) -> str | None:
+    profile = user.get("profile") or {}
+    for name in (
+        profile.get("real_name"),
+        user.get("real_name"),
+        profile.get("display_name"),
+        user.get("name"),
+    ):
+        if name:
+            return str(name)
+    return None
+
+
+def errors_of(result: TurnResult) -> list[str]:
+    return [r.text for r in result.replies if isinstance(r, Message) and r.tone is Tone.ERROR]
+
+
+class SlackAdapter:
+    """The translator between Slack requests and the review service."""
+
+    def __init__(self, service: ReviewService) -> None:
+        self.service = service
+
+    @property
+    def db(self) -> Database:
+        return self.service.db
+
+    # ----- who and where -------------------------------------------------------------------
+
+    async def organisation_id(self, origin: Origin) -> int:
+        """The workspace's organisation (created on first contact), reconnected if it was."""
+        organisation = await self.service.chat_organisation(
+            CHANNEL,
+            origin.workspace,
+            name=f"Slack workspace {origin.team_name}" if origin.team_name else None,
+        )
+        if organisation.disconnected_at is not None:
+            async with self.db.transaction() as session:
+                await repo.set_disconnected(session, CHANNEL, origin.workspace, None)
+        return organisation.id
+
+    async def who(
+        self, organisation_id: int, origin: Origin, client: AsyncWebClient, fast: bool = False
+    ) -> Who:
+        names = await self.names(organisation_id, origin, [origin.user_id], client, fast)
+        name = names.get(origin.user_id) or origin.user_id
+        return Who(CHANNEL, origin.user_id, name, origin.workspace)
+
+    async def names(
+        self,
+        organisation_id: int,
+        origin: Origin,
+        user_ids: Sequence[str],
+        client: AsyncWebClient,
+        fast: bool = False,
+    ) -> dict[str, str]:
+        """Slack users' names: those the organisation knows from the database, others looked up.
+
+        `fast` is for work done before a form is acknowledged: one quick attempt, no retries.
+        """
+        found: dict[str, str] = {}
+        async with self.db.transaction() as session:
+            for user_id in dict.fromkeys(user_ids):
+                person = await repo.person_by_identity(
+                    session, CHANNEL, origin.workspace, user_id, organisation_id
+                )
+                if person is not None:
+                    found[user_id] = person.display_name
+        lookup = client
+        if fast:
+            lookup = AsyncWebClient(
+                token=client.token,
+                base_url=client.base_url,
+                session=client.session,
+                timeout=int(FAST_LOOKUP_SECONDS) + 1,
+                retry_handlers=[],
+            )
+        for user_id in (u for u in dict.fromkeys(user_ids) if u not in found):
+            try:
+                call = lookup.users_info(user=user_id)
+                response = await (asyncio.wait_for(call, FAST_LOOKUP_SECONDS) if fast else call)
+                name = display_name(response.get("user") or {})
+            except (SlackApiError, TimeoutError) as exc:
+                log.warning("users.info %s failed: %s", user_id, exc)
+                name = None
+            if name:
+                found[user_id] = name
+        return found
+
+    async def remember_dm(self, organisation_id: int, who: Who, channel_id: str) -> None:
+        """Keep the DM for reminders later (ConversationRef kind "personal")."""
+        async with self.db.transaction() as session:
+            person = await repo.person_for_identity(
+                session, organisation_id, CHANNEL, who.external_id, who.display_name, who.workspace
+            )
+            await repo.save_conversation_ref(
+                session,
+                organisation_id,
+                CHANNEL,
+                channel_id,
+                "personal",
+                {"team_id": who.workspace, "user_id": who.external_id, "channel_id": channel_id},
+                self.service.clock(),
+                person_id=person.id,
+            )
+
+    async def handled(self, key: str) -> bool:
+        async with self.db.transaction() as session:
+            return await repo.input_handled(session, key)
+
+    async def claim(self, key: str) -> bool:
+        async with self.db.transaction() as session:
+            return await repo.claim_input(session, key, None)
+
+    # ----- sending -------------------------------------------------------------------------
+
+    async def dm(self, client: AsyncWebClient, user_id: str) -> str:
+        response = await client.conversations_open(users=user_id)
+        return str(response["channel"]["id"])
+
+    async def post(self, client: AsyncWebClient, channel: str, replies: Sequence[Reply]) -> None:
+        await self.send(client, channel, render(replies))
+
+    async def send(
+        self, client: AsyncWebClient, channel: str, messages: Sequence[SlackMessage]
+    ) -> None:
+        """One message after another, in order; the client waits out any rate limit."""
+        for message in messages:
+            await client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+    async def mark(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        ts: str,
+        blocks: Sequence[Block] | None,
+        text: str,
+        note: str,
+        only_block: str | None = None,
+    ) -> None:
+        """Show a question (or one action) as answered and take its buttons away."""
+        if blocks is None:  # answered from a form: fetch the message to keep what it showed
+            try:
+                history = await client.conversations_history(
+                    channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+                )
+                found = history.get("messages") or []
+                blocks = found[0].get("blocks") if found else None
+                text = (found[0].get("text") if found else None) or text
+            except SlackApiError as exc:
+                log.warning("conversations.history failed: %s", exc)
+        new = answered(blocks or [], note, only_block) if blocks else [context(escape(note))]
+        await client.chat_update(channel=channel, ts=ts, text=text or note, blocks=new)
+
+    async def refuse_foreign(
+        self, client: AsyncWebClient, origin: Origin, channel: str | None
+    ) -> None:
+        if channel:
+            await client.chat_postEphemeral(
+                channel=channel, user=origin.user_id, text=msg.SLACK_NOT_THIS_WORKSPACE
+            )
+
+    # ----- the slash command ---------------------------------------------------------------
+
+    @staticmethod
+    def command_ack(body: Mapping[str, Any]) -> str | None:
+        """What the acknowledgement itself says (shown only to the person)."""
+        verb = (str(body.get("text") or "").split() or ["help"])[0].lower()
+        if verb in {"review", "actions", "plan"}:
+            return None if body.get("channel_name") == "directmessage" else msg.SLACK_SENT_TO_DM
+        if verb == "setup":
+            return None
+        return msg.SLACK_HELP
+
+    async def command(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, respond: Any
+    ) -> None:
+        words = str(body.get("text") or "").lower().split()
+        verb, rest = (words[0], words[1:]) if words else ("help", [])
+        if verb not in {"review", "actions", "plan", "setup"}:
+            return  # the acknowledgement carried the help
+        if origin.foreign:
+            await respond(text=msg.SLACK_NOT_THIS_WORKSPACE, response_type="ephemeral")
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        if verb == "setup":
+            await self.open_setup(body, client, origin, organisation_id, respond)
+            return
+        channel = await self.dm(client, origin.user_id)
+        await self.remember_dm(organisation_id, who, channel)
+        if verb == "review":
+            new = "new" in rest
+            result = await self.service.open(
+                organisation_id, who, new=new, blank=new and "blank" in rest
+            )
+            await self.post(client, channel, result.replies)
+        elif verb == "actions":
+            listing = LISTINGS.get(rest[0] if rest else "", "actions")
+            result = await act(self.service, organisation_id, who, listing)
+            await self.post(client, channel, result.replies)
+        else:
+            await self.plan(client, organisation_id, channel)
+
+    async def plan(self, client: AsyncWebClient, organisation_id: int, channel: str) -> None:
+        """The summary and plan in the DM, then the Word and Excel files (built off the loop)."""
+        try:
+            document = await self.service.plan_document(organisation_id)
+        except LookupError:
+            await self.post(client, channel, [Message(msg.NO_REVIEW_YET)])
+            return
+        await self.post(client, channel, [ShowSummary(document.summary), ShowPlan(document.plan)])
+        from bot import exports  # the document libraries load only when a plan is asked for
+
+        def build() -> list[tuple[str, bytes]]:
+            return [
+                (exports.default_filename(document, fmt), exports.export(document, fmt))
+                for fmt in EXPORT_FORMATS
+            ]
+
+        files = await asyncio.to_thread(build)
+        await client.files_upload_v2(
+            file_uploads=[{"file": data, "filename": name, "title": name} for name, data in files],
+            channel=channel,
+            initial_comment=msg.SLACK_PLAN_FILES.format(files=", ".join(n for n, _ in files)),
+        )
+
+    # ----- buttons -------------------------------------------------------------------------
+
+    async def answer(self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin) -> None:
+        """A button whose value is an answer ("3", "done", "back"): one answer per message."""
+        action = body["actions"][0]
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if origin.foreign:
+            await self.refuse_foreign(client, origin, channel)
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        message = body.get("message") or {}
+        ref = QuestionRef.parse(str(action.get("block_id", "")))
+        key = f"slack:msg:{channel}:{ts}"
+        state = await self.service.state(organisation_id)
+        if ref is not None and (state is None or not _waiting_on(state, ref)):
+            if not await self.handled(key):  # answered by typing: its buttons go now
+                blocks, text = message.get("blocks"), message.get("text", "")
+                await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
+            return  # else a double click: the first click shows the answer
+        value = str(action.get("value") or "")
+        result = await self.service.turn(organisation_id, who, value, key=key)
+        if result.duplicate:
+            return
+        label = (action.get("text") or {}).get("text") or value
+        # Refused (e.g. "back" at the first statement): the reason shows where the buttons
+        # were, and the engine's replies ask again.
+        refused = errors_of(result)
+        note = (
+            refused[0]
+            if refused
+            else msg.SLACK_ANSWERED.format(choice=label, name=who.display_name)
+        )
+        await self.mark(client, channel, ts, message.get("blocks"), message.get("text", ""), note)
+        await self.post(client, channel, result.replies)
+        if str(channel).startswith("D"):
+            await self.remember_dm(organisation_id, who, channel)
+
+    async def open_form(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, kind: str
+    ) -> None:
+        """The evidence or priority form for the question whose button was pressed."""
+        action = body["actions"][0]
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if origin.foreign:
+            await self.refuse_foreign(client, origin, channel)
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        ref = QuestionRef.parse(str(action.get("block_id", "")))
+        step = Step.EVIDENCE if kind == modals.EVIDENCE else Step.TARGET
+        preview = await Preview.load(self.service, organisation_id, who.display_name)
+        if ref is None or preview is None or not preview.at(ref.statement_id, step):
+            message = body.get("message") or {}
+            await self.mark(
+                client,
+                channel,
+                ts,
+                message.get("blocks"),
+                message.get("text", ""),
+                msg.SLACK_MOVED_ON,
+            )
+            return
+        statement = preview.ctx.model.statement(ref.statement_id or "")
+        meta = {"channel": channel, "ts": ts, "statement": statement.id}
+        if kind == modals.EVIDENCE:
+            view = modals.evidence_modal(statement.short_label, meta)
+        else:
+            target, due = preview.question(Step.TARGET), preview.question(Step.DUE)
+            if target is None or due is None:
+                return
+            answer = preview.state.answers.get(statement.id)
+            view = modals.priority_modal(
+                statement.short_label,
+                answer.level if answer else None,
+                target,
+                due,
+                answer.action if answer else None,
+                meta,
+            )
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def action_button(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, command: str
+    ) -> None:
+        """Mark done (or snooze) an action from a list, a reminder or the Home tab."""
+        action = body["actions"][0]
+        container = body.get("container") or {}
+        channel = container.get("channel_id")
+        if origin.foreign:
+            await self.refuse_foreign(client, origin, channel)
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        view = body.get("view") or {}
+        if container.get("type") == "view":
+            key = f"slack:view:{view.get('id')}:{view.get('hash')}:{command}"
+        else:
+            key = f"slack:msg:{channel}:{container.get('message_ts')}:{command}"
+        result = await act(self.service, organisation_id, who, command, key=key)
+        if result.duplicate:
+            return
+        if container.get("type") == "view":  # the Home tab: show it again, reply in the DM
+            dm = await self.dm(client, origin.user_id)
+            await self.post(client, dm, result.replies)
+            await self.publish_home(client, origin)
+            return
+        errors = errors_of(result)
+        if errors:
+            await client.chat_postEphemeral(channel=channel, user=origin.user_id, text=errors[0])
+            return
+        message = body.get("message") or {}
+        note = " ".join(r.text for r in result.replies if isinstance(r, Message))
+        await self.mark(
+            client,
+            channel,
+            container.get("message_ts"),
+            message.get("blocks"),
+            message.get("text", ""),
+            msg.SLACK_ACTION_CLICKED.format(result=note, name=who.display_name),
+            only_block=str(action.get("block_id", "")),
+        )
+
+    async def open_update(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, action_id: int
+    ) -> None:
+        """The form for a progress note on an action."""
+        if origin.foreign:
+            await self.refuse_foreign(
+                client, origin, (body.get("container") or {}).get("channel_id")
+            )
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        shown = await act(self.service, organisation_id, who, f"action {action_id}")
+        found = next((r for r in shown.replies if isinstance(r, ShowAction)), None)
+        if found is None:
+            dm = await self.dm(client, origin.user_id)
+            await self.post(client, dm, shown.replies)
+            return
+        container = body.get("container") or {}
+        meta = {"action": action_id, "home": container.get("type") == "view"}
+        view = modals.update_modal(action_id, found.action.statement_label, meta)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def open_review(self, client: AsyncWebClient, origin: Origin) -> None:
+        """The Home tab's button: the review in the DM, as `/careers review`."""
+        if origin.foreign:
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        channel = await self.dm(client, origin.user_id)
+        await self.remember_dm(organisation_id, who, channel)
+        result = await self.service.open(organisation_id, who)
+        await self.post(client, channel, result.replies)
+
+    # ----- forms ---------------------------------------------------------------------------
+
+    async def evidence_submitted(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
+    ) -> None:
+        view = body["view"]
+        meta = modals.metadata(view)
+        form = modals.EvidenceForm.read(view)
+        first = modals.link_url_block(1)
+        if origin.foreign:
+            await ack(response_action="errors", errors={first: msg.SLACK_NOT_THIS_WORKSPACE})
+            return
+        if not form.links:
+            await ack(response_action="errors", errors={first: msg.SLACK_NO_LINKS})
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client, fast=True)
+        preview = await Preview.load(self.service, organisation_id, who.display_name)
+        if preview is None or not preview.at(meta.get("statement"), Step.EVIDENCE):
+            await ack(response_action="errors", errors={first: msg.SLACK_FORM_STALE})
+            return
+        result = await self.service.submit(
+            organisation_id, who, form.texts(), key=f"slack:view:{view['id']}:{view['hash']}"
+        )
+        if result.refused:
+            errors: dict[str, str] = {}
+            for block_id, text in form.links:  # which field: the engine's own link rules
+                try:
+                    parse_links(text)
+                except LinkError as exc:
+                    errors[block_id] = str(exc)
+            if not errors:
+                errors[form.links[0][0]] = (errors_of(result) or [msg.SLACK_FORM_STALE])[0]
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        if not result.duplicate:
+            await self.after_form(client, meta, who, result.replies)
+
+    async def priority_submitted(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
+    ) -> None:
+        view = body["view"]
+        meta = modals.metadata(view)
+        form = modals.PriorityForm.read(view)
+        if origin.foreign:
+            await ack(
+                response_action="errors", errors={modals.TARGET: msg.SLACK_NOT_THIS_WORKSPACE}
+            )
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client, fast=True)
+        names = await self.names(organisation_id, origin, form.people, client, fast=True)
+        if any(user not in names for user in form.people):
+            await ack(
+                response_action="errors",
+                errors={modals.OWNERS_PEOPLE: msg.SLACK_PEOPLE_LOOKUP_FAILED},
+            )
+            return
+        preview = await Preview.load(self.service, organisation_id, who.display_name)
+        if preview is None or not preview.at(meta.get("statement"), Step.TARGET):
+            await ack(response_action="errors", errors={modals.TARGET: msg.SLACK_FORM_STALE})
+            return
+        # The chosen people become known to the organisation, so the engine matches them.
+        async with self.db.transaction() as session:
+            for user in form.people:
+                await repo.person_for_identity(
+                    session, organisation_id, CHANNEL, user, names[user], origin.workspace
+                )
+        texts = form.texts(names)
+        # An empty answer is not a refusal to the engine (it asks again), so a form must not
+        # send one: owners come from two optional fields, at least one of which is needed.
+        empty = {
+            field: msg.NO_OWNERS if field == modals.OWNERS_PEOPLE else msg.SLACK_REQUIRED
+            for field, text in zip(modals.PRIORITY_FIELDS, texts, strict=True)
+            if not text.strip()
+        }
+        if empty:
+            await ack(response_action="errors", errors=empty)
+            return
+        result = await self.service.submit(
+            organisation_id, who, texts, key=f"slack:view:{view['id']}:{view['hash']}"
+        )
+        if result.refused:
+            index = preview.refused_at(texts)
+            block = modals.PRIORITY_FIELDS[index] if index is not None else modals.TARGET
+            if block == modals.OWNERS_PEOPLE and form.owners_text:
+                block = modals.OWNERS_TEXT
+            text = (errors_of(result) or [msg.SLACK_FORM_STALE])[0]
+            await ack(response_action="errors", errors={block: text})
+            return
+        await ack()
+        if not result.duplicate:
+            await self.after_form(client, meta, who, result.replies)
+
+    async def after_form(
+        self, client: AsyncWebClient, meta: Mapping[str, Any], who: Who, replies: Sequence[Reply]
+    ) -> None:
+        channel, ts = meta.get("channel"), meta.get("ts")
+        if channel and ts:
+            note = msg.SLACK_ANSWERED_IN_FORM.format(name=who.display_name)
+            await self.mark(client, channel, ts, None, "", note)
+        if channel:
+            await self.post(client, channel, replies)
+
+    async def update_submitted(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
+    ) -> None:
+        view = body["view"]
+        meta = modals.metadata(view)
+        if origin.foreign:
+            await ack(response_action="errors", errors={modals.NOTE: msg.SLACK_NOT_THIS_WORKSPACE})
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client, fast=True)
+        text = modals.update_text(int(meta.get("action", 0)), view)
+        result = await act(
+            self.service, organisation_id, who, text, key=f"slack:view:{view['id']}:{view['hash']}"
+        )
+        errors = errors_of(result)
+        if errors:
+            await ack(response_action="errors", errors={modals.NOTE: errors[0]})
+            return
+        await ack()
+        if result.duplicate:
+            return
+        channel = await self.dm(client, origin.user_id)
+        await self.post(client, channel, result.replies)
+        if meta.get("home"):
+            await self.publish_home(client, origin)
+
+    # ----- set-up --------------------------------------------------------------------------
+
+    async def leads(self, organisation_id: int, origin: Origin) -> bool:
+        """The Careers Leader, or anyone while none is named (the first to start leads)."""
+        async with self.db.transaction() as session:
+            if not await repo.careers_leader_named(session, organisation_id):
+                return True
+            person = await repo.person_by_identity(
+                session, CHANNEL, origin.workspace, origin.user_id, organisation_id
+            )
+            return person is not None and person.role == Role.CAREERS_LEADER.value
+
+    async def slack_admin(self, origin: Origin, client: AsyncWebClient) -> bool:
+        """A workspace admin or owner (an IT admin setting the bot up for the school)."""
+        try:
+            user = (await client.users_info(user=origin.user_id)).get("user") or {}
+        except SlackApiError:
+            return False
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+    async def open_setup(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        origin: Origin,
+        organisation_id: int,
+        respond: Any,
+    ) -> None:
+        admin = False
+        if not await self.leads(organisation_id, origin):
+            admin = await self.slack_admin(origin, client)
+            if not admin:
+                await respond(text=msg.SLACK_SETUP_NOT_ALLOWED, response_type="ephemeral")
+                return
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            assert organisation is not None
+            roles = await self.slack_roles(session, organisation_id, origin.workspace)
+            name, edition, settings = organisation.name, organisation.edition, organisation.settings
+        leader = next((u for u, r in roles.items() if r == Role.CAREERS_LEADER.value), None)
+        view = modals.setup_modal(
+            name,
+            edition,
+            settings or {},
+            leader,
+            [u for u, r in roles.items() if r == Role.COLLEAGUE.value],
+            [u for u, r in roles.items() if r == Role.SLT.value],
+            # Checked again on submission; a Slack admin's status is vouched for here, as
+            # looking it up then would put a Web API call before the acknowledgement.
+            {"user": origin.user_id, "admin": admin},
+        )
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @staticmethod
+    async def slack_roles(session: Any, organisation_id: int, workspace: str) -> dict[str, str]:
+        """Slack user id -> role, for this workspace's people who have one."""
+        out = {}
+        for person in await repo.people(session, organisation_id):
+            for identity in person.identities:
+                if identity.channel == CHANNEL and identity.workspace == workspace and person.role:
+                    out[identity.external_id] = person.role
+        return out
+
+    async def setup_submitted(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
+    ) -> None:
+        view = body["view"]
+        form = modals.SetupForm.read(view)
+        if origin.foreign:
+            await ack(
+                response_action="errors", errors={modals.ORG_NAME: msg.SLACK_NOT_THIS_WORKSPACE}
+            )
+            return
+        organisation_id = await self.organisation_id(origin)
+        meta = modals.metadata(view)
+        admin = bool(meta.get("admin")) and meta.get("user") == origin.user_id
+        if not admin and not await self.leads(organisation_id, origin):
+            await ack(
+                response_action="errors", errors={modals.ORG_NAME: msg.SLACK_SETUP_NOT_ALLOWED}
+            )
+            return
+        errors: dict[str, str] = {}
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            assert organisation is not None
+            started = await repo.latest_review(session, organisation_id) is not None
+            if started and form.edition != organisation.edition:
+                errors[modals.EDITION] = msg.SLACK_SETUP_EDITION_LOCKED
+        if form.twice():
+            errors[modals.SLT] = msg.SLACK_SETUP_TWO_ROLES
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await self.save_setup(client, origin, organisation_id, form)
+
+    async def save_setup(
+        self, client: AsyncWebClient, origin: Origin, organisation_id: int, form: modals.SetupForm
+    ) -> None:
+        """After the acknowledgement: names looked up, then everything saved in one transaction."""
+        names = await self.names(organisation_id, origin, [*form.people(), origin.user_id], client)
+        roles = form.roles()
+        now = self.service.clock()
+        async with self.db.transaction() as session:
+            organisation = await repo.update_organisation(
+                session,
+                organisation_id,
+                name=form.name or None,
+                edition=form.edition,
+                settings={
+                    "slt_channel": form.slt_channel,
+                    "digest_day": form.digest_day,
+                    "digest_time": form.digest_time,
+                },
+            )
+            for user, role in roles.items():
+                person = await repo.person_for_identity(
+                    session, organisation_id, CHANNEL, user, names.get(user, user), origin.workspace
+                )
+                await repo.set_role(session, person, role)
+            for person in await repo.people(session, organisation_id):
+                slack_ids = {
+                    i.external_id
+                    for i in person.identities
+                    if i.channel == CHANNEL and i.workspace == origin.workspace
+                }
+                if slack_ids and not slack_ids & roles.keys() and person.role is not None:
+                    await repo.set_role(session, person, None)
+            keep = (form.slt_channel,) if form.slt_channel else ()
+            await repo.forget_conversation_refs(session, organisation_id, CHANNEL, "channel", keep)
+            if form.slt_channel:
+                await repo.save_conversation_ref(
+                    session,
+                    organisation_id,
+                    CHANNEL,
+                    form.slt_channel,
+                    "channel",
+                    {"team_id": origin.workspace, "channel_id": form.slt_channel},
+                    now,
+                )
+            organisation_name, edition = organisation.name, organisation.edition
+        invite = False
+        if form.slt_channel:
+            try:
+                await client.conversations_join(channel=form.slt_channel)
+            except SlackApiError as exc:  # a private channel: the bot must be invited
+                log.info("conversations.join %s: %s", form.slt_channel, exc)
+                invite = True
+        channel = await self.dm(client, origin.user_id)
+        await self.send(
+            client,
+            channel,
+            [setup_saved(form, organisation_name, edition, names, invite)],
+        )
+
+    # ----- typed messages, App Home, uninstall ---------------------------------------------
+
+    async def message(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin
+    ) -> None:
+        """A message in the DM: a typed answer or command, applied once per event id."""
+        event = body.get("event") or {}
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # edits, deletions, joins and bots' messages are not answers
+        channel = str(event.get("channel") or "")
+        if origin.foreign:
+            await self.post(client, channel, [Message(msg.SLACK_NOT_THIS_WORKSPACE, Tone.ERROR)])
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        raw = str(event.get("text") or "")
+        names = await self.names(organisation_id, origin, mentioned(raw), client)
+        text = from_slack(raw, names)
+        key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
+        if " ".join(text.lower().split()) in OPEN_WORDS:
+            if not await self.claim(key):
+                return
+            result = await self.service.open(organisation_id, who)
+        else:
+            result = await self.service.turn(organisation_id, who, text, key=key)
+            if result.duplicate:
+                return
+        await self.post(client, channel, result.replies)
+        await self.remember_dm(organisation_id, who, channel)
+
+    async def publish_home(self, client: AsyncWebClient, origin: Origin) -> None:
+        if origin.foreign:
+            view = {"type": "home", "blocks": [context(msg.SLACK_NOT_THIS_WORKSPACE)]}
+            await client.views_publish(user_id=origin.user_id, view=view)
+            return
+        organisation_id = await self.organisation_id(origin)
+        who = await self.who(organisation_id, origin, client)
+        state = await self.service.state(organisation_id)
+        summary = (
+            build_summary(load_model(state.edition), state.answers, state.title) if state else None
+        )
+        mine = await act(self.service, organisation_id, who, "my actions")
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            person = await repo.person_by_identity(
+                session, CHANNEL, origin.workspace, origin.user_id, organisation_id
+            )
+            name = organisation.name if organisation else ""
+            role = Role(person.role).label if person is not None and person.role else None
+        view = home_view(name, role, state, summary, mine.replies)
+        await client.views_publish(user_id=origin.user_id, view=view)
+
+    async def disconnected(self, origin: Origin) -> None:
+        """The app was uninstalled or its bot token revoked: the organisation's data stays."""
+        async with self.db.transaction() as session:
+            await repo.set_disconnected(session, CHANNEL, origin.workspace, self.service.clock())
+
+
+def setup_saved(
+    form: modals.SetupForm, name: str, edition: str, names: Mapping[str, str], invite: bool
+) -> SlackMessage:
+    """The set-up as saved, people and channels as Slack mentions (shown as their names)."""
+
+    def people(users: Sequence[str], mention: bool) -> str:
+        shown = [f"<@{u}>" if mention else names.get(u, u) for u in users]
+        return ", ".join(shown) or msg.SLACK_SETUP_NOBODY
+
+    def text(mention: bool) -> str:
+        channel = f"<#{form.slt_channel}>" if mention else f"#{form.slt_channel}"
+        digest = (
+            msg.SLACK_SETUP_DIGEST.format(
+                channel=channel,
+                day=msg.SLACK_SETUP_DAYS.get(form.digest_day, form.digest_day),
+                time=form.digest_time,
+            )
+            if form.slt_channel
+            else msg.SLACK_SETUP_NO_DIGEST
+        )
+        out = msg.SLACK_SETUP_SAVED.format(
+            name=escape(name) if mention else name,
+            edition=Edition(edition).label,
+            leader=people([form.leader] if form.leader else [], mention),
+            colleagues=people(form.colleagues, mention),
+            slt=people(form.slt, mention),
+            digest=digest,
+        )
+        if invite:
+            out += "\n" + msg.SLACK_SETUP_INVITE.format(channel=channel)
+        return out
+
+    return SlackMessage(text(False), [section(":white_check_mark: " + text(True))])
+
+
+def _waiting_on(state: Any, ref: QuestionRef) -> bool:
+    cursor = state.cursor
+    return (
+        not cursor.paused
+        and cursor.step is not Step.DONE
+        and cursor.statement_id == ref.statement_id
+        and cursor.step is ref.step
+    )

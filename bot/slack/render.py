@@ -1,0 +1,400 @@
+"""The engine's replies drawn as Block Kit: nothing is decided here, only how it looks in Slack.
+
+Each question (a statement prompt, a step's question) becomes one message with its buttons;
+plain messages that come before it in the same turn ride along in that message, so a turn
+costs as few `chat.postMessage` calls as possible (Slack allows about one per second per
+channel). A button's value is exactly the text a person would type ("3", "done", "back").
+
+Every actions block that answers the review carries the question it belongs to in its
+`block_id` ("q|1.2|level|0"), so a click on an old message is recognised and refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from model_data import BulletList, Statement
+from workflows import messages as msg
+from workflows.actions import ActionView
+from workflows.plan import ActionPlan, Summary
+from workflows.replies import (
+    Choice,
+    Message,
+    Question,
+    Reply,
+    ShowAction,
+    ShowActions,
+    ShowPlan,
+    ShowSummary,
+    StatementPrompt,
+    Step,
+    Tone,
+)
+from workflows.review import describe
+
+Block = dict[str, Any]
+LONDON = ZoneInfo("Europe/London")
+
+# Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_BUTTON = 75
+MAX_ELEMENTS = 25
+MAX_FALLBACK = 3000
+
+# action_id prefixes the listeners match on.
+ANSWER = "careers:answer"  # a button whose value is an answer or a command for the review
+EVIDENCE_FORM = "careers:evidence_form"
+PRIORITY_FORM = "careers:priority_form"
+ACTION_DONE = "careers:action_done"
+ACTION_UPDATE = "careers:action_update"
+OPEN_REVIEW = "careers:open_review"
+NOTICE_BUTTON = "careers:notice"  # reminder buttons: the value is an action command
+
+_ICONS = {Tone.INFO: "", Tone.SUCCESS: ":white_check_mark: ", Tone.ERROR: ":warning: "}
+_NAVIGATION = ("back", "skip", "pause")
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn needs &, < and > escaped, or it reads them as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION)}]}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER)}}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": clip(label, MAX_BUTTON), "emoji": True},
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+@dataclass(frozen=True)
+class QuestionRef:
+    """Which question an actions block answers: statement and step, kept in its block_id."""
+
+    statement_id: str | None
+    step: Step
+
+    def block_id(self, n: int) -> str:
+        return f"q|{self.statement_id or ''}|{self.step.value}|{n}"
+
+    @classmethod
+    def parse(cls, block_id: str) -> QuestionRef | None:
+        parts = block_id.split("|")
+        if len(parts) != 4 or parts[0] != "q":
+            return None
+        try:
+            return cls(parts[1] or None, Step(parts[2]))
+        except ValueError:
+            return None
+
+
+@dataclass
+class SlackMessage:
+    """One chat.postMessage: its notification text and its blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def render(replies: Sequence[Reply]) -> list[SlackMessage]:
+    """The replies of one turn as Slack messages, in order."""
+    out: list[SlackMessage] = []
+    blocks: list[Block] = []
+    texts: list[str] = []
+
+    def flush() -> None:
+        if blocks:
+            out.extend(_split(" ".join(texts), blocks))
+        blocks.clear()
+        texts.clear()
+
+    for index, reply in enumerate(replies):
+        if isinstance(reply, Message):
+            blocks.append(message_block(reply))
+            texts.append(reply.text)
+        elif isinstance(reply, StatementPrompt):
+            # Resuming part-way through a statement: the prompt only shows where we are, and
+            # the question that follows carries the buttons.
+            later = replies[index + 1 :]
+            informational = any(
+                isinstance(r, Question) and r.statement_id == reply.statement.id for r in later
+            )
+            blocks.extend(prompt_blocks(reply, buttons=not informational))
+            texts.append(f"{reply.statement.id} {reply.statement.title}")
+            if not informational:
+                flush()
+        elif isinstance(reply, Question):
+            blocks.extend(question_blocks(reply))
+            texts.append(reply.text)
+            flush()
+        elif isinstance(reply, ShowSummary):
+            blocks.extend(summary_blocks(reply.summary))
+            texts.append(f"Summary – {reply.summary.title}")
+            flush()
+        elif isinstance(reply, ShowPlan):
+            blocks.extend(plan_blocks(reply.plan))
+            texts.append(f"Action plan – {reply.plan.title}")
+            flush()
+        elif isinstance(reply, ShowActions):
+            blocks.extend(actions_blocks(reply.title, reply.actions, reply.today))
+            texts.append(reply.title)
+            flush()
+        elif isinstance(reply, ShowAction):
+            blocks.extend(action_blocks(reply.action, reply.today))
+            texts.append(f"Action #{reply.action.id}")
+            flush()
+        else:  # pragma: no cover - every Reply type is drawn above
+            raise TypeError(f"cannot render {reply!r}")
+    flush()
+    return out
+
+
+def _split(text: str, blocks: list[Block]) -> list[SlackMessage]:
+    """Slack takes at most 50 blocks a message: long summaries go in several."""
+    chunks = [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+    return [SlackMessage(clip(text, MAX_FALLBACK), list(chunk)) for chunk in chunks]
+
+
+def message_block(reply: Message) -> Block:
+    return section(_ICONS[reply.tone] + escape(reply.text))
+
+
+def descriptor(statement: Statement, level: int) -> str | None:
+    """A level's descriptor as mrkdwn, its lists as bullets."""
+    blocks = statement.levels.get(level)
+    if blocks is None:
+        return None
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, BulletList):
+            lines.extend(f"• {escape(item)}" for item in block.items)
+        else:
+            lines.append(escape(block))
+    return "\n".join(lines)
+
+
+def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
+    """Theme header, statement, its four descriptors, level buttons, Back/Skip/Pause, progress."""
+    statement = prompt.statement
+    out: list[Block] = []
+    if prompt.theme is not None:
+        numbers = ", ".join(str(b) for b in prompt.theme.benchmarks)
+        word = "Benchmark" if len(prompt.theme.benchmarks) == 1 else "Benchmarks"
+        out.append(header(f"Theme {prompt.theme.number}: {prompt.theme.title}"))
+        out.append(context(msg.SLACK_BENCHMARKS.format(word=word, numbers=numbers)))
+    out.append(section(f"*{escape(statement.id)} {escape(statement.title)}*"))
+    for choice in prompt.level_choices:
+        if not choice.value.isdigit():
+            continue
+        level = int(choice.value)
+        label = f"Level {level}" if statement.has_level(level) else choice.label
+        text = descriptor(statement, level) or f"_{msg.SLACK_NO_DESCRIPTOR}_"
+        out.append(section(f"*{escape(label)}*\n{text}"))
+    if prompt.current is not None:
+        prefix = msg.SLACK_LAST_REVIEW if prompt.current.carried else msg.SLACK_YOUR_ANSWER
+        out.append(context(f"{prefix}: {escape(describe(prompt.current))}"))
+    out.append(section(f"*{escape(prompt.text)}*"))
+    ref = QuestionRef(statement.id, Step.LEVEL)
+    if buttons:
+        out.append(_answers(ref, prompt.level_choices, primary=True))
+        out.append(_navigation(ref))
+    progress = prompt.progress
+    out.append(
+        context(
+            msg.SLACK_PROGRESS.format(
+                progress=progress.text, answered=progress.answered, total=progress.total
+            )
+        )
+    )
+    return out
+
+
+def question_blocks(question: Question) -> list[Block]:
+    """The question, its choices as buttons, a form button where one helps, Back/Skip/Pause."""
+    ref = QuestionRef(question.statement_id, question.step)
+    out: list[Block] = []
+    if question.hint:
+        out.append(context(escape(question.hint)))
+    out.append(section(f"*{escape(question.text)}*"))
+    extra: list[dict[str, Any]] = []
+    if question.step is Step.EVIDENCE:
+        extra.append(button(msg.SLACK_ADD_LINKS, EVIDENCE_FORM, "evidence", "primary"))
+    elif question.step is Step.TARGET:
+        extra.append(button(msg.SLACK_PRIORITY_FORM, PRIORITY_FORM, "priority", "primary"))
+    if question.choices or extra:
+        out.append(_answers(ref, question.choices, extra=extra))
+    if question.statement_id is not None:
+        out.append(_navigation(ref))
+    return out
+
+
+def _answers(
+    ref: QuestionRef,
+    choices: Iterable[Choice],
+    primary: bool = False,
+    extra: Sequence[dict[str, Any]] = (),
+) -> Block:
+    elements = list(extra)
+    for n, choice in enumerate(choices):
+        style = "primary" if primary and choice.value.isdigit() else None
+        elements.append(button(choice.label, f"{ANSWER}:{n}", choice.value, style))
+    return {"type": "actions", "block_id": ref.block_id(0), "elements": elements[:MAX_ELEMENTS]}
+
+
+def _navigation(ref: QuestionRef) -> Block:
+    elements = [
+        button(msg.SLACK_BUTTONS[word], f"{ANSWER}:nav:{word}", word) for word in _NAVIGATION
+    ]
+    return {"type": "actions", "block_id": ref.block_id(1), "elements": elements}
+
+
+def answered(blocks: Sequence[Block], note: str, only_block: str | None = None) -> list[Block]:
+    """A message after its answer: the buttons gone (all, or one block's), the answer shown."""
+    kept: list[Block] = []
+    for block in blocks:
+        if block.get("type") != "actions":
+            kept.append(block)
+            continue
+        block_id = str(block.get("block_id", ""))
+        if only_block is not None and block_id != only_block:
+            kept.append(block)
+        elif only_block is not None:
+            kept.append(context(escape(note)))
+    if only_block is None:
+        kept.append(context(escape(note)))
+    return kept[:MAX_BLOCKS]
+
+
+# ----- summary, plan, actions ----------------------------------------------------------------
+
+
+def summary_blocks(summary: Summary) -> list[Block]:
+    out: list[Block] = [header(f"Summary – {summary.title}")]
+    titles = {t.number: t.title for t in summary.themes}
+    for theme in titles:
+        lines = [f"*Theme {theme}: {escape(titles[theme])}*"]
+        for row in (r for r in summary.rows if r.theme == theme):
+            level = f"`{row.level}`" if row.level is not None else "`–`"
+            mark = ""
+            if row.priority:
+                mark = f"  :red_circle: *{msg.SLACK_SUMMARY_ROW_PRIORITY}*"
+            elif row.strength:
+                mark = f"  :large_green_circle: _{msg.SLACK_SUMMARY_ROW_STRENGTH}_"
+            lines.append(f"{level} {escape(row.label)}{mark}")
+        out.append(section("\n".join(lines)))
+    out.append(
+        context(
+            msg.SLACK_SUMMARY_CAPTION.format(
+                answered=summary.answered,
+                total=summary.total,
+                priorities=len(summary.priorities),
+                strengths=len(summary.strengths),
+            )
+        )
+    )
+    return out
+
+
+def plan_blocks(plan: ActionPlan) -> list[Block]:
+    out: list[Block] = [header(f"Action plan – {plan.title}")]
+    if not plan.rows:
+        out.append(section(msg.SLACK_PLAN_EMPTY))
+        return out
+    for row in plan.rows:
+        steps = "\n".join(f"• {escape(step)}" for step in row.next_steps) or "–"
+        who = " / ".join(row.owners)
+        by_when = " – ".join(part for part in (row.by_when_dated, who) if part) or "–"
+        out.append(
+            section(
+                msg.SLACK_PLAN_ROW.format(
+                    area=escape(row.leadership_area),
+                    current=row.current_level,
+                    position=escape(clip(row.current_position, 900)),
+                    target=row.target_level or "–",
+                    improve=escape(clip(row.actions_to_improve, 900)) or "–",
+                    steps=steps,
+                    by_when=escape(by_when),
+                )
+            )
+        )
+    return out
+
+
+def action_line(action: ActionView, today: date) -> str:
+    status = msg.SLACK_ACTION_OVERDUE if action.overdue(today) else action.status.label
+    return msg.SLACK_ACTION_LINE.format(
+        id=action.id,
+        label=escape(action.statement_label),
+        current=action.current_level,
+        target=action.target_level or "–",
+        owners=escape(" / ".join(action.owner_names)) or "–",
+        by_when=escape(action.by_when) or "–",
+        status=status,
+        steps=escape(action.next_steps or ""),
+    )
+
+
+def action_buttons(action: ActionView) -> Block:
+    return {
+        "type": "actions",
+        "block_id": f"a|{action.id}",
+        "elements": [
+            button(msg.SLACK_MARK_DONE, ACTION_DONE, str(action.id), "primary"),
+            button(msg.SLACK_UPDATE_ACTION, ACTION_UPDATE, str(action.id)),
+        ],
+    }
+
+
+def actions_blocks(title: str, actions: Sequence[ActionView], today: date) -> list[Block]:
+    out: list[Block] = [header(title)]
+    for action in actions:
+        out.append(section(action_line(action, today)))
+        if action.status.open:
+            out.append(action_buttons(action))
+    return out
+
+
+def action_blocks(action: ActionView, today: date) -> list[Block]:
+    out = [section(action_line(action, today))]
+    if action.updates:
+        lines = []
+        for update in action.updates:
+            at = update.at.astimezone(LONDON)
+            line = f"{at:%a} {at.day} {at:%b %Y} · {update.kind}"
+            if update.by:
+                line += f" · {update.by}"
+            if update.note:
+                line += f": {update.note}"
+            if update.link:
+                line += f" ({update.link})"
+            lines.append(escape(line))
+        out.append(context(f"*{msg.SLACK_ACTION_HISTORY}*\n" + "\n".join(lines)))
+    if action.status.open:
+        out.append(action_buttons(action))
+    return out

@@ -1,0 +1,153 @@
+"""`POST /api/messages`: the Bot Framework endpoint on the `careers-bot serve` app.
+
+The SDK's `CloudAdapter` with `ConfigurationBotFrameworkAuthentication` checks the Bot
+Framework token of every request when an app id is set. botbuilder 4.17 answers a garbage or
+forged token with an unhandled exception (a 500, which Teams would retry); here the token is
+checked first and *any* failure to validate it is a 401, before anything is read or written.
+The checked result is then handed to the adapter, which runs the turn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from botbuilder.core import TurnContext, serializer_helper
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botbuilder.schema import Activity
+
+from bot.config import Settings
+from bot.keys import NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
+from bot.teams import cards
+from bot.teams.bot import CareersBot
+from bot.teams.proactive import TeamsNotifier
+from bot.teams.runtime import TEAMS, TEAMS_SDK_CONFIG, TeamsRuntime
+from bot.teams.work import BackgroundWork
+from workflows import messages as msg
+
+log = logging.getLogger("careers_bot.teams")
+
+APP_TYPES = {"multitenant", "singletenant", "userassignedmsi"}
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120)
+
+
+class BotConfig:
+    """The configuration object the SDK reads, in its own attribute names, from our Settings."""
+
+    def __init__(self, settings: Settings, extra: Mapping[str, Any] | None = None) -> None:
+        self.APP_ID = settings.microsoft_app_id
+        self.APP_PASSWORD = settings.microsoft_app_password
+        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TENANTID = settings.microsoft_app_tenant_id
+        for name, value in (extra or {}).items():
+            setattr(self, name, value)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings the Bot Framework would only reject at the first message.
+
+    An empty app id means local mode (Emulator, tests): fine in development, refused in
+    production, where it would let anyone post to /api/messages.
+    """
+    app_type = settings.microsoft_app_type.strip().lower()
+    if not settings.microsoft_app_id:
+        if settings.production:
+            raise ConfigurationError(
+                "MICROSOFT_APP_ID is empty and CAREERS_BOT_ENV is production: the Teams "
+                "endpoint would accept messages without a Bot Framework token. Set "
+                "MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD (see docs/teams.md)."
+            )
+        return
+    if app_type not in APP_TYPES:
+        raise ConfigurationError(
+            f"MICROSOFT_APP_TYPE is {settings.microsoft_app_type!r}: use MultiTenant, "
+            "SingleTenant or UserAssignedMSI."
+        )
+    if app_type != "userassignedmsi" and not settings.microsoft_app_password:
+        raise ConfigurationError("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is empty.")
+    if app_type != "multitenant" and not settings.microsoft_app_tenant_id:
+        raise ConfigurationError(
+            f"MICROSOFT_APP_TYPE {settings.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID."
+        )
+
+
+def setup_teams(app: web.Application) -> None:
+    """Add the Teams endpoint to the app; the adapter itself is built when the app starts."""
+    settings = app[SETTINGS]
+    if not settings.teams_enabled:
+        return  # a Slack-only deployment: no /api/messages at all
+    check_settings(settings)
+    if not settings.microsoft_app_id:
+        log.warning(
+            "*** TEAMS LOCAL MODE: MICROSOFT_APP_ID is empty, so /api/messages accepts "
+            "requests WITHOUT a Bot Framework token. Use this only with the Bot Framework "
+            "Emulator or tests; set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD for Teams. ***"
+        )
+    app.router.add_post("/api/messages", messages)
+    app.cleanup_ctx.append(_teams)
+    app[NOTIFIERS][TeamsNotifier.channel] = TeamsNotifier(app)
+
+
+async def _teams(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    config = BotConfig(settings, app.get(TEAMS_SDK_CONFIG))
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    work = BackgroundWork()
+    http = aiohttp.ClientSession(timeout=UPLOAD_TIMEOUT)
+    bot = CareersBot(app[SERVICE], settings, adapter, work, http)
+    adapter.on_turn_error = _on_turn_error
+    app[TEAMS] = TeamsRuntime(adapter, bot, work, settings.microsoft_app_id, http)
+    try:
+        yield
+    finally:
+        await work.close()  # before the database closes (cleanup runs in reverse order)
+        await http.close()
+
+
+async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    """A turn that failed half-way: the person is told; what was saved before stays saved."""
+    log.error("Teams turn failed", exc_info=error)
+    try:
+        await turn_context.send_activity(cards.text_activity(msg.TEAMS_ERROR))
+    except Exception:
+        log.exception("could not tell the person the turn failed")
+
+
+async def messages(request: web.Request) -> web.Response:
+    """The Bot Framework messaging endpoint: authenticate, then run the turn."""
+    runtime = request.app[TEAMS]
+    header = request.headers.get("Authorization", "")
+    if not runtime.local and not header:
+        log.warning("refused a request to /api/messages without a token")
+        return web.Response(status=401)
+    activity: Activity | None = None
+    if "application/json" in request.headers.get("Content-Type", ""):
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict):
+            try:
+                activity = Activity().deserialize(body)
+            except Exception:  # msrest raises its own errors for wrongly typed fields
+                activity = None
+    try:
+        authenticated = await runtime.adapter.bot_framework_authentication.authenticate_request(
+            activity or Activity(), header
+        )
+    except Exception as exc:  # missing, malformed, forged, expired, wrong audience, unknown key
+        log.warning("refused a request to /api/messages: %s: %s", type(exc).__name__, exc)
+        return web.Response(status=401)
+    if activity is None or not activity.type:
+        return web.Response(status=400, text="expected a Bot Framework activity as JSON")
+    response = await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
+    if response is not None:
+        return web.json_response(serializer_helper(response.body), status=response.status)
+    return web.Response(status=201)

@@ -1,0 +1,791 @@
+"""The Teams activity handler: a translator between Teams activities and the review service.
+
+In: who is speaking (Teams user in a tenant), which organisation (tenant, team, or the
+school the person was set up in), and what they typed or pressed. Out: the engine's
+channel-neutral replies drawn as Adaptive Cards. Decisions about the review stay in the
+engine and the service; what is decided here is only Teams plumbing: which card was
+answered, whether it is still current, where to store a conversation reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+import aiohttp
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from botbuilder.schema.teams import FileConsentCardResponse
+
+from bot.config import Settings
+from bot.formats import FORMATS
+from bot.reviews import ReviewService, TurnResult, Who
+from bot.teams import cards
+from bot.teams.preview import Preview
+from bot.teams.proactive import (
+    CHANNEL,
+    CHANNEL_KIND,
+    PERSONAL,
+    TEAM_KIND,
+    speak,
+    stored_reference,
+    tenant_of,
+)
+from bot.teams.work import BackgroundWork
+from model_data import Edition, load_model
+from storage import repo
+from storage.models import Organisation, Person
+from workflows import messages as msg
+from workflows.replies import Message, Question, Reply, ShowPlan, ShowSummary, Step, Tone
+from workflows.roles import Role
+
+log = logging.getLogger("careers_bot.teams")
+
+LOCAL_TENANT = "local"  # the Bot Framework Emulator sends no tenant
+SLT_SETTING = "teams_slt_conversation"
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
+MAX_KEY = 300  # HandledInput.key
+
+# What people type to the adapter itself (everything else goes to the engine as typed).
+REVIEW_WORDS = {"review", "start review", "start the review", "start"}
+NEW_REVIEW_WORDS = {"new review", "next review", "start a new review"}
+HELP_WORDS = {"help", "?", "commands"}
+DIGEST_WORDS = {"digest here", "post the digest here", "slt digest here"}
+PLAN_WORDS = {"plan", "action plan"}
+SUMMARY_WORDS = {"summary", "grid", "progress"}
+SETUP = re.compile(r"^set\s*-?\s*up\s+(?P<edition>school|college)\s+(?P<name>.+)$", re.I)
+EXPORT = re.compile(r"^(?:export|download)(?:\s+(?:as\s+)?(?P<fmt>[a-z]+))?$", re.I)
+FORMAT_WORDS = {"word": "docx", "excel": "xlsx", "markdown": "md", "chart": "png"}
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+@dataclass
+class Turn:
+    """One incoming activity, translated: where it came from and who sent it."""
+
+    activity: Activity
+    tenant: str
+    team: str  # the team's id in a team channel, "" in a personal chat
+    conversation_id: str  # as stored: a channel's own id, without the thread
+    personal: bool
+    who: Who
+    organisation: Organisation
+    person_id: int | None = None
+    first_contact: bool = False  # no welcome was sent to this conversation before
+    named: bool = True  # Teams leaves the name out of some events (conversationUpdate)
+
+    @property
+    def answer_key(self) -> str:
+        """One answer per question card (a double click is harmless), one per typed message
+        or command button (a reminder's "Mark done" and "Snooze" are separate commands)."""
+        activity = self.activity
+        value = activity.value if isinstance(activity.value, dict) else {}
+        answers_a_question = value.get(cards.MARK) in {cards.CHOICE, cards.FORM}
+        target = activity.reply_to_id if answers_a_question else None
+        key = f"teams:{activity.conversation.id}:{target or activity.id}"
+        if len(key) > MAX_KEY:
+            key = "teams:" + sha256(key.encode()).hexdigest()
+        return key
+
+
+def plain_text(activity: Activity) -> str:
+    """What the person typed, without the @mention of the bot and Teams' HTML."""
+    text = activity.text or ""
+    if activity.recipient is not None and activity.entities:
+        text = TurnContext.remove_recipient_mention(activity) or ""
+    return " ".join(html.unescape(_TAG.sub(" ", text)).split())
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip("!.")
+
+
+class CareersBot(TeamsActivityHandler):
+    def __init__(
+        self,
+        service: ReviewService,
+        settings: Settings,
+        adapter: CloudAdapter,
+        work: BackgroundWork,
+        http: aiohttp.ClientSession,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.adapter = adapter
+        self.work = work
+        self.http = http
+
+    @property
+    def app_id(self) -> str:
+        return self.settings.microsoft_app_id
+
+    # ----- activities ------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        turn = await self._begin(turn_context)
+        value = turn_context.activity.value
+        if isinstance(value, dict) and value.get(cards.MARK):
+            await self._card(turn_context, turn, value)
+        elif turn.personal:
+            await self._text(turn_context, turn, plain_text(turn_context.activity))
+        else:
+            await self._channel_text(turn_context, turn, plain_text(turn_context.activity))
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        """Installed in a chat or team (the bot among the members added), or a new member.
+
+        Handled here rather than by TeamsActivityHandler, which would fetch every added
+        member's profile from Teams first.
+        """
+        activity = turn_context.activity
+        if not activity.members_added:
+            return
+        bot_id = activity.recipient.id if activity.recipient else None
+        installed = any(member.id == bot_id for member in activity.members_added)
+        turn = await self._begin(turn_context, welcome=installed)
+        if installed and turn.first_contact:
+            await self._welcome(turn_context, turn)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        turn = await self._begin(turn_context, welcome=True)
+        if turn.first_contact:
+            await self._welcome(turn_context, turn)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        log.info("uninstalled from %s", turn_context.activity.conversation.id)
+
+    async def on_teams_file_consent_accept(
+        self, turn_context: TurnContext, file_consent_card_response: FileConsentCardResponse
+    ) -> None:
+        """The person agreed to save the plan: upload it after answering Teams at once."""
+        turn = await self._begin(turn_context)
+        context = file_consent_card_response.context or {}
+        upload = file_consent_card_response.upload_info
+        if context.get("org") != turn.organisation.id or upload is None:
+            await turn_context.send_activity(msg.TEAMS_EXPORT_MISMATCH)
+            return
+        reference = stored_reference(turn_context.activity, channel_post=False)
+        consent_id = turn_context.activity.reply_to_id
+        fmt = str(context.get("format"))
+        review_id = context.get("review")
+
+        async def job() -> None:
+            data, name = await self._document(turn.organisation.id, review_id, fmt)
+            await self._upload(upload.upload_url, data)
+            info = Attachment(
+                content_type=FILE_INFO,
+                content_url=upload.content_url,
+                name=upload.name or name,
+                content={"uniqueId": upload.unique_id, "fileType": upload.file_type or fmt},
+            )
+            done = cards.text_activity(msg.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name))
+            await speak(
+                self.adapter,
+                self.app_id,
+                reference,
+                [Activity(type=ActivityTypes.message, attachments=[info])],
+                update_id=consent_id,
+                replacement=done,
+            )
+
+        self.work.start(
+            f"upload {fmt} for {turn.who.display_name}", job, self._failed(reference, fmt)
+        )
+
+    async def on_teams_file_consent_decline(
+        self, turn_context: TurnContext, file_consent_card_response: FileConsentCardResponse
+    ) -> None:
+        await self._begin(turn_context)
+        name = (file_consent_card_response.context or {}).get("name", "")
+        if turn_context.activity.reply_to_id:
+            await turn_context.update_activity(
+                Activity(
+                    id=turn_context.activity.reply_to_id,
+                    type=ActivityTypes.message,
+                    text=msg.TEAMS_EXPORT_DECLINED.format(name=name),
+                )
+            )
+
+    # ----- where and who ---------------------------------------------------------------------
+
+    async def _begin(self, turn_context: TurnContext, welcome: bool = False) -> Turn:
+        """Find the organisation and remember this conversation (for reminders and digests)."""
+        activity = turn_context.activity
+        channel_data: dict[str, Any] = activity.channel_data or {}
+        conversation = activity.conversation
+        tenant = tenant_of(activity) or LOCAL_TENANT
+        team = (channel_data.get("team") or {}).get("id") or ""
+        team_name = (channel_data.get("team") or {}).get("name")
+        kind = getattr(conversation, "conversation_type", None)
+        personal = kind in (None, "personal")
+        user = activity.from_property
+        who = Who(
+            channel=CHANNEL,
+            external_id=(user.aad_object_id or user.id) if user else "unknown",
+            display_name=(user.name if user and user.name else "Teams user"),
+            workspace=tenant,
+        )
+        reference = stored_reference(activity, channel_post=not personal)
+        turn = Turn(
+            activity=activity,
+            tenant=tenant,
+            team=team,
+            conversation_id=reference.conversation.id,
+            personal=personal,
+            who=who,
+            organisation=None,  # type: ignore[arg-type]  # found just below
+            named=bool(user and user.name),
+        )
+        async with self.service.db.transaction() as session:
+            organisation = await self._find_organisation(session, turn)
+            if organisation is not None:
+                await self._remember(session, turn, organisation, reference, welcome)
+        if organisation is None:
+            organisation = await self.service.chat_organisation(
+                CHANNEL,
+                tenant,
+                team,
+                name=team_name if team else None,
+                edition=self.settings.default_edition,
+            )
+            async with self.service.db.transaction() as session:
+                await self._remember(session, turn, organisation, reference, welcome)
+        return turn
+
+    async def _find_organisation(self, session: Any, turn: Turn) -> Organisation | None:
+        """A personal chat belongs to the person's school; a team to its own link or the tenant's."""
+        if turn.personal:
+            person = await repo.person_by_identity(
+                session, CHANNEL, turn.tenant, turn.who.external_id
+            )
+            if person is not None:
+                turn.person_id = person.id
+                return await repo.get_organisation(session, person.organisation_id)
+        if turn.team:
+            found = await repo.linked_organisation(session, CHANNEL, turn.tenant, turn.team)
+            if found is not None:
+                return found
+        return await repo.linked_organisation(session, CHANNEL, turn.tenant)
+
+    async def _remember(
+        self,
+        session: Any,
+        turn: Turn,
+        organisation: Organisation,
+        reference: ConversationReference,
+        welcome: bool,
+    ) -> None:
+        turn.organisation = organisation
+        # Someone new belongs to the school they first write to the bot in (a team channel
+        # places them in a trust); only with their name, which would stick to their answers.
+        if turn.person_id is None and turn.named:
+            known = None
+            if not turn.personal:
+                known = await repo.person_by_identity(
+                    session, CHANNEL, turn.tenant, turn.who.external_id
+                )
+            if known is None:
+                person = await repo.person_for_identity(
+                    session,
+                    organisation.id,
+                    CHANNEL,
+                    turn.who.external_id,
+                    turn.who.display_name,
+                    turn.tenant,
+                )
+                if turn.personal:
+                    turn.person_id = person.id
+        if turn.personal:
+            kind = PERSONAL
+        elif (organisation.settings or {}).get(SLT_SETTING) == turn.conversation_id:
+            kind = CHANNEL_KIND
+        else:
+            kind = TEAM_KIND
+        stored = reference.serialize()
+        row = await repo.conversation_ref(session, CHANNEL, turn.conversation_id)
+        if row is None or (
+            row.organisation_id,
+            row.kind,
+            row.person_id,
+            row.reference,
+        ) != (
+            organisation.id,
+            kind,
+            turn.person_id,
+            stored,
+        ):
+            await repo.save_conversation_ref(
+                session,
+                organisation.id,
+                CHANNEL,
+                turn.conversation_id,
+                kind,
+                stored,
+                self.service.clock(),
+                turn.person_id,
+            )
+        if welcome:
+            turn.first_contact = await repo.claim_input(
+                session, f"teams:welcome:{turn.conversation_id}"[:MAX_KEY], None
+            )
+
+    # ----- typed messages ----------------------------------------------------------------------
+
+    async def _text(self, turn_context: TurnContext, turn: Turn, text: str) -> None:
+        """A personal chat: the adapter's own few commands, then everything else to the engine."""
+        org, who = turn.organisation, turn.who
+        word = normalised(text)
+        setup = SETUP.match(text)
+        export = EXPORT.match(word)
+        if word in REVIEW_WORDS:
+            result = await self.service.open(org.id, who)
+        elif word in NEW_REVIEW_WORDS:
+            result = await self.service.open(org.id, who, new=True)
+        elif setup:
+            await self._setup(turn_context, turn, setup.group("edition"), setup.group("name"))
+            return
+        elif word in DIGEST_WORDS:
+            await self._say(turn_context, turn, [Message(msg.TEAMS_DIGEST_IN_CHANNEL_ONLY)])
+            return
+        elif export:
+            await self._export(turn_context, turn, export.group("fmt") or "docx")
+            return
+        elif word in HELP_WORDS and await self.service.state(org.id) is None:
+            await self._say(turn_context, turn, [Message(msg.TEAMS_HELP)])
+            return
+        else:
+            result = await self.service.turn(org.id, who, text, key=turn.answer_key)
+            if result.duplicate:
+                return
+            if word in HELP_WORDS:
+                result.replies.insert(0, Message(msg.TEAMS_HELP))
+        await self._say(turn_context, turn, result.replies)
+
+    async def _channel_text(self, turn_context: TurnContext, turn: Turn, text: str) -> None:
+        """A team channel: views, set-up and the digest; the review stays in personal chats."""
+        word = normalised(text)
+        setup = SETUP.match(text)
+        if word in DIGEST_WORDS:
+            await self._digest_here(turn_context, turn)
+        elif setup:
+            await self._setup(turn_context, turn, setup.group("edition"), setup.group("name"))
+        elif word in PLAN_WORDS | SUMMARY_WORDS:
+            try:
+                document = await self.service.plan_document(turn.organisation.id)
+            except LookupError:
+                replies: list[Reply] = [
+                    Message(msg.TEAMS_CHANNEL_NO_REVIEW.format(organisation=turn.organisation.name))
+                ]
+            else:
+                replies = (
+                    [ShowPlan(document.plan)]
+                    if word in PLAN_WORDS
+                    else [ShowSummary(document.summary)]
+                )
+            await self._say(turn_context, turn, replies)
+        elif word in HELP_WORDS:
+            await self._say(turn_context, turn, [Message(msg.TEAMS_CHANNEL_HELP)])
+        elif EXPORT.match(word):
+            await self._say(turn_context, turn, [Message(msg.TEAMS_EXPORT_IN_PERSONAL_CHAT)])
+        else:
+            await self._say(
+                turn_context,
+                turn,
+                [Message(msg.TEAMS_REVIEW_IN_PERSONAL_CHAT), Message(msg.TEAMS_CHANNEL_HELP)],
+            )
+
+    # ----- cards -------------------------------------------------------------------------------
+
+    async def _card(self, turn_context: TurnContext, turn: Turn, value: dict[str, Any]) -> None:
+        """A button or form on one of our cards: answer once, then replace the card in place."""
+        kind = value.get(cards.MARK)
+        if kind == cards.COMMAND:
+            text = str(value.get("text") or "")
+            if not turn.personal:
+                await self._channel_text(turn_context, turn, text)
+                return
+            try:  # a reminder's "done 12" is never read as the answer the review waits for
+                result = await self.service.act(
+                    turn.organisation.id, turn.who, text, turn.answer_key
+                )
+            except ValueError:  # not an action command ("review", "export docx"): as typed
+                await self._text(turn_context, turn, text)
+                return
+            if not result.duplicate:
+                await self._say(turn_context, turn, result.replies)
+            return
+        if not turn.personal:
+            await self._say(turn_context, turn, [Message(msg.TEAMS_REVIEW_IN_PERSONAL_CHAT)])
+            return
+        org, who = turn.organisation, turn.who
+        card_id = turn_context.activity.reply_to_id
+        title = str(value.get("title") or "")
+        async with self.service.db.transaction() as session:
+            if await repo.input_handled(session, turn.answer_key):
+                return  # a double click, or Teams delivering the same submit again
+        state = await self.service.state(org.id)
+        if (
+            state is None
+            or value.get("step") != state.cursor.step.value
+            or value.get("sid") != state.cursor.statement_id
+        ):
+            await self._replace(turn_context, card_id, cards.retired_card(title))
+            await self._say(turn_context, turn, [Message(msg.TEAMS_CARD_OUT_OF_DATE, Tone.ERROR)])
+            return
+        if kind == cards.CHOICE:
+            result = await self.service.turn(
+                org.id, who, str(value.get("text") or ""), key=turn.answer_key
+            )
+            answer = str(value.get("label") or value.get("text") or "")
+        else:
+            values = cards.form_values(value)
+            try:
+                texts = cards.form_texts(value, await self._owner_names(turn_context, turn, values))
+            except cards.FormError as refusal:
+                result = TurnResult(None, [Message(str(refusal), Tone.ERROR)], refused=True)
+            else:
+                result = await self.service.submit(org.id, who, texts, key=turn.answer_key)
+            if result.refused:
+                await self._show_again(turn_context, turn, card_id, result.replies, values)
+                return
+            answer = cards.form_answer(value, texts)
+        if result.duplicate:
+            return
+        refused = all(isinstance(r, Message) and r.tone is Tone.ERROR for r in result.replies)
+        if not refused:  # refused outright (e.g. view only): the card stays; the reason is sent
+            await self._replace(turn_context, card_id, cards.answered_card(title, answer))
+        await self._say(turn_context, turn, result.replies)
+
+    async def _show_again(
+        self,
+        turn_context: TurnContext,
+        turn: Turn,
+        card_id: str | None,
+        refusals: Sequence[Reply],
+        values: dict[str, str],
+    ) -> None:
+        """A refused form: the same card, with why at the top and what was typed still in it."""
+        errors = [r.text for r in refusals if isinstance(r, Message)]
+        preview = await Preview.load(self.service, turn.organisation.id, turn.who)
+        question = preview.current_question() if preview else None
+        if question is None or card_id is None:
+            await self._say(turn_context, turn, list(refusals))
+            return
+        options = self._options(turn, errors=errors, values=values)
+        if isinstance(question, Question) and question.step is Step.TARGET and preview:
+            options = self._options(
+                turn, errors=errors, values=values, priority=preview.priority_form()
+            )
+        rendered = cards.render([question], options)
+        content = rendered[-1].attachments[0].content
+        await self._replace(turn_context, card_id, content)
+
+    async def _owner_names(
+        self, turn_context: TurnContext, turn: Turn, values: dict[str, str]
+    ) -> list[str]:
+        """People picked on a card, as the names or initials the engine matches.
+
+        Static choices already carry the engine's values; Teams' people picker sends Azure
+        AD object ids, which are looked up among the organisation's people, then in Teams.
+        """
+        names: list[str] = []
+        for value in cards.picked(values):
+            if not GUID.match(value):
+                names.append(value)
+                continue
+            name = await self._person_name(turn_context, turn, value)
+            if name is None:
+                raise cards.FormError(msg.TEAMS_UNKNOWN_PERSON)
+            names.append(name)
+        return names
+
+    async def _person_name(self, turn_context: TurnContext, turn: Turn, aad_id: str) -> str | None:
+        async with self.service.db.transaction() as session:
+            person = await repo.person_by_identity(session, CHANNEL, turn.tenant, aad_id)
+            if person is not None and person.organisation_id == turn.organisation.id:
+                return person.initials or person.display_name
+            channels = [
+                ref
+                for ref in await repo.conversation_refs(session, turn.organisation.id, CHANNEL)
+                if ref.kind in (CHANNEL_KIND, TEAM_KIND)
+            ]
+        connector = turn_context.turn_state.get(self.adapter.BOT_CONNECTOR_CLIENT_KEY)
+        if connector is None:
+            return None
+        for conversation in [turn.activity.conversation.id, *(c.conversation_id for c in channels)]:
+            try:
+                member = await connector.conversations.get_conversation_member(conversation, aad_id)
+            except Exception as exc:  # not in that roster: try the next one
+                log.debug("member %s not found in %s: %s", aad_id, conversation, exc)
+                continue
+            if member is not None and member.name:
+                return str(member.name)
+        return None
+
+    # ----- set-up and the SLT digest channel ---------------------------------------------------
+
+    async def _digest_here(self, turn_context: TurnContext, turn: Turn) -> None:
+        org = turn.organisation
+        async with self.service.db.transaction() as session:
+            person = await repo.person_by_identity(
+                session, CHANNEL, turn.tenant, turn.who.external_id
+            )
+            leader = (
+                person is not None
+                and person.organisation_id == org.id
+                and person.role == Role.CAREERS_LEADER.value
+            )
+            if leader:
+                await repo.update_organisation(
+                    session, org.id, settings={SLT_SETTING: turn.conversation_id}
+                )
+                # One digest channel: an earlier one stays known, as an ordinary team channel.
+                for ref in await repo.conversation_refs(session, org.id, CHANNEL):
+                    if ref.kind in (CHANNEL_KIND, TEAM_KIND):
+                        kind = (
+                            CHANNEL_KIND
+                            if ref.conversation_id == turn.conversation_id
+                            else TEAM_KIND
+                        )
+                        await repo.save_conversation_ref(
+                            session,
+                            org.id,
+                            CHANNEL,
+                            ref.conversation_id,
+                            kind,
+                            ref.reference,
+                            self.service.clock(),
+                        )
+        text = msg.TEAMS_DIGEST_SET if leader else msg.TEAMS_DIGEST_NOT_LEADER
+        tone = Tone.SUCCESS if leader else Tone.ERROR
+        await self._say(turn_context, turn, [Message(text.format(organisation=org.name), tone)])
+
+    async def _setup(self, turn_context: TurnContext, turn: Turn, edition: str, name: str) -> None:
+        """Link this team (or, from a personal chat, the tenant) to a school by name.
+
+        Allowed for the Careers Leader of the school it points at now, or anyone while that
+        school has no Careers Leader; joining an existing school with a Careers Leader needs
+        that Careers Leader. The person setting up then belongs to the school.
+        """
+        name = " ".join(name.strip().strip("\"'“”‘’").split())
+        if not name:
+            await self._say(turn_context, turn, [Message(msg.TEAMS_SETUP_HOW)])
+            return
+        scope = "" if turn.personal else turn.team
+        notes: list[Reply] = []
+        refusal: str | None = None
+        async with self.service.db.transaction() as session:
+            caller = await repo.person_by_identity(
+                session, CHANNEL, turn.tenant, turn.who.external_id
+            )
+            current = await repo.linked_organisation(session, CHANNEL, turn.tenant, scope)
+            target = await repo.linked_organisation_named(session, CHANNEL, turn.tenant, name)
+            for organisation in (current, target):
+                if organisation is not None and not await _may_set_up(
+                    session, caller, organisation
+                ):
+                    refusal = msg.TEAMS_SETUP_NOT_ALLOWED.format(organisation=organisation.name)
+                    break
+            if refusal is None:
+                if (
+                    target is None
+                    and turn.personal
+                    and current is not None
+                    and caller is not None
+                    and caller.organisation_id == current.id
+                ):
+                    # The school that first contact created for the tenant gets its real
+                    # name, keeping a review already started in it.
+                    target = await repo.update_organisation(
+                        session, current.id, name=name, edition=Edition(edition).value
+                    )
+                elif target is None:
+                    target = await repo.create_organisation(session, name, Edition(edition).value)
+                if target.edition != edition:
+                    notes.append(
+                        Message(
+                            msg.TEAMS_SETUP_EDITION_KEPT.format(
+                                organisation=target.name, edition=target.edition
+                            )
+                        )
+                    )
+                await repo.link_organisation(session, target.id, CHANNEL, turn.tenant, scope)
+                person = await repo.move_identity(
+                    session,
+                    CHANNEL,
+                    turn.tenant,
+                    turn.who.external_id,
+                    target.id,
+                    turn.who.display_name,
+                )
+                if turn.personal:
+                    reference = stored_reference(turn.activity, channel_post=False)
+                    await repo.save_conversation_ref(
+                        session,
+                        target.id,
+                        CHANNEL,
+                        turn.conversation_id,
+                        PERSONAL,
+                        reference.serialize(),
+                        self.service.clock(),
+                        person.id,
+                    )
+                turn.organisation = target
+        if refusal is not None or target is None:
+            await self._say(turn_context, turn, [Message(refusal or "", Tone.ERROR)])
+            return
+        where = msg.TEAMS_SETUP_WHERE_TENANT if turn.personal else msg.TEAMS_SETUP_WHERE_TEAM
+        done = msg.TEAMS_SETUP_DONE.format(
+            where=where, organisation=target.name, edition=Edition(target.edition).label
+        )
+        await self._say(turn_context, turn, [Message(done, Tone.SUCCESS), *notes])
+
+    # ----- the plan as a document (after the reply) --------------------------------------------
+
+    async def _export(self, turn_context: TurnContext, turn: Turn, wanted: str) -> None:
+        fmt = FORMAT_WORDS.get(wanted.lower(), wanted.lower())
+        if fmt not in FORMATS:
+            text = msg.TEAMS_EXPORT_UNKNOWN_FORMAT.format(formats=", ".join(FORMATS))
+            await self._say(turn_context, turn, [Message(text, Tone.ERROR)])
+            return
+        async with self.service.db.transaction() as session:
+            review = await repo.latest_review(session, turn.organisation.id)
+        if review is None:
+            await self._say(turn_context, turn, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
+            return
+        await self._say(
+            turn_context, turn, [Message(msg.TEAMS_EXPORT_PREPARING.format(format=fmt))]
+        )
+        reference = stored_reference(turn_context.activity, channel_post=False)
+        organisation_id, review_id = turn.organisation.id, review.id
+
+        async def job() -> None:
+            data, name = await self._document(organisation_id, review_id, fmt)
+            context = {
+                cards.MARK: "export",
+                "org": organisation_id,
+                "review": review_id,
+                "format": fmt,
+                "name": name,
+            }
+            consent = Attachment(
+                content_type=FILE_CONSENT,
+                name=name,
+                content={
+                    "description": msg.TEAMS_EXPORT_CONSENT.format(title=name),
+                    "sizeInBytes": len(data),
+                    "acceptContext": context,
+                    "declineContext": context,
+                },
+            )
+            await speak(
+                self.adapter,
+                self.app_id,
+                reference,
+                [Activity(type=ActivityTypes.message, attachments=[consent])],
+            )
+
+        self.work.start(
+            f"export {fmt} for {turn.who.display_name}", job, self._failed(reference, fmt)
+        )
+
+    async def _document(
+        self, organisation_id: int, review_id: int | None, fmt: str
+    ) -> tuple[bytes, str]:
+        """The plan document and its file name; built in a thread (Word, Excel, the chart)."""
+        from bot import exports  # matplotlib and friends: loaded only when a document is asked for
+
+        document = await self.service.plan_document(organisation_id, review_id)
+        data = await asyncio.to_thread(exports.export, document, fmt)
+        return data, exports.default_filename(document, fmt)
+
+    async def _upload(self, url: str, data: bytes) -> None:
+        """PUT the file to the OneDrive upload session Teams opened for it, in one piece."""
+        headers = {
+            "Content-Length": str(len(data)),
+            "Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}",
+        }
+        async with self.http.put(url, data=data, headers=headers) as response:
+            response.raise_for_status()
+
+    def _failed(self, reference: ConversationReference, fmt: str) -> Any:
+        async def tell(_: BaseException) -> None:
+            text = msg.TEAMS_EXPORT_FAILED.format(format=fmt)
+            await speak(self.adapter, self.app_id, reference, [cards.text_activity(text)])
+
+        return tell
+
+    # ----- saying things -----------------------------------------------------------------------
+
+    async def _welcome(self, turn_context: TurnContext, turn: Turn) -> None:
+        if turn.personal:
+            await turn_context.send_activity(
+                cards.card_activity(cards.welcome_card(msg.TEAMS_WELCOME_PERSONAL))
+            )
+        else:
+            await turn_context.send_activity(cards.text_activity(msg.TEAMS_WELCOME_TEAM))
+
+    def _options(
+        self,
+        turn: Turn,
+        *,
+        errors: Sequence[str] = (),
+        values: dict[str, str] | None = None,
+        priority: cards.PriorityForm | None = None,
+    ) -> cards.RenderOptions:
+        return cards.RenderOptions(
+            model=load_model(turn.organisation.edition),
+            interactive=turn.personal,
+            people_picker=turn.personal and turn.activity.channel_id == "msteams",
+            exports=turn.personal,
+            priority=priority,
+            errors=errors,
+            values=values or {},
+        )
+
+    async def _say(self, turn_context: TurnContext, turn: Turn, replies: Sequence[Reply]) -> None:
+        """Render replies as cards and send them; a priority question gets the whole form."""
+        if not replies:
+            return
+        priority = None
+        question = cards.question_of(replies)
+        if turn.personal and isinstance(question, Question) and question.step is Step.TARGET:
+            preview = await Preview.load(self.service, turn.organisation.id, turn.who)
+            priority = preview.priority_form() if preview else None
+        activities = cards.render(replies, self._options(turn, priority=priority))
+        if activities:
+            await turn_context.send_activities(activities)
+
+    async def _replace(
+        self, turn_context: TurnContext, card_id: str | None, content: dict[str, Any]
+    ) -> None:
+        """Replace a card in place (update_activity), so it cannot be answered twice."""
+        if not card_id:
+            return
+        replacement = cards.card_activity(content)
+        replacement.id = card_id
+        try:
+            await turn_context.update_activity(replacement)
+        except Exception:  # the answer is saved; a card that stays clickable is only stale
+            log.exception("could not replace card %s", card_id)
+
+
+async def _may_set_up(session: Any, caller: Person | None, organisation: Organisation) -> bool:
+    """Changing what a team or tenant points at: its Careers Leader, or anyone before one."""
+    if not await repo.careers_leader_named(session, organisation.id):
+        return True
+    return (
+        caller is not None
+        and caller.organisation_id == organisation.id
+        and caller.role == Role.CAREERS_LEADER.value
+    )

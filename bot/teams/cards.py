@@ -1,0 +1,851 @@
+"""Adaptive Cards (schema 1.5) for the channel-neutral replies: rendering only, no decisions.
+
+A turn's replies become a few Teams activities: the messages that lead up to a question are
+printed at the top of that question's card, so a turn costs one or two posts (Teams limits a
+bot's rate per conversation). Every button sends back the very text a person could type
+(`Choice.value`), so a click and a typed answer take the same road through the engine.
+
+What a submitted card sends back (`Activity.value`) is this module's own format, marked with
+`MARK`:
+
+``{"cib": "choice", "text": "3", "step": "level", "sid": "1.1", "title": ..., "label": ...}``
+    a button: `text` is what the engine receives.
+``{"cib": "form", "form": <step>, "step": ..., "sid": ..., "title": ..., <input ids>: ...}``
+    a form: `form_texts` turns its inputs into the engine's answers, in order.
+``{"cib": "command", "text": "export docx"}``
+    a command button on an information card (welcome, plan): handled as if typed.
+
+`step` and `sid` say which question the card asked, so the adapter can tell a stale card
+(the review has moved on) from a current one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botbuilder.schema import Activity, ActivityTypes, Attachment
+
+from model_data import BulletList, MaturityModel, Statement
+from workflows import messages as msg
+from workflows.actions import ActionView
+from workflows.answers import ActionDraft
+from workflows.notices import Notice
+from workflows.plan import ActionPlan, Summary
+from workflows.replies import (
+    Choice,
+    Message,
+    Question,
+    Reply,
+    ShowAction,
+    ShowActions,
+    ShowPlan,
+    ShowSummary,
+    StatementPrompt,
+    Step,
+    Tone,
+)
+from workflows.review import describe
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+MARK = "cib"
+CHOICE, FORM, COMMAND = "choice", "form", "command"
+LINK_ROWS = 3  # more links can be pasted as messages
+NAVIGATION = ("back", "skip", "pause")  # the engine's own words for these buttons
+KEEP = "keep"  # the engine's "leave it as it is" choice: a button, never a value in a list
+PEOPLE_DATASET = "graph.microsoft.com/users"
+_TONE_COLOUR = {Tone.INFO: "Default", Tone.SUCCESS: "Good", Tone.ERROR: "Attention"}
+LABEL = msg.TEAMS_LABELS
+
+
+class FormError(ValueError):
+    """A submitted form that cannot be given to the engine as it is (a required box empty)."""
+
+
+@dataclass(frozen=True)
+class PriorityForm:
+    """The four questions that follow "priority", asked by the engine ahead of time.
+
+    Each is the engine's own Question (its text, its choices with real dates), so the card
+    offers exactly what typing would accept; `current` fills the boxes when an answer is
+    being changed.
+    """
+
+    statement_id: str
+    target: Question
+    next_steps: Question
+    owners: Question
+    due: Question
+    current: ActionDraft | None = None
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How far a conversation can interact: personal chats get forms, channels read-only cards."""
+
+    model: MaturityModel | None = None
+    interactive: bool = True
+    people_picker: bool = False  # Teams' Graph people search (not in the Emulator)
+    exports: bool = False  # offer the plan as a document under the plan card
+    priority: PriorityForm | None = None
+    errors: Sequence[str] = ()  # a refused form shown again: why, at the top
+    values: Mapping[str, str] = field(default_factory=dict)  # ... and what was typed in it
+
+
+# ----- building blocks ---------------------------------------------------------------------
+
+
+def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+    if actions:
+        content["actions"] = actions
+    return content
+
+
+def text_block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def fact_set(facts: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "FactSet",
+        "facts": [{"title": title, "value": value} for title, value in facts if value],
+    }
+
+
+def submit(title: str, data: dict[str, Any], style: str | None = None) -> dict[str, Any]:
+    action: dict[str, Any] = {"type": "Action.Submit", "title": title, "data": data}
+    if style:
+        action["style"] = style
+    return action
+
+
+def action_set(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "ActionSet", "actions": actions}
+
+
+def attachment(content: dict[str, Any]) -> Attachment:
+    return Attachment(content_type=CARD_CONTENT_TYPE, content=content)
+
+
+def card_activity(content: dict[str, Any], summary: str = "") -> Activity:
+    """A message carrying one card; `summary` is what notifications and old clients show."""
+    return Activity(
+        type=ActivityTypes.message,
+        attachments=[attachment(content)],
+        summary=summary or None,
+    )
+
+
+def text_activity(text: str) -> Activity:
+    return Activity(type=ActivityTypes.message, text=text, text_format="markdown")
+
+
+def _message_blocks(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return [text_block(m.text, color=_TONE_COLOUR[m.tone]) for m in messages]
+
+
+def _error_blocks(errors: Sequence[str]) -> list[dict[str, Any]]:
+    return [text_block(e, color="Attention", weight="Bolder") for e in errors]
+
+
+def _descriptor(statement: Statement, level: int) -> str:
+    blocks = statement.levels.get(level)
+    if blocks is None:
+        return msg.TEAMS_NO_DESCRIPTOR
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, BulletList):
+            lines.extend(f"- {item}" for item in block.items)
+        else:
+            lines.append(block)
+    return "\n".join(lines)
+
+
+def _heading(options: RenderOptions, statement_id: str | None) -> str:
+    if statement_id is None:
+        return ""
+    if options.model is not None:
+        try:
+            return options.model.statement(statement_id).short_label
+        except KeyError:
+            pass
+    return statement_id
+
+
+# ----- questions ---------------------------------------------------------------------------
+
+
+def _choice_data(
+    choice: Choice, step: Step, statement_id: str | None, title: str
+) -> dict[str, Any]:
+    return {
+        MARK: CHOICE,
+        "text": choice.value,
+        "step": step.value,
+        "sid": statement_id,
+        "title": title,
+        "label": choice.label,
+    }
+
+
+def _form_data(form: str, step: Step, statement_id: str | None, title: str) -> dict[str, Any]:
+    return {MARK: FORM, "form": form, "step": step.value, "sid": statement_id, "title": title}
+
+
+def _navigation(step: Step, statement_id: str | None, title: str) -> dict[str, Any] | None:
+    if statement_id is None:
+        return None
+    return action_set(
+        [
+            submit(LABEL[word], _choice_data(Choice(LABEL[word], word), step, statement_id, title))
+            for word in NAVIGATION
+        ]
+    )
+
+
+def _buttons(
+    choices: Sequence[Choice], step: Step, statement_id: str | None, title: str
+) -> list[dict[str, Any]]:
+    return [submit(c.label, _choice_data(c, step, statement_id, title)) for c in choices]
+
+
+def statement_card(
+    prompt: StatementPrompt, preface: Sequence[Message], options: RenderOptions
+) -> dict[str, Any]:
+    """Theme (when it starts), statement, the four descriptors, progress and level buttons."""
+    statement = prompt.statement
+    title = statement.short_label
+    body: list[dict[str, Any]] = _error_blocks(options.errors) + _message_blocks(preface)
+    if prompt.theme is not None:
+        benchmarks = prompt.theme.benchmarks
+        body.append(
+            {
+                "type": "Container",
+                "style": "emphasis",
+                "bleed": True,
+                "items": [
+                    text_block(
+                        msg.TEAMS_THEME.format(
+                            number=prompt.theme.number, title=prompt.theme.title
+                        ),
+                        size="Large",
+                        weight="Bolder",
+                    ),
+                    text_block(
+                        msg.TEAMS_BENCHMARKS[len(benchmarks) > 1].format(
+                            numbers=", ".join(str(b) for b in benchmarks)
+                        ),
+                        isSubtle=True,
+                        spacing="None",
+                    ),
+                ],
+            }
+        )
+    body.append(text_block(statement.label, size="Medium", weight="Bolder"))
+    body.append(text_block(prompt.progress.text, isSubtle=True, spacing="None"))
+    for choice in prompt.level_choices:
+        if not choice.value.isdigit():
+            continue
+        body.append(
+            {
+                "type": "ColumnSet",
+                "separator": True,
+                "columns": [
+                    {
+                        "type": "Column",
+                        "width": "90px",
+                        "items": [text_block(choice.label, weight="Bolder")],
+                    },
+                    {
+                        "type": "Column",
+                        "width": "stretch",
+                        "items": [text_block(_descriptor(statement, int(choice.value)))],
+                    },
+                ],
+            }
+        )
+    if prompt.current is not None:
+        template = msg.TEAMS_LAST_REVIEW if prompt.current.carried else msg.TEAMS_YOUR_ANSWER
+        body.append(text_block(template.format(answer=describe(prompt.current)), color="Accent"))
+    body.append(text_block(prompt.text, weight="Bolder"))
+    if options.interactive:
+        body.append(action_set(_buttons(prompt.level_choices, Step.LEVEL, statement.id, title)))
+        navigation = _navigation(Step.LEVEL, statement.id, title)
+        if navigation:
+            body.append(navigation)
+    return card(body)
+
+
+def question_card(
+    question: Question, preface: Sequence[Message], options: RenderOptions
+) -> dict[str, Any]:
+    """One question of a statement, with the inputs its step needs."""
+    sid, step = question.statement_id, question.step
+    title = _heading(options, sid)
+    body: list[dict[str, Any]] = _error_blocks(options.errors) + _message_blocks(preface)
+    if title:
+        body.append(text_block(title, weight="Bolder", isSubtle=True))
+    if (
+        step is Step.TARGET
+        and options.priority is not None
+        and options.priority.statement_id == sid
+    ):
+        return _priority_card(options.priority, body, options, title)
+    if question.hint:
+        body.append(text_block(question.hint, color="Accent"))
+    body.append(text_block(question.text, weight="Bolder"))
+    if not options.interactive:
+        return card(body)
+    values = options.values
+    buttons = list(question.choices)
+    form: list[dict[str, Any]] = []
+    if step is Step.PARTICIPANTS:
+        body.append(_text_input("participants", LABEL["participants"], values))
+        form = [submit(LABEL["save"], _form_data("participants", step, sid, title), "positive")]
+    elif step is Step.EVIDENCE:
+        for n in range(1, LINK_ROWS + 1):
+            body.append(_link_row(n, values))
+        data = _form_data("evidence", step, sid, title)
+        data["finish"] = buttons[0].value if buttons else ""
+        form = [submit(LABEL["save_links"], data, "positive")]
+    elif step is Step.NOTE:
+        body.append(_text_input("note", LABEL["note"], values, multiline=True))
+        data = _form_data("note", step, sid, title)
+        data["empty"] = buttons[0].value if buttons else ""
+        form = [submit(LABEL["save"], data, "positive")]
+    elif step is Step.NEXT_STEPS:
+        body.append(_text_input("next_steps", LABEL["next_steps"], values, multiline=True))
+        form = [submit(LABEL["save"], _form_data("next_steps", step, sid, title), "positive")]
+    elif step is Step.OWNERS:
+        people = [c for c in buttons if c.value != KEEP]
+        buttons = [c for c in buttons if c.value == KEEP]
+        body.extend(_owner_inputs(people, values, options.people_picker))
+        form = [submit(LABEL["save"], _form_data("owners", step, sid, title), "positive")]
+    elif step is Step.DUE:
+        dated = [c for c in buttons if c.value != KEEP]
+        buttons = [c for c in buttons if c.value == KEEP]
+        body.append(_choice_input("due", LABEL["due"], dated, values.get("due")))
+        data = _form_data("due", step, sid, title)
+        data["labels"] = {c.value: c.label for c in dated}
+        form = [submit(LABEL["save"], data, "positive")]
+    body.append(action_set(form + _buttons(buttons, step, sid, title)))
+    if step is not Step.PARTICIPANTS:
+        navigation = _navigation(step, sid, title)
+        if navigation:
+            body.append(navigation)
+    return card(body)
+
+
+def _text_input(
+    input_id: str,
+    label: str,
+    values: Mapping[str, str],
+    *,
+    multiline: bool = False,
+    placeholder: str | None = None,
+    style: str | None = None,
+    required: bool = False,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "Input.Text", "id": input_id, "label": label}
+    if multiline:
+        element["isMultiline"] = True
+    if placeholder:
+        element["placeholder"] = placeholder
+    if style:
+        element["style"] = style
+    if required:
+        element["isRequired"] = True
+        element["errorMessage"] = msg.TEAMS_FORM_MISSING.format(field=label)
+    if values.get(input_id):
+        element["value"] = values[input_id]
+    return element
+
+
+def _link_row(n: int, values: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "type": "ColumnSet",
+        "columns": [
+            {
+                "type": "Column",
+                "width": 2,
+                "items": [_text_input(f"label_{n}", LABEL["link_label"], values)],
+            },
+            {
+                "type": "Column",
+                "width": 3,
+                "items": [
+                    _text_input(
+                        f"link_{n}",
+                        LABEL["link"].format(n=n),
+                        values,
+                        style="Url",
+                        placeholder=LABEL["link_placeholder"],
+                    )
+                ],
+            },
+        ],
+    }
+
+
+def _choice_input(
+    input_id: str,
+    label: str,
+    choices: Sequence[Choice],
+    value: str | None,
+    *,
+    required: bool = True,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "label": label,
+        "style": "compact",
+        "choices": [{"title": c.label, "value": c.value} for c in choices],
+    }
+    if value:
+        element["value"] = value
+    if required:
+        element["isRequired"] = True
+        element["errorMessage"] = msg.TEAMS_FORM_MISSING.format(field=label)
+    return element
+
+
+def _owner_inputs(
+    people: Sequence[Choice], values: Mapping[str, str], picker: bool
+) -> list[dict[str, Any]]:
+    """People the organisation knows (and, in Teams, anyone in the tenant) or typed initials."""
+    elements: list[dict[str, Any]] = []
+    if people or picker:
+        pick: dict[str, Any] = {
+            "type": "Input.ChoiceSet",
+            "id": "owners_pick",
+            "label": LABEL["owners_pick"],
+            "isMultiSelect": True,
+            "choices": [{"title": c.label, "value": c.value} for c in people],
+        }
+        if picker:
+            pick["choices.data"] = {"type": "Data.Query", "dataset": PEOPLE_DATASET}
+        if values.get("owners_pick"):
+            pick["value"] = values["owners_pick"]
+        elements.append(pick)
+    elements.append(
+        _text_input(
+            "owners_typed",
+            LABEL["owners_typed"],
+            values,
+            placeholder=LABEL["owners_placeholder"],
+        )
+    )
+    return elements
+
+
+def _priority_card(
+    form: PriorityForm, body: list[dict[str, Any]], options: RenderOptions, title: str
+) -> dict[str, Any]:
+    """Target level, next steps, owners and by when, saved together or not at all."""
+    sid = form.statement_id
+    values = dict(priority_values(form))
+    values.update({k: v for k, v in options.values.items() if v})
+    body.append(text_block(msg.TEAMS_PRIORITY_INTRO))
+    if not options.interactive:
+        return card(body)
+    targets = [c for c in form.target.choices if c.value != KEEP]
+    body.append(text_block(form.target.text, isSubtle=True))
+    body.append(_choice_input("target", LABEL["target"], targets, values.get("target")))
+    body.append(
+        _text_input("next_steps", LABEL["next_steps"], values, multiline=True, required=True)
+    )
+    people = [c for c in form.owners.choices if c.value != KEEP]
+    body.extend(_owner_inputs(people, values, options.people_picker))
+    dated = [c for c in form.due.choices if c.value != KEEP]
+    body.append(_choice_input("due", LABEL["due"], dated, values.get("due")))
+    data = _form_data("priority", Step.TARGET, sid, title)
+    data["labels"] = {c.value: c.label for c in dated}
+    body.append(action_set([submit(LABEL["save"], data, "positive")]))
+    navigation = _navigation(Step.TARGET, sid, title)
+    if navigation:
+        body.append(navigation)
+    return card(body)
+
+
+def priority_values(form: PriorityForm) -> dict[str, str]:
+    """The boxes of a priority card filled from the answer being changed (if any)."""
+    values: dict[str, str] = {}
+    targets = [c.value for c in form.target.choices if c.value != KEEP]
+    current = form.current
+    if current is not None and current.target_level and str(current.target_level) in targets:
+        values["target"] = str(current.target_level)
+    elif targets:
+        values["target"] = targets[0]
+    if current is None:
+        return values
+    if current.next_steps:
+        values["next_steps"] = current.next_steps
+    people = {c.value.casefold(): c.value for c in form.owners.choices if c.value != KEEP}
+    picked = [people[o.casefold()] for o in current.owner_names if o.casefold() in people]
+    typed = [o for o in current.owner_names if o.casefold() not in people]
+    if picked:
+        values["owners_pick"] = ",".join(picked)
+    if typed:
+        values["owners_typed"] = ", ".join(typed)
+    dated = {c.value for c in form.due.choices}
+    if current.due and current.due in dated:
+        values["due"] = current.due
+    return values
+
+
+# ----- what a submitted form means -----------------------------------------------------------
+
+_INPUTS = {
+    "participants": ("participants",),
+    "evidence": tuple(f"{kind}_{n}" for n in range(1, LINK_ROWS + 1) for kind in ("label", "link")),
+    "note": ("note",),
+    "next_steps": ("next_steps",),
+    "owners": ("owners_pick", "owners_typed"),
+    "due": ("due",),
+    "priority": ("target", "next_steps", "owners_pick", "owners_typed", "due"),
+}
+
+
+def form_values(value: Mapping[str, Any]) -> dict[str, str]:
+    """The inputs of a submitted form, as strings (Teams sends what the person left in them)."""
+    names = _INPUTS.get(str(value.get("form")), ())
+    return {name: str(value.get(name) or "").strip() for name in names}
+
+
+def picked(values: Mapping[str, str]) -> list[str]:
+    """The values chosen in the people picker (Teams joins a multi-select with commas)."""
+    return [v.strip() for v in values.get("owners_pick", "").split(",") if v.strip()]
+
+
+def owners_text(names: Sequence[str], typed: str) -> str:
+    return ", ".join([*names, typed] if typed else names)
+
+
+def _steps(text: str) -> str:
+    """Several lines become the engine's ';'-separated steps (it reads one line at a time)."""
+    return "; ".join(line.strip() for line in re.split(r"[\r\n]+", text) if line.strip())
+
+
+def _required(text: str, label_key: str) -> str:
+    if not text:
+        raise FormError(msg.TEAMS_FORM_MISSING.format(field=LABEL[label_key]))
+    return text
+
+
+def form_texts(value: Mapping[str, Any], owner_names: Sequence[str] = ()) -> list[str]:
+    """A submitted form as the answers a person would type, in the engine's order.
+
+    `owner_names` are the people picked, already turned into names or initials. Raises
+    FormError when a box the answer needs is empty (the engine would read the next answer
+    as this one's).
+    """
+    form = value.get("form")
+    values = form_values(value)
+    if form == "participants":
+        return [_required(values["participants"], "participants")]
+    if form == "evidence":
+        texts = []
+        for n in range(1, LINK_ROWS + 1):
+            text = f"{values[f'label_{n}']} {values[f'link_{n}']}".strip()
+            if text:
+                texts.append(text)
+        return [*texts, str(value.get("finish") or "")] if value.get("finish") else texts
+    if form == "note":
+        return [values["note"] or str(value.get("empty") or "")]
+    if form == "next_steps":
+        return [_required(_steps(values["next_steps"]), "next_steps")]
+    if form == "owners":
+        return [_required(owners_text(owner_names, values["owners_typed"]), "owners_typed")]
+    if form == "due":
+        return [_required(values["due"], "due")]
+    if form == "priority":
+        return [
+            _required(values["target"], "target"),
+            _required(_steps(values["next_steps"]), "next_steps"),
+            _required(owners_text(owner_names, values["owners_typed"]), "owners_typed"),
+            _required(values["due"], "due"),
+        ]
+    raise FormError(msg.TEAMS_CARD_OUT_OF_DATE)
+
+
+def form_answer(value: Mapping[str, Any], texts: Sequence[str]) -> str:
+    """How a saved form reads on the card it replaces."""
+    form = value.get("form")
+    labels: Mapping[str, str] = value.get("labels") or {}
+    if form == "evidence":
+        links = [t for t in texts if t != value.get("finish")]
+        return (
+            msg.TEAMS_ANSWER_LINKS.format(count=len(links)) if links else msg.TEAMS_ANSWER_NO_LINKS
+        )
+    if form == "priority" and len(texts) == 4:
+        target, next_steps, owners, due = texts
+        return msg.TEAMS_ANSWER_PRIORITY.format(
+            target=target, next_steps=next_steps, owners=owners, due=labels.get(due, due)
+        )
+    if form == "due" and texts:
+        return labels.get(texts[0], texts[0])
+    return "; ".join(texts)
+
+
+def answered_card(title: str, answer: str) -> dict[str, Any]:
+    """What an answered card becomes: the question's title and the answer, and no buttons."""
+    body = [text_block(title, weight="Bolder")] if title else []
+    body.append(text_block(msg.TEAMS_ANSWERED.format(answer=answer), color="Good"))
+    return card(body)
+
+
+def retired_card(title: str) -> dict[str, Any]:
+    body = [text_block(title, weight="Bolder")] if title else []
+    body.append(text_block(msg.TEAMS_CARD_RETIRED, isSubtle=True))
+    return card(body)
+
+
+# ----- information cards ---------------------------------------------------------------------
+
+
+def _cell(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TableCell", "items": [text_block(text, **style)]}
+
+
+def summary_card(summary: Summary) -> dict[str, Any]:
+    """The summary grid: every statement against levels 1-4, priorities and strengths marked."""
+    header = {
+        "type": "TableRow",
+        "style": "accent",
+        "cells": [
+            _cell(LABEL["statement"], weight="Bolder"),
+            *(
+                _cell(str(level), weight="Bolder", horizontalAlignment="Center")
+                for level in (1, 2, 3, 4)
+            ),
+            _cell(""),
+        ],
+    }
+    rows = [header]
+    for row in summary.rows:
+        flag = LABEL["priority"] if row.priority else LABEL["strength"] if row.strength else ""
+        colour = "Attention" if row.priority else "Good" if row.strength else "Default"
+        rows.append(
+            {
+                "type": "TableRow",
+                "cells": [
+                    _cell(row.label),
+                    *(
+                        _cell("●" if row.level == level else "", horizontalAlignment="Center")
+                        for level in (1, 2, 3, 4)
+                    ),
+                    _cell(flag, color=colour, weight="Bolder"),
+                ],
+            }
+        )
+    caption = msg.TEAMS_SUMMARY_CAPTION.format(
+        answered=summary.answered,
+        total=summary.total,
+        priorities=len(summary.priorities),
+        strengths=len(summary.strengths),
+    )
+    return card(
+        [
+            text_block(
+                msg.TEAMS_SUMMARY_TITLE.format(title=summary.title), size="Medium", weight="Bolder"
+            ),
+            {
+                "type": "Table",
+                "firstRowAsHeader": True,
+                "showGridLines": True,
+                "gridStyle": "default",
+                "columns": [{"width": 6}, *({"width": 1} for _ in range(4)), {"width": 2}],
+                "rows": rows,
+            },
+            text_block(caption, isSubtle=True),
+        ]
+    )
+
+
+def plan_card(plan: ActionPlan, exports: bool) -> dict[str, Any]:
+    """The action plan, one block per priority, with the real deadline and owners."""
+    body: list[dict[str, Any]] = [
+        text_block(msg.TEAMS_PLAN_TITLE.format(title=plan.title), size="Medium", weight="Bolder")
+    ]
+    if not plan.rows:
+        body.append(text_block(msg.TEAMS_PLAN_EMPTY, isSubtle=True))
+    for row in plan.rows:
+        who = " / ".join(row.owners)
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "items": [
+                    text_block(row.leadership_area, weight="Bolder"),
+                    fact_set(
+                        [
+                            (
+                                LABEL["current_position"],
+                                f"{row.current_level}: {row.current_position}",
+                            ),
+                            (
+                                LABEL["actions_to_improve"],
+                                f"{row.target_level}: {row.actions_to_improve}"
+                                if row.target_level
+                                else "",
+                            ),
+                            (LABEL["next_steps"], "\n".join(row.next_steps)),
+                            (
+                                LABEL["by_when_who"],
+                                " – ".join(p for p in (row.by_when_dated, who) if p),
+                            ),
+                        ]
+                    ),
+                ],
+            }
+        )
+    actions = None
+    if exports and plan.rows:
+        actions = [
+            submit(LABEL["download_docx"], {MARK: COMMAND, "text": "export docx"}),
+            submit(LABEL["download_xlsx"], {MARK: COMMAND, "text": "export xlsx"}),
+        ]
+    return card(body, actions)
+
+
+def _action_facts(action: ActionView, today: Any) -> list[tuple[str, str]]:
+    late = action.overdue(today)
+    return [
+        (
+            LABEL["target"],
+            f"{action.current_level} → {action.target_level}" if action.target_level else "",
+        ),
+        (LABEL["next_steps"], action.next_steps or ""),
+        (LABEL["who"], " / ".join(action.owner_names)),
+        (LABEL["due"], action.by_when),
+        (LABEL["status"], msg.TEAMS_OVERDUE if late else action.status.label),
+    ]
+
+
+def actions_card(title: str, actions: Sequence[ActionView], today: Any) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [text_block(title, size="Medium", weight="Bolder")]
+    for action in actions:
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "items": [
+                    text_block(
+                        f"#{action.id} {action.statement_label}",
+                        weight="Bolder",
+                        color="Attention" if action.overdue(today) else "Default",
+                    ),
+                    fact_set(_action_facts(action, today)),
+                ],
+            }
+        )
+    return card(body)
+
+
+def action_card(action: ActionView, today: Any) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        text_block(
+            msg.TEAMS_ACTION_TITLE.format(id=action.id, label=action.statement_label),
+            size="Medium",
+            weight="Bolder",
+        ),
+        fact_set(_action_facts(action, today)),
+    ]
+    if action.updates:
+        body.append(text_block(LABEL["history"], weight="Bolder"))
+        for update in action.updates:
+            line = f"{update.at:%a} {update.at.day} {update.at:%b %Y} · {update.kind}"
+            if update.by:
+                line += f" · {update.by}"
+            if update.note:
+                line += f": {update.note}"
+            if update.link:
+                line += f" ({update.link})"
+            body.append(text_block(line, spacing="Small"))
+    return card(body)
+
+
+def notice_card(notice: Notice) -> dict[str, Any]:
+    """A reminder or digest: its sections, and buttons that send their command as typed."""
+    body: list[dict[str, Any]] = [text_block(notice.title, size="Medium", weight="Bolder")]
+    for heading, lines in notice.sections:
+        if heading:
+            body.append(text_block(heading, weight="Bolder", spacing="Medium"))
+            body.append(text_block("\n".join(f"- {line}" for line in lines), spacing="Small"))
+        else:
+            body.extend(text_block(line) for line in lines)
+    actions = [submit(b.label, {MARK: COMMAND, "text": b.value}) for b in notice.buttons]
+    return card(body, actions or None)
+
+
+def welcome_card(text: str) -> dict[str, Any]:
+    return card(
+        [text_block(text)],
+        [submit(LABEL["start"], {MARK: COMMAND, "text": "review"}, "positive")],
+    )
+
+
+# ----- a turn's replies ----------------------------------------------------------------------
+
+
+def render(replies: Sequence[Reply], options: RenderOptions | None = None) -> list[Activity]:
+    """The replies of one turn as Teams activities, in order."""
+    options = options or RenderOptions()
+    out: list[Activity] = []
+    pending: list[Message] = []
+
+    def flush() -> None:
+        if pending:
+            out.append(text_activity("\n\n".join(m.text for m in pending)))
+            pending.clear()
+
+    for reply in replies:
+        if isinstance(reply, Message):
+            pending.append(reply)
+        elif isinstance(reply, StatementPrompt):
+            content = statement_card(reply, pending, options)
+            summary = reply.statement.short_label
+            pending.clear()
+            out.append(card_activity(content, summary))
+        elif isinstance(reply, Question):
+            content = question_card(reply, pending, options)
+            pending.clear()
+            out.append(card_activity(content, reply.text))
+        elif isinstance(reply, ShowSummary):
+            flush()
+            out.append(card_activity(summary_card(reply.summary), reply.summary.title))
+        elif isinstance(reply, ShowPlan):
+            flush()
+            out.append(card_activity(plan_card(reply.plan, options.exports), reply.plan.title))
+        elif isinstance(reply, ShowActions):
+            flush()
+            out.append(
+                card_activity(actions_card(reply.title, reply.actions, reply.today), reply.title)
+            )
+        elif isinstance(reply, ShowAction):
+            flush()
+            out.append(card_activity(action_card(reply.action, reply.today)))
+        else:  # pragma: no cover - the Reply union is closed
+            raise TypeError(f"cannot render {reply!r}")
+    flush()
+    return out
+
+
+def question_of(replies: Sequence[Reply]) -> Question | StatementPrompt | None:
+    """The last question among replies (the one a card would ask)."""
+    for reply in reversed(replies):
+        if isinstance(reply, Question | StatementPrompt):
+            return reply
+    return None
