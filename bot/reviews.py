@@ -106,16 +106,38 @@ class ReviewService:
         person = await repo.person_for_identity(
             session, organisation.id, who.channel, who.external_id, who.display_name, who.workspace
         )
-        ctx = engine.Context(
+        return person, await self.engine_context(session, organisation, person.display_name)
+
+    async def engine_context(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        actor: str,
+        now: datetime | None = None,
+    ) -> engine.Context:
+        """What the engine needs for this organisation: its edition, people, calendar, clock."""
+        return engine.Context(
             model=load_model(organisation.edition),
             glossary=load_glossary(),
-            now=self.clock(),
-            actor=person.display_name,
+            now=now or self.clock(),
+            actor=actor,
             people=await repo.known_people(session, organisation.id),
             calendar=await self.calendar(session, organisation),
             timezone=organisation.timezone,
         )
-        return person, ctx
+
+    async def snapshot(
+        self, organisation_id: int, actor: str
+    ) -> tuple[engine.ReviewState, engine.Context] | None:
+        """The review in progress and its context, read only: for forms that ask the engine
+        its next questions (with their choices and dates) on a copy, saving nothing."""
+        async with self.db.transaction() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            review = await repo.open_review(session, organisation_id)
+            if organisation is None or review is None:
+                return None
+            state = await repo.load_state(session, review)
+            return state, await self.engine_context(session, organisation, actor)
 
     async def open(
         self, organisation_id: int, who: Who, new: bool = False, blank: bool = False

@@ -26,12 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notify import DeliveryError, Notifier, Pacer
 from bot.reviews import ReviewService, action_view
-from model_data import load_glossary, load_model
+from model_data import load_model
 from storage import deliveries, repo
 from storage import models as m
 from storage.db import Database
 from workflows import messages as msg
 from workflows import review as engine
+from workflows.actions import ActionView
+from workflows.calendar import TermCalendar
 from workflows.digest import DigestSchedule, build_digest, digest_slot
 from workflows.notices import Notice
 from workflows.plan import build_summary
@@ -116,16 +118,9 @@ class Dispatcher:
         self, organisation_id: int, as_of: datetime
     ) -> list[tuple[dict[str, object], Notice]]:
         async with self.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            assert organisation is not None
-            calendar = await self.service.calendar(session, organisation)
-            model = load_model(organisation.edition)
-            ctx = engine.Context(
-                model, load_glossary(), as_of, "scheduler", (), calendar, organisation.timezone
-            )
-            rows = await repo.organisation_actions(session, organisation_id)
-            updates = await repo.action_updates(session, [r.id for r in rows])
-            views = [action_view(r, ctx, [u for u in updates if u.action_id == r.id]) for r in rows]
+            organisation, ctx, views, updates = await self._actions(session, organisation_id, as_of)
+            model, calendar = ctx.model, ctx.calendar
+            assert calendar is not None
             snoozed: dict[tuple[int, int], date] = {}
             for update in updates:
                 if update.kind == "snoozed" and update.after.get("person_id"):
@@ -173,18 +168,30 @@ class Dispatcher:
     async def digest_notice(self, organisation_id: int, as_of: datetime) -> Notice:
         """This week's digest for one organisation, built now (for --print and --send)."""
         async with self.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            assert organisation is not None
-            calendar = await self.service.calendar(session, organisation)
-            model = load_model(organisation.edition)
-            ctx = engine.Context(
-                model, load_glossary(), as_of, "scheduler", (), calendar, organisation.timezone
-            )
-            rows = await repo.organisation_actions(session, organisation_id)
-            views = [action_view(r, ctx, ()) for r in rows]
-            return await self._digest_notice(session, organisation, views, calendar, as_of)
+            organisation, ctx, views, _ = await self._actions(session, organisation_id, as_of)
+            assert ctx.calendar is not None
+            return await self._digest_notice(session, organisation, views, ctx.calendar, as_of)
 
-    async def _digest_notice(self, session, organisation, views, calendar, as_of) -> Notice:  # type: ignore[no-untyped-def]
+    async def _actions(
+        self, session: AsyncSession, organisation_id: int, as_of: datetime
+    ) -> tuple[m.Organisation, engine.Context, list[ActionView], list[m.ActionUpdate]]:
+        """An organisation's actions as people see them, with their updates, at `as_of`."""
+        organisation = await repo.get_organisation(session, organisation_id)
+        assert organisation is not None
+        ctx = await self.service.engine_context(session, organisation, "scheduler", as_of)
+        rows = await repo.organisation_actions(session, organisation_id)
+        updates = await repo.action_updates(session, [r.id for r in rows])
+        views = [action_view(r, ctx, [u for u in updates if u.action_id == r.id]) for r in rows]
+        return organisation, ctx, views, updates
+
+    async def _digest_notice(
+        self,
+        session: AsyncSession,
+        organisation: m.Organisation,
+        views: list[ActionView],
+        calendar: TermCalendar,
+        as_of: datetime,
+    ) -> Notice:
         review = await repo.latest_review(session, organisation.id)
         summary = previous = None
         if review is not None:

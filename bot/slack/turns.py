@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.reviews import ReviewService, TurnResult, Who
-from model_data import load_glossary, load_model
-from storage import repo
 from workflows import review as engine
 from workflows.replies import Message, Question, Step, Tone
 
@@ -39,24 +37,8 @@ class Preview:
 
     @classmethod
     async def load(cls, service: ReviewService, organisation_id: int, actor: str) -> Preview | None:
-        async with service.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            if organisation is None:
-                return None
-            review = await repo.open_review(session, organisation_id)
-            if review is None:
-                return None
-            state = await repo.load_state(session, review)
-            ctx = engine.Context(
-                model=load_model(state.edition),
-                glossary=load_glossary(),
-                now=service.clock(),
-                actor=actor,
-                people=await repo.known_people(session, organisation_id),
-                calendar=await service.calendar(session, organisation),
-                timezone=organisation.timezone,
-            )
-            return cls(state, ctx)
+        snapshot = await service.snapshot(organisation_id, actor)
+        return cls(*snapshot) if snapshot else None
 
     def at(self, statement_id: str | None, step: Step) -> bool:
         """Whether the review is waiting on this question now."""

@@ -28,7 +28,7 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
-from model_data import BulletList, MaturityModel, Statement
+from model_data import MaturityModel, Statement
 from workflows import messages as msg
 from workflows.actions import ActionView
 from workflows.answers import ActionDraft
@@ -160,16 +160,7 @@ def _error_blocks(errors: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _descriptor(statement: Statement, level: int) -> str:
-    blocks = statement.levels.get(level)
-    if blocks is None:
-        return msg.TEAMS_NO_DESCRIPTOR
-    lines: list[str] = []
-    for block in blocks:
-        if isinstance(block, BulletList):
-            lines.extend(f"- {item}" for item in block.items)
-        else:
-            lines.append(block)
-    return "\n".join(lines)
+    return statement.level_text(level) or msg.TEAMS_NO_DESCRIPTOR
 
 
 def _heading(options: RenderOptions, statement_id: str | None) -> str:

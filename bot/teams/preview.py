@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from bot.reviews import ReviewService, Who
 from bot.teams.cards import PriorityForm, question_of
-from model_data import load_glossary, load_model
-from storage import repo
 from workflows import review as engine
 from workflows.replies import Question, StatementPrompt, Step
 
@@ -30,22 +28,8 @@ class Preview:
     @classmethod
     async def load(cls, service: ReviewService, organisation_id: int, who: Who) -> Preview | None:
         """The review in progress and a context built as the service builds it, or None."""
-        async with service.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            review = await repo.open_review(session, organisation_id)
-            if organisation is None or review is None:
-                return None
-            state = await repo.load_state(session, review)
-            ctx = engine.Context(
-                model=load_model(organisation.edition),
-                glossary=load_glossary(),
-                now=service.clock(),
-                actor=who.display_name,
-                people=await repo.known_people(session, organisation_id),
-                calendar=await service.calendar(session, organisation),
-                timezone=organisation.timezone,
-            )
-        return cls(state, ctx)
+        snapshot = await service.snapshot(organisation_id, who.display_name)
+        return cls(*snapshot) if snapshot else None
 
     def current_question(self) -> Question | StatementPrompt | None:
         """The question the review is waiting on, as the engine would ask it again."""
