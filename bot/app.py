@@ -8,6 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bot import plan_links
 from bot.config import Settings, get_settings
 from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
 from bot.reviews import ReviewService
@@ -42,10 +43,11 @@ def init_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/privacy", page(msg.PRIVACY_PAGE))
     app.router.add_get("/terms", page(msg.TERMS_PAGE))
+    app.router.add_get("/plans/{token}.docx", plan_links.download)
     setup_slack(app)  # when its settings are present
     setup_teams(app)  # local mode without an app id, refused in production
     if settings.scheduler_enabled:
-        dispatcher = Dispatcher(app[SERVICE], app[NOTIFIERS])
+        dispatcher = Dispatcher(app[SERVICE], app[NOTIFIERS], plan_link=plan_link(settings))
         app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
     return app
 
@@ -54,6 +56,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].migrate()
     yield
     await app[DATABASE].close()
+
+
+def plan_link(settings: Settings) -> Callable[[int, datetime], str] | None:
+    """How digests link to the full plan, if a signing secret is set."""
+    secret = settings.plan_link_secret
+    if not secret:
+        return None
+    return lambda organisation_id, now: plan_links.url(
+        settings.public_url, secret, organisation_id, now
+    )
 
 
 def page(text: str) -> Callable[[web.Request], Awaitable[web.Response]]:

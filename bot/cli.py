@@ -486,7 +486,9 @@ async def chat(args: argparse.Namespace, console: Console) -> int:
                 f"--edition {args.edition} is ignored."
             )
         user = getpass.getuser()
-        who = Who("terminal", user, args.name or user)
+        # A terminal identity is per organisation: one login may review for several schools
+        # (a Careers Hub adviser), while a chat identity belongs to one school.
+        who = Who("terminal", user, args.name or user, workspace=f"organisation-{organisation.id}")
         terminal = Terminal(console)
         result = await service.open(organisation.id, who, new=args.new, blank=args.blank)
         terminal.show(result.replies)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(default=False, description="run reminder and digest sweeps")
     sweep_seconds: float = Field(default=60, description="how often the scheduler sweeps")
 
+    plan_link_secret: str | None = Field(
+        default=None, description="signs the full-plan links in digests (none: no links)"
+    )
+
     # Public URL of `careers-bot serve` (Teams valid domains, Slack OAuth redirect)
     public_url: str = Field(default="http://localhost:3978", description="https URL of the bot")
 

@@ -66,6 +66,8 @@ class Dispatcher:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}")
     # Held while a sweep runs, so shutdown waits for it instead of cutting it off mid-send.
     running: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # organisation id, now -> a signed link to the full plan (None: the digest says how to ask)
+    plan_link: Callable[[int, datetime], str] | None = None
 
     @property
     def db(self) -> Database:
@@ -217,7 +219,12 @@ class Dispatcher:
             since,
             organisation.timezone,
         )
-        sections = [*digest.sections(), ("", [msg.DIGEST_PLAN_HINT])]
+        pointer = (
+            msg.DIGEST_PLAN_LINK.format(url=self.plan_link(organisation.id, as_of))
+            if self.plan_link
+            else msg.DIGEST_PLAN_HINT
+        )
+        sections = [*digest.sections(), ("", [pointer])]
         return Notice(
             kind="digest", title=digest.title, sections=sections, attach_chart=summary is not None
         )

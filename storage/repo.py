@@ -576,26 +576,26 @@ async def linked_organisation(
     session: AsyncSession, channel: str, workspace: str, scope: str = ""
 ) -> m.Organisation | None:
     """The organisation a Slack workspace or Teams tenant (and team) belongs to."""
-    link = await session.scalar(
+    link = await _chat_link(session, channel, workspace, scope)
+    return await session.get(m.Organisation, link.organisation_id) if link else None
+
+
+async def _chat_link(
+    session: AsyncSession, channel: str, workspace: str, scope: str
+) -> m.ChatLink | None:
+    return await session.scalar(
         select(m.ChatLink).where(
             m.ChatLink.channel == channel,
             m.ChatLink.workspace == workspace,
             m.ChatLink.scope == scope,
         )
     )
-    return await session.get(m.Organisation, link.organisation_id) if link else None
 
 
 async def link_organisation(
     session: AsyncSession, organisation_id: int, channel: str, workspace: str, scope: str = ""
 ) -> None:
-    existing = await session.scalar(
-        select(m.ChatLink).where(
-            m.ChatLink.channel == channel,
-            m.ChatLink.workspace == workspace,
-            m.ChatLink.scope == scope,
-        )
-    )
+    existing = await _chat_link(session, channel, workspace, scope)
     if existing is None:
         session.add(
             m.ChatLink(

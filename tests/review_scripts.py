@@ -79,7 +79,11 @@ def full_review_lines(model: MaturityModel, priorities: list[Priority] | None = 
 
 
 async def seed_review(
-    database: Database, model: MaturityModel, now: datetime, name: str = "Hill School"
+    database: Database,
+    model: MaturityModel,
+    now: datetime,
+    name: str = "Hill School",
+    workspace: str = "",
 ) -> tuple[Organisation, int]:
     """A complete review with seed 003's answers, saved in one go (fast, for tests that start
     from a finished review). Sam Rivers ("SR", Careers Leader) answered it; returns the
@@ -87,7 +91,7 @@ async def seed_review(
     async with database.transaction() as session:
         organisation = await repo.create_organisation(session, name, model.edition.value)
         sam = await repo.person_for_identity(
-            session, organisation.id, "terminal", "sam", "Sam Rivers"
+            session, organisation.id, "terminal", "sam", "Sam Rivers", workspace
         )
         sam.role = "careers_leader"
         ctx = Context(

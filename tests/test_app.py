@@ -49,3 +49,54 @@ def test_a_slack_only_deployment_may_start_in_production(tmp_path: Path) -> None
         init_app(Settings(**base, _env_file=None))  # type: ignore[arg-type, call-arg]
     app = init_app(Settings(**base, teams_enabled=False, _env_file=None))  # type: ignore[arg-type, call-arg]
     assert "/api/messages" not in {r.resource.canonical for r in app.router.routes() if r.resource}
+
+
+async def test_a_digest_plan_link_downloads_the_plan_and_cannot_be_forged(tmp_path: Path) -> None:
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    import docx
+    from review_scripts import seed_review
+
+    from bot import plan_links
+    from model_data import load_model
+    from storage.db import Database
+
+    now = datetime(2025, 1, 20, 8, 0, tzinfo=UTC)
+    clock = [now]
+    database = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    await database.migrate()
+    organisation, _ = await seed_review(database, load_model("school"), now)
+    other, _ = await seed_review(
+        database, load_model("school"), now, name="Valley School", workspace="valley"
+    )
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        plan_link_secret="s3cret",
+        public_url="https://bot.example",
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    server = TestServer(
+        init_app(settings, database=database, clock=lambda: clock[0]), host="127.0.0.1", port=0
+    )
+    await server.start_server()
+    try:
+        link = plan_links.url("https://bot.example", "s3cret", organisation.id, now)
+        assert link.startswith("https://bot.example/plans/")
+        path = link.removeprefix("https://bot.example")
+        async with aiohttp.ClientSession() as client:
+            async with client.get(server.make_url(path)) as response:
+                assert response.status == 200
+                body = await response.read()
+            heading = docx.Document(io.BytesIO(body)).paragraphs[0].text
+            assert "Hill School" in heading
+            token = path.removeprefix("/plans/").removesuffix(".docx")
+            _, expires, signature = token.split(".")
+            forged = f"/plans/{other.id}.{expires}.{signature}.docx"
+            async with client.get(server.make_url(forged)) as response:
+                assert response.status == 403
+            clock[0] = now + timedelta(days=15)
+            async with client.get(server.make_url(path)) as response:
+                assert response.status == 410
+    finally:
+        await server.close()

@@ -336,3 +336,17 @@ def test_an_admin_lists_and_deletes_an_organisation(reviewed_db: Path, tmp_path:
             "evidence_links",
         ):
             assert connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+
+
+def test_one_login_reviews_for_two_schools(tmp_path: Path) -> None:
+    """A Careers Hub adviser at one terminal: each school keeps its own review."""
+    db = tmp_path / "bot.sqlite3"
+    hill = careers_bot("chat", "--org", "Hill School", stdin="just me\n3\n", db=db)
+    valley = careers_bot(
+        "chat", "--org", "Valley College", "--edition", "college", stdin="just me\n1\n", db=db
+    )
+    assert hill.returncode == valley.returncode == 0, hill.stderr + valley.stderr
+    assert "Level 1 saved for 1.1" in valley.stdout
+    again = careers_bot("chat", "--org", "Hill School", db=db)
+    assert "Welcome back: 0 of 32 statements answered. Carrying on at 1.1" in again.stdout
+    assert "Your answer: level 3" in again.stdout  # Hill's answer, not Valley's level 1

@@ -284,6 +284,9 @@ async def test_digest_contents(database: Database, school: MaturityModel) -> Non
         )
     slack = Recorder()
     run = dispatcher(database, slack)
+    run.plan_link = lambda organisation, now: (
+        f"https://bot.example/plans/{organisation}-{now:%Y%m%d}.docx"
+    )
     await run.run(london("2025-03-03T08:00"))  # Monday of HT4: the HT3 deadlines have passed
     digests = [(c, n, chart) for c, n, chart in slack.sent if n.kind == "digest"]
     assert len(digests) == 1
@@ -304,6 +307,9 @@ async def test_digest_contents(database: Database, school: MaturityModel) -> Non
     assert any(
         "4.2" in line for line in sections["Owners known only by initials (not reminded directly)"]
     )
+    assert notice.sections[-1][1] == [
+        f"The full plan (Word, link valid for two weeks): https://bot.example/plans/{organisation_id}-20250303.docx"
+    ]
     assert chart is not None
     assert chart.startswith(b"\x89PNG")
     # Nothing is sent in the February half-term week, and only once a week.

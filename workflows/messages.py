@@ -175,6 +175,7 @@ REMINDER_BUTTONS = (
     ("Snooze a week", "snooze {id}"),
 )
 DIGEST_PLAN_HINT = "The full plan: ask the bot for 'plan', or run careers-bot export."
+DIGEST_PLAN_LINK = "The full plan (Word, link valid for two weeks): {url}"
 
 # ----- Slack -------------------------------------------------------------------------------
 SLACK_HELP = (
