@@ -23,6 +23,7 @@ from model_data import BulletList, Statement
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
+    Choice,
     Message,
     Question,
     Reply,
@@ -90,9 +91,16 @@ def render_prompt(prompt: StatementPrompt) -> list[object]:
     return out
 
 
-def _choices(choices: Iterable[object]) -> str:
-    values = [getattr(c, "value", "") for c in choices]
-    return "[" + " | ".join(v for v in values if v) + "]" if values else ""
+def _choices(choices: Iterable[Choice]) -> str:
+    """What can be typed; a label that says more ("HT3 - ends Fri 13 Feb 2026") is shown whole."""
+    shown = [
+        c.label
+        if c.label.lower().startswith(c.value.lower()) and len(c.label) > len(c.value)
+        else c.value
+        for c in choices
+        if c.value
+    ]
+    return "[" + " | ".join(shown) + "]" if shown else ""
 
 
 def render_summary(summary: Summary) -> Table:
