@@ -36,3 +36,14 @@ def may_answer(role: str | None, leader_named: bool) -> bool:
 def may_change_action(role: str | None, leader_named: bool, owns_it: bool) -> bool:
     """Owners update their own actions; those who answer the review may update any."""
     return owns_it or may_answer(role, leader_named)
+
+
+def may_configure(role: str | None, leader_named: bool, workspace_admin: bool = False) -> bool:
+    """Set-up (the school's name, roles, channels): the Careers Leader, anyone before one is
+    named, or the chat workspace's own admin (an IT admin installing it for the school)."""
+    return workspace_admin or not leader_named or role == Role.CAREERS_LEADER.value
+
+
+def leads(role: str | None) -> bool:
+    """Only the named Careers Leader (e.g. choosing the channel senior leaders' digest goes to)."""
+    return role == Role.CAREERS_LEADER.value

@@ -45,7 +45,7 @@ from workflows import messages as msg
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
 from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
-from workflows.roles import Role
+from workflows.roles import Role, may_configure
 
 log = logging.getLogger("careers_bot.slack")
 
@@ -650,12 +650,11 @@ class SlackAdapter:
     async def leads(self, organisation_id: int, origin: Origin) -> bool:
         """The Careers Leader, or anyone while none is named (the first to start leads)."""
         async with self.db.transaction() as session:
-            if not await repo.careers_leader_named(session, organisation_id):
-                return True
+            named = await repo.careers_leader_named(session, organisation_id)
             person = await repo.person_by_identity(
                 session, CHANNEL, origin.workspace, origin.user_id, organisation_id
             )
-            return person is not None and person.role == Role.CAREERS_LEADER.value
+            return may_configure(person.role if person else None, named)
 
     async def slack_admin(self, origin: Origin, client: AsyncWebClient) -> bool:
         """A workspace admin or owner (an IT admin setting the bot up for the school)."""

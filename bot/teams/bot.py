@@ -45,7 +45,7 @@ from storage import repo
 from storage.models import Organisation, Person
 from workflows import messages as msg
 from workflows.replies import Message, Question, Reply, ShowPlan, ShowSummary, Step, Tone
-from workflows.roles import Role
+from workflows.roles import leads, may_configure
 
 log = logging.getLogger("careers_bot.teams")
 
@@ -540,11 +540,7 @@ class CareersBot(TeamsActivityHandler):
             person = await repo.person_by_identity(
                 session, CHANNEL, turn.tenant, turn.who.external_id
             )
-            leader = (
-                person is not None
-                and person.organisation_id == org.id
-                and person.role == Role.CAREERS_LEADER.value
-            )
+            leader = person is not None and person.organisation_id == org.id and leads(person.role)
             if leader:
                 await repo.update_organisation(
                     session, org.id, settings={SLT_SETTING: turn.conversation_id}
@@ -782,10 +778,6 @@ class CareersBot(TeamsActivityHandler):
 
 async def _may_set_up(session: Any, caller: Person | None, organisation: Organisation) -> bool:
     """Changing what a team or tenant points at: its Careers Leader, or anyone before one."""
-    if not await repo.careers_leader_named(session, organisation.id):
-        return True
-    return (
-        caller is not None
-        and caller.organisation_id == organisation.id
-        and caller.role == Role.CAREERS_LEADER.value
-    )
+    named = await repo.careers_leader_named(session, organisation.id)
+    own = caller is not None and caller.organisation_id == organisation.id
+    return may_configure(caller.role if own and caller else None, named)
