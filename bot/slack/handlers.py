@@ -358,16 +358,25 @@ class SlackAdapter:
 
     # ----- buttons -------------------------------------------------------------------------
 
-    async def answer(self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin) -> None:
-        """A button whose value is an answer ("3", "done", "back"): one answer per message."""
-        action = body["actions"][0]
+    async def pressed(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin
+    ) -> tuple[Any, Any, int, Who] | None:
+        """Where a button was pressed and by whom; None (after saying why) from another workspace."""
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
         if origin.foreign:
             await self.refuse_foreign(client, origin, channel)
-            return
+            return None
         organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        return channel, ts, organisation_id, await self.who(organisation_id, origin, client)
+
+    async def answer(self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin) -> None:
+        """A button whose value is an answer ("3", "done", "back"): one answer per message."""
+        action = body["actions"][0]
+        pressed = await self.pressed(body, client, origin)
+        if pressed is None:
+            return
+        channel, ts, organisation_id, who = pressed
         message = body.get("message") or {}
         ref = QuestionRef.parse(str(action.get("block_id", "")))
         key = f"slack:msg:{channel}:{ts}"
@@ -400,13 +409,10 @@ class SlackAdapter:
     ) -> None:
         """The evidence or priority form for the question whose button was pressed."""
         action = body["actions"][0]
-        container = body.get("container") or {}
-        channel, ts = container.get("channel_id"), container.get("message_ts")
-        if origin.foreign:
-            await self.refuse_foreign(client, origin, channel)
+        pressed = await self.pressed(body, client, origin)
+        if pressed is None:
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        channel, ts, organisation_id, who = pressed
         ref = QuestionRef.parse(str(action.get("block_id", "")))
         step = Step.EVIDENCE if kind == modals.EVIDENCE else Step.TARGET
         preview = await Preview.load(self.service, organisation_id, who.display_name)
@@ -446,12 +452,10 @@ class SlackAdapter:
         """Mark done (or snooze) an action from a list, a reminder or the Home tab."""
         action = body["actions"][0]
         container = body.get("container") or {}
-        channel = container.get("channel_id")
-        if origin.foreign:
-            await self.refuse_foreign(client, origin, channel)
+        pressed = await self.pressed(body, client, origin)
+        if pressed is None:
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        channel, _, organisation_id, who = pressed
         view = body.get("view") or {}
         if container.get("type") == "view":
             key = f"slack:view:{view.get('id')}:{view.get('hash')}:{command}"
