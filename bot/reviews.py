@@ -20,6 +20,7 @@ from workflows.answers import Owner
 from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
 from workflows.deadlines import parse_by_when
 from workflows.glossary import glossary_query
+from workflows.inputs import Choose, Fields, Input, Text
 from workflows.plan import (
     ActionStatus,
     ActionUpdateView,
@@ -27,7 +28,17 @@ from workflows.plan import (
     build_action_plan,
     build_summary,
 )
-from workflows.replies import Message, Reply, ShowAction, ShowActions, ShowPlan, ShowSummary, Tone
+from workflows.replies import (
+    Message,
+    Pending,
+    Refusal,
+    Reply,
+    ShowAction,
+    ShowActions,
+    ShowPlan,
+    ShowSummary,
+    Tone,
+)
 from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
 
 MAX_ATTEMPTS = 5
@@ -43,6 +54,30 @@ class Who:
     workspace: str = ""
 
 
+@dataclass(frozen=True)
+class OpenReview:
+    """Open (resume) the review, or start a new one from the last answers (or `blank`)."""
+
+    new: bool = False
+    blank: bool = False
+
+
+# What a person asked for, typed by the channel: an answer (typed text, a button, a form),
+# opening the review, or an action command from a button ("done 12" as a typed intent).
+What = Input | OpenReview | actions.Command
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One turn from any channel: who, which school, what, and a key that makes a retry
+    (Slack's redelivery, a double click, Teams sending the same submit twice) harmless."""
+
+    organisation_id: int
+    who: Who
+    what: What
+    key: str | None = None
+
+
 @dataclass
 class TurnResult:
     review_id: int | None
@@ -50,6 +85,13 @@ class TurnResult:
     duplicate: bool = False
     completed: bool = False
     refused: bool = False  # a form was refused whole; the replies say why
+    pending: Pending | None = None  # the question this person's place now waits on
+    refusal: Refusal | None = None  # why an answer was not taken, and for which question
+
+    @property
+    def stale(self) -> bool:
+        """A button or form for a question no longer asked: nothing was changed."""
+        return self.refusal is not None and self.refusal.stale
 
 
 def default_title(now: datetime) -> str:
@@ -106,7 +148,8 @@ class ReviewService:
         person = await repo.person_for_identity(
             session, organisation.id, who.channel, who.external_id, who.display_name, who.workspace
         )
-        return person, await self.engine_context(session, organisation, person.display_name)
+        ctx = await self.engine_context(session, organisation, person.display_name)
+        return person, replace(ctx, actor_id=person.id)
 
     async def engine_context(
         self,
@@ -139,77 +182,105 @@ class ReviewService:
             state = await repo.load_state(session, review)
             return state, await self.engine_context(session, organisation, actor)
 
-    async def open(
-        self, organisation_id: int, who: Who, new: bool = False, blank: bool = False
-    ) -> TurnResult:
-        """Resume the review in progress, or start one (from the last answers unless `blank`)."""
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                async with self.db.transaction() as session:
-                    organisation = await self._organisation(session, organisation_id)
-                    person, ctx = await self._context(session, organisation, who)
-                    if not await repo.careers_leader_named(session, organisation_id):
-                        person.role = Role.CAREERS_LEADER.value  # the first to start leads
-                    review = await repo.open_review(session, organisation_id, lock=True)
-                    if not await self._may_answer(session, organisation, person):
-                        return await self._view_only(session, organisation, review, ctx)
-                    if review is None and not new:
-                        review = await repo.latest_review(session, organisation_id, lock=True)
-                    if review is None or (new and review.completed_at is not None):
-                        review = await self._start(session, organisation, ctx, blank)
-                    before = await repo.load_state(session, review)
-                    outcome = engine.open_review(before, ctx)
-                    await repo.save_state(
-                        session, review, before, outcome.state, person.id, ctx.now
-                    )
-                    return TurnResult(review.id, outcome.replies, completed=outcome.state.completed)
-            except repo.ConcurrentTurn:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+    async def handle(self, inbound: Inbound) -> TurnResult:
+        """THE turn pipeline, for every channel, in one transaction: de-duplicate, resolve
+        school and person, apply the engine to the person's place, save, reply.
 
-    async def turn(
-        self, organisation_id: int, who: Who, text: str, key: str | None = None
-    ) -> TurnResult:
-        """Apply one message to the organisation's current review (or its actions).
-
-        `key` (a Slack event id, a Teams activity id) makes a retried delivery harmless.
+        A retried delivery with the same key changes nothing (`duplicate`); two turns on one
+        review at once are serialised by the review's version and retried from fresh state.
         """
         for attempt in range(MAX_ATTEMPTS):
             try:
                 async with self.db.transaction() as session:
-                    return await self._turn(session, organisation_id, who, text, key)
+                    return await self._handle(session, inbound)
             except repo.ConcurrentTurn:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    async def _turn(
-        self, session: AsyncSession, organisation_id: int, who: Who, text: str, key: str | None
-    ) -> TurnResult:
-        organisation = await self._organisation(session, organisation_id)
-        review = await repo.open_review(session, organisation_id, lock=True)
+    async def _handle(self, session: AsyncSession, inbound: Inbound) -> TurnResult:
+        organisation = await self._organisation(session, inbound.organisation_id)
+        what = inbound.what
+        review = await repo.open_review(session, organisation.id, lock=True)
+        if review is None and not isinstance(what, OpenReview):
+            review = await repo.latest_review(session, organisation.id, lock=True)
+        review_id = review.id if review is not None else None
+        if inbound.key is not None and not await repo.claim_input(session, inbound.key, review_id):
+            return TurnResult(review_id, [], duplicate=True)
+        person, ctx = await self._context(session, organisation, inbound.who)
+        if isinstance(what, OpenReview):
+            return await self._open(session, organisation, person, ctx, review, what)
+        if isinstance(what, actions.ListActions | actions.ActOn):
+            return TurnResult(review_id, await self._act(session, organisation, person, ctx, what))
         if review is None:
-            review = await repo.latest_review(session, organisation_id, lock=True)
-        if key is not None and not await repo.claim_input(
-            session, key, review.id if review else None
-        ):
-            return TurnResult(review.id if review else None, [], duplicate=True)
-        person, ctx = await self._context(session, organisation, who)
-        command = actions.parse_command(text)
-        before = await repo.load_state(session, review) if review is not None else None
-        if command is not None and (
-            before is None or before.cursor.step not in engine.FREE_TEXT_STEPS
-        ):
-            replies = await self._act(session, organisation, person, ctx, command)
-            return TurnResult(review.id if review else None, replies)
-        if review is None or before is None:
+            command = actions.parse_command(what.text) if isinstance(what, Text) else None
+            if command is not None:
+                replies = await self._act(session, organisation, person, ctx, command)
+                return TurnResult(None, replies)
             return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
-        if not await self._may_answer(session, organisation, person) and not viewing(text):
-            return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
-        outcome = engine.handle(before, text, ctx)
-        await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
-        return TurnResult(review.id, outcome.replies, completed=outcome.state.completed)
+        if not await self._may_answer(session, organisation, person):
+            text = what.text if isinstance(what, Text) else ""
+            command = actions.parse_command(text)
+            if command is not None:
+                replies = await self._act(session, organisation, person, ctx, command)
+                return TurnResult(review.id, replies)
+            if not viewing(text):
+                return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
+        before = await repo.load_state(session, review)
+        outcome = engine.handle(before, what, ctx)
+        if outcome.unrecognised and isinstance(what, Text):
+            # Not an answer to this person's question, nor a review command: an action one?
+            command = actions.parse_command(what.text)
+            if command is not None:
+                replies = await self._act(session, organisation, person, ctx, command)
+                return TurnResult(review.id, replies, pending=outcome.pending)
+        if outcome.state != before:
+            await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
+        return TurnResult(
+            review.id,
+            outcome.replies,
+            completed=outcome.state.completed,
+            refused=outcome.refusal is not None and isinstance(what, Fields | Choose),
+            pending=outcome.pending,
+            refusal=outcome.refusal,
+        )
+
+    async def _open(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        person: Person,
+        ctx: engine.Context,
+        review: Review | None,
+        request: OpenReview,
+    ) -> TurnResult:
+        if not await repo.careers_leader_named(session, organisation.id):
+            person.role = Role.CAREERS_LEADER.value  # the first to start leads
+        if not await self._may_answer(session, organisation, person):
+            return await self._view_only(session, organisation, review, ctx)
+        if review is None and not request.new:
+            review = await repo.latest_review(session, organisation.id, lock=True)
+        if review is None or (request.new and review.completed_at is not None):
+            review = await self._start(session, organisation, ctx, request.blank)
+        before = await repo.load_state(session, review)
+        outcome = engine.open_review(before, ctx)
+        if outcome.state != before:
+            await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
+        return TurnResult(
+            review.id, outcome.replies, completed=outcome.state.completed, pending=outcome.pending
+        )
+
+    async def open(
+        self, organisation_id: int, who: Who, new: bool = False, blank: bool = False
+    ) -> TurnResult:
+        """Resume the review in progress, or start one (from the last answers unless `blank`)."""
+        return await self.handle(Inbound(organisation_id, who, OpenReview(new, blank)))
+
+    async def turn(
+        self, organisation_id: int, who: Who, text: str, key: str | None = None
+    ) -> TurnResult:
+        """Typed text: an answer, a review command or an action command (content first)."""
+        return await self.handle(Inbound(organisation_id, who, Text(text), key))
 
     async def submit(
         self, organisation_id: int, who: Who, texts: Sequence[str], key: str | None = None
@@ -290,20 +361,11 @@ class ReviewService:
     async def act(
         self, organisation_id: int, who: Who, text: str, key: str | None = None
     ) -> TurnResult:
-        """An action command from a button or form ("done 12"): never read as a review answer.
-
-        Typed in the conversation, "done 12" while the review waits for a note is the note;
-        a button's meaning is never in doubt, so it comes here.
-        """
+        """An action command from a button or form ("done 12"): never read as a review answer."""
         command = actions.parse_command(text)
         if command is None:
             raise ValueError(f"not an action command: {text!r}")
-        async with self.db.transaction() as session:
-            organisation = await self._organisation(session, organisation_id)
-            if key is not None and not await repo.claim_input(session, key, None):
-                return TurnResult(None, [], duplicate=True)
-            person, ctx = await self._context(session, organisation, who)
-            return TurnResult(None, await self._act(session, organisation, person, ctx, command))
+        return await self.handle(Inbound(organisation_id, who, command, key))
 
     async def _act(
         self,

@@ -210,7 +210,11 @@ async def load_state(session: AsyncSession, review: m.Review) -> ReviewState:
     return ReviewState(
         title=review.title,
         edition=review.edition,  # type: ignore[arg-type]
-        cursor=Cursor.model_validate(conversation.get("cursor", {})),
+        cursors={
+            key: Cursor.model_validate(value)
+            for key, value in (conversation.get("cursors") or {}).items()
+        },
+        last_actor=conversation.get("last_actor"),
         participants=list(conversation.get("participants", [])),
         answers=await load_answers(session, review.id),
         completed=review.completed_at is not None,

@@ -368,7 +368,7 @@ def test_owners_match_known_people_by_initials_or_name(
     state = started(school, school_ctx)
     state, _ = run(
         state,
-        ["2", "done", "none", "priority", "3", "Plan", "nr / Sam Rivers & HOFS and me"],
+        ["2", "done", "none", "priority", "3", "Plan", "nr / Sam Rivers & NR; HOFS\nALL STAFF"],
         school_ctx,
     )
     action = state.answers["1.1"].action
@@ -377,4 +377,5 @@ def test_owners_match_known_people_by_initials_or_name(
         ("NR", 2),
         ("Sam Rivers", 1),
         ("HOFS", None),
+        ("ALL STAFF", None),
     ]

@@ -193,6 +193,12 @@ async def test_roles_leader_answers_senior_leaders_view(database: Database) -> N
     assert refused.replies[0].tone is Tone.ERROR  # type: ignore[union-attr]
     summary = await service.turn(organisation.id, head, "summary")
     assert summary.replies[0].__class__.__name__ == "ShowSummary"
+    # A colleague has their own place: typing before joining answers nothing of the leader's.
+    early = await service.turn(organisation.id, colleague, "2")
+    assert early.pending is None
+    assert "resume" in next(r.text for r in early.replies if isinstance(r, Message))
+    joined = await service.open(organisation.id, colleague)
+    assert joined.pending is not None and joined.pending.statement_id == "1.1"
     answered = await service.turn(organisation.id, colleague, "2")
     assert (
         next(r.text for r in answered.replies if isinstance(r, Message))

@@ -6,8 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from conftest import NOW, make_context
 from review_scripts import full_review_lines
 from sqlalchemy import select, text
@@ -15,7 +17,7 @@ from sqlalchemy import select, text
 from model_data import MaturityModel
 from storage import models as m
 from storage import repo
-from storage.db import Database
+from storage.db import Database, alembic_config
 from workflows.review import handle, new_review, open_review
 
 
@@ -27,7 +29,63 @@ async def test_migrations_produce_exactly_the_models_schema(database: Database) 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(diff) == []
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_0002_gives_the_old_shared_place_to_whoever_answered_last(
+    database: Database,
+) -> None:
+    """A review in progress before places were per person resumes exactly where it was."""
+
+    def to_0001(connection):  # type: ignore[no-untyped-def]
+        command.downgrade(alembic_config(connection), "0001")
+
+    def to_head(connection):  # type: ignore[no-untyped-def]
+        command.upgrade(alembic_config(connection), "head")
+
+    async with database.engine.begin() as connection:
+        await connection.run_sync(to_0001)
+        await connection.execute(
+            text(
+                "INSERT INTO organisations (id, name, edition, timezone, settings, created_at) "
+                "VALUES (1, 'Hill School', 'school', 'Europe/London', '{}', :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO people (id, organisation_id, display_name, created_at) "
+                "VALUES (7, 1, 'Sam Rivers', :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO reviews (id, organisation_id, edition, title, started_at, "
+                "conversation, version) VALUES (1, 1, 'school', 'R', :now, :conversation, 3)"
+            ),
+            {
+                "now": NOW.replace(tzinfo=None),
+                "conversation": '{"cursor": {"statement_id": "2.3", "step": "note", '
+                '"paused": false, "shown_theme": 2}, "participants": ["Sam Rivers"]}',
+            },
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO responses (review_id, statement_id, level, carried, "
+                "answered_by_id, answered_at) VALUES (1, '2.3', 2, false, 7, :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+        await connection.run_sync(to_head)
+    async with database.transaction() as session:
+        review = await repo.get_review(session, 1)
+        assert review is not None
+        state = await repo.load_state(session, review)
+    assert state.last_actor == "7"
+    assert state.cursors["7"].statement_id == "2.3"
+    assert state.cursors["7"].step.value == "note"
+    assert state.participants == ["Sam Rivers"]
 
 
 async def test_migrating_twice_is_harmless(database: Database) -> None:

@@ -78,7 +78,7 @@ _VERB_WORDS = {
     Verb.SNOOZE: ("snooze",),
 }
 _ACT = re.compile(
-    r"^\s*(?P<verb>[a-z]+)\s+(?:action\s+)?#?(?P<id>\d+)\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
+    r"^\s*(?P<verb>[a-z]+)\s+(?:action\s+)?#?(?P<id>\d{1,9})\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
 )
 
 

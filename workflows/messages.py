@@ -497,3 +497,22 @@ TERMS_PAGE = (
     "Careers & Enterprise Company's. Use it for your organisation's careers provision only, and\n"
     "do not enter pupils' personal data in notes or next steps.\n"
 )
+
+# ----- the turn pipeline ---------------------------------------------------------------
+NOTHING_TO_SKIP = "There is no question to skip here."
+NOTHING_TO_KEEP_TEXT = "There is no earlier {what} to keep: please type it."
+OWNER_AMBIGUOUS = "“{name}” could be {people}: please type the full name."
+STALE_QUESTION = (
+    "That question has already been answered or the review has moved on, so nothing was "
+    "changed. Answer the latest question instead."
+)
+FORM_OUT_OF_STEP = (
+    "This form no longer matches where the review is, so nothing from it was saved. "
+    "Open it again from the latest question."
+)
+GLOSSARY_SUGGEST = "“{term}” is not in the glossary. Did you mean {suggestions}?"
+GLOSSARY_NO_MATCH = "“{term}” is not in the glossary. Type 'help' for what I can do."
+NOT_JOINED = (
+    "Colleagues are working on this review. Type 'resume' to join it at the first statement "
+    "still to answer (your answers are saved for the whole school), or 'help'."
+)

@@ -85,6 +85,23 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """The question a person's own place in the review waits on: what a card's buttons answer."""
+
+    step: Step
+    statement_id: str | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an answer was not taken, and which question (form field) it was for."""
+
+    step: Step
+    reason: str
+    stale: bool = False  # the button or form answered a question no longer asked
+
+
+@dataclass(frozen=True)
 class ShowSummary:
     summary: Summary
 

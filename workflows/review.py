@@ -19,13 +19,16 @@ from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
 from workflows.calendar import CalendarError, TermCalendar, local_date
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.glossary import glossary_query, lookup
+from workflows.inputs import Choose, Fields, Input, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_action_plan, build_summary
 from workflows.replies import (
     Choice,
     Message,
+    Pending,
     Progress,
     Question,
+    Refusal,
     Reply,
     ShowPlan,
     ShowSummary,
@@ -53,8 +56,13 @@ _DONE_WORDS = {
     "that's all",
     "finished",
 }
-_KEEP_WORDS = {"keep", "same", "confirm", "yes", "ok", "still right", "unchanged"}
+_KEEP_WORDS = {"keep", "same", "confirm", "still right", "unchanged"}
+# Alone on their line these steer the conversation, whatever question is being asked.
+CONTROL_WORDS = {"back", "skip", "pause", "help", "?"}
+_HELP_WORDS = {"help", "?", "commands"}
 _PAUSE_WORDS = {"pause", "stop", "quit", "exit", "later", "bye"}
+# At the note step these alone mean "no note"; anything longer is the note.
+_NO_NOTE_WORDS = {"none", "no", "no note", "-", "nothing", "n/a", "na"}
 _RESUME_WORDS = {"resume", "continue", "carry on", "start", "review"}
 _FLAG_WORDS = {
     Flag.STRENGTH: {"s", "strength", "area of strength", "a strength", "strong"},
@@ -68,12 +76,22 @@ _FLAG_WORDS = {
     },
     Flag.NONE: {"n", "neither", "none", "no", "nothing", "not sure"},
 }
-# Steps that take free text: there a lone "plan" or "summary" is an answer, not a command.
+# Steps that take free text: everything typed there is the answer, except a control word
+# alone on its line. ("Edit handbook" is a next step, "What is working: SLT buy-in" a note.)
 FREE_TEXT_STEPS = {Step.PARTICIPANTS, Step.NOTE, Step.NEXT_STEPS, Step.OWNERS}
-_GO = re.compile(r"^\s*(?:go\s*to|goto|go|change|edit|jump\s*to)\s+(?P<id>\S+)\s*$", re.IGNORECASE)
+# "go 2.3": only with something shaped like a statement number, so it cannot be a sentence.
+_GO = re.compile(
+    r"^\s*(?:go\s*to|goto|go|change|edit|jump\s*to)\s+(?:statement\s+)?(?P<id>\d{1,2}\.\d{1,2})"
+    r"\s*[.?]?\s*$",
+    re.IGNORECASE,
+)
 _LEVEL = re.compile(r"^\s*(?:level\s*|l)?(?P<n>[+-]?\d+)\s*\.?\s*$", re.IGNORECASE)
 _NOT_YET = re.compile(r"^\s*not\s+yet(\s+at\s+level\s*2)?\s*$", re.IGNORECASE)
-_OWNER_SPLIT = re.compile(r"\s*(?:,|/|;|&|\+|\n|\band\b)\s*", re.IGNORECASE)
+# Owners split on commas, semicolons, slashes and new lines; "and" / "&" only between people
+# the organisation knows ("Head of Teaching and Learning" is one owner).
+_OWNER_SPLIT = re.compile(r"\s*(?:,|/|;|\n)\s*")
+_OWNER_AND = re.compile(r"\s+(?:and|&)\s+|\s*&\s*", re.IGNORECASE)
+_ME = {"me", "myself"}
 
 
 @dataclass(frozen=True)
@@ -96,11 +114,35 @@ class Context:
     people: Sequence[Person] = ()
     calendar: TermCalendar | None = None
     timezone: str = "Europe/London"
+    actor_id: int | None = None  # the person answering, when the organisation knows them
+
+    @property
+    def actor_key(self) -> str:
+        """Whose place in the review this turn moves: each person keeps their own."""
+        return str(self.actor_id) if self.actor_id is not None else f"name:{self.actor}"
 
     @property
     def today(self) -> date:
         """The organisation's local date (a late-evening answer in BST is tomorrow in UTC)."""
         return local_date(self.now, self.timezone)
+
+    def due_choices(self) -> list[Choice]:
+        """Every deadline a plan may give (HT1-HT6, spans such as HT3/4, ongoing), each with
+        its real date, in date order from the next one due; the same list in every channel."""
+        codes = [f"HT{n}" for n in range(1, 7)] + [f"HT{n}/{n + 1}" for n in range(1, 6)]
+        dated: list[tuple[date, int, Choice]] = []
+        for index, code in enumerate(codes):
+            by_when = parse_by_when(code)
+            when = None
+            if self.calendar is not None:
+                try:
+                    found = self.calendar.due(by_when, self.today)
+                except CalendarError:
+                    found = None
+                when = found[1] if found else None
+            dated.append((when or date.max, index, Choice(self.deadline(by_when)[1], code)))
+        dated.sort(key=lambda item: (item[0], item[1]))
+        return [choice for _, _, choice in dated] + [Choice("Ongoing", "ongoing")]
 
     def deadline(self, by_when: ByWhen) -> tuple[str | None, str]:
         """The academic year a deadline falls in, and how to say it: "HT3 - ends Fri 13 Feb 2026"."""
@@ -116,6 +158,8 @@ class Context:
 
 
 class Cursor(BaseModel):
+    """One person's place in a review: the statement and question they are on."""
+
     model_config = ConfigDict(extra="forbid")
 
     statement_id: str | None = None
@@ -125,21 +169,49 @@ class Cursor(BaseModel):
 
 
 class ReviewState(BaseModel):
-    """Everything the conversation needs; storage keeps the answers as rows, the rest as JSON."""
+    """Everything the conversation needs; storage keeps the answers as rows, the rest as JSON.
+
+    Answers belong to the organisation; places (`cursors`) belong to people, so a colleague's
+    message never answers the question the Careers Leader is on.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     title: str
     edition: Edition
-    cursor: Cursor = Field(default_factory=Cursor)
+    cursors: dict[str, Cursor] = Field(default_factory=dict)
+    last_actor: str | None = None
     participants: list[str] = Field(default_factory=list)
     answers: dict[str, Answer] = Field(default_factory=dict)
     completed: bool = False
     based_on_title: str | None = None
 
+    @property
+    def cursor(self) -> Cursor:
+        """The place of whoever moved last (a review read without a person in mind)."""
+        if self.last_actor is not None and self.last_actor in self.cursors:
+            return self.cursors[self.last_actor]
+        return self.cursor_for("")
+
+    def cursor_for(self, key: str) -> Cursor:
+        """A person's place; someone new to a started review starts paused, to be resumed."""
+        found = self.cursors.get(key)
+        if found is not None:
+            return found
+        if self.participants or self.cursors:
+            return Cursor(step=Step.LEVEL, paused=True)
+        return Cursor()
+
+    def pending(self, key: str) -> Pending | None:
+        """The question a person's place waits on, or None (paused, finished, not started)."""
+        cursor = self.cursors.get(key)
+        if cursor is None or cursor.paused or cursor.step is Step.DONE:
+            return None
+        return Pending(cursor.step, cursor.statement_id)
+
     def conversation(self) -> dict[str, object]:
         """The part of the state that is not answers: kept as JSON with the review."""
-        return self.model_dump(mode="json", include={"cursor", "participants"})
+        return self.model_dump(mode="json", include={"cursors", "last_actor", "participants"})
 
     def answered(self) -> int:
         return sum(1 for a in self.answers.values() if a.complete)
@@ -149,6 +221,15 @@ class ReviewState(BaseModel):
 class Outcome:
     state: ReviewState
     replies: list[Reply] = field(default_factory=list)
+    pending: Pending | None = None  # what the person's place now waits on
+    refusal: Refusal | None = None  # the first refusal, with the question it was for
+    # Neither an answer nor one of the review's commands: the caller may try its own
+    # commands (actions) before showing the refusal in `replies`.
+    unrecognised: bool = False
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
 
 
 def new_review(
@@ -176,7 +257,7 @@ def new_review(
 def open_review(state: ReviewState, ctx: Context) -> Outcome:
     """What to say when someone opens the review: the first question, or where they left off."""
     turn = _Turn(state, ctx)
-    if state.cursor.step is Step.PARTICIPANTS:
+    if turn.cursor.step is Step.PARTICIPANTS and not state.participants:
         turn.say(
             msg.STARTED.format(title=state.title, edition=ctx.model.edition.label, total=turn.total)
         )
@@ -188,11 +269,28 @@ def open_review(state: ReviewState, ctx: Context) -> Outcome:
     return turn.outcome()
 
 
-def handle(state: ReviewState, text: str, ctx: Context) -> Outcome:
-    """Apply one message (typed text or a button's value) to the review."""
+def handle(state: ReviewState, given: Input | str, ctx: Context) -> Outcome:
+    """Apply one input (typed text, a button, a form) to the person's place in the review."""
     turn = _Turn(state, ctx)
-    turn.dispatch(text)
+    if isinstance(given, str):
+        given = Text(given)
+    if isinstance(given, Text):
+        turn.dispatch(given.text)
+    elif isinstance(given, Choose):
+        turn.choose(given)
+    else:
+        return turn.fill(given)
     return turn.outcome()
+
+
+def question_for(state: ReviewState, ctx: Context, step: Step) -> Question | None:
+    """The engine's own question for `step` of the person's current statement (with its
+    choices and real dates), asked on a copy: a form shows exactly what typing would offer."""
+    trial = _Turn(state, ctx)
+    trial.cursor.step = step
+    trial.cursor.paused = False
+    trial.ask(step, brief=True)
+    return next((r for r in trial.replies if isinstance(r, Question) and r.step is step), None)
 
 
 class _Turn:
@@ -201,7 +299,11 @@ class _Turn:
     def __init__(self, state: ReviewState, ctx: Context) -> None:
         self.state = state.model_copy(deep=True)
         self.ctx = ctx
+        self.key = ctx.actor_key
+        self._cursor = self.state.cursor_for(self.key)
         self.replies: list[Reply] = []
+        self.refusal: Refusal | None = None
+        self.unrecognised = False
         self.statements = ctx.model.statements
         self.ids = [s.id for s in self.statements]
         self.total = len(self.statements)
@@ -209,19 +311,32 @@ class _Turn:
     # ----- plumbing -------------------------------------------------------------------------
 
     def outcome(self) -> Outcome:
-        return Outcome(self.state, self.replies)
+        if self.key not in self.state.cursors and self._cursor != self.state.cursor_for(self.key):
+            self.state.cursors[self.key] = self._cursor
+        if self.key in self.state.cursors:
+            self.state.last_actor = self.key
+        return Outcome(
+            self.state,
+            self.replies,
+            pending=self.state.pending(self.key),
+            refusal=self.refusal,
+            unrecognised=self.unrecognised,
+        )
 
     def say(self, text: str, tone: Tone = Tone.INFO) -> None:
         self.replies.append(Message(text, tone))
 
-    def refuse(self, text: str) -> None:
+    def refuse(self, text: str, step: Step | None = None) -> None:
         """A clear refusal, then the same question again; nothing saved is touched."""
+        if self.refusal is None:
+            self.refusal = Refusal(step or self.cursor.step, text)
         self.say(text, Tone.ERROR)
-        self.ask(self.state.cursor.step, brief=True)
+        if self.cursor.step is not Step.DONE and not self.cursor.paused:
+            self.ask(self.cursor.step, brief=True)
 
     @property
     def cursor(self) -> Cursor:
-        return self.state.cursor
+        return self._cursor
 
     @property
     def statement(self) -> Statement:
@@ -251,53 +366,164 @@ class _Turn:
     # ----- dispatch -------------------------------------------------------------------------
 
     def dispatch(self, raw: str) -> None:
+        """Typed text: content first (for the question asked), then the review's commands.
+
+        At a free-text step everything but a control word alone on its line is the answer.
+        """
         # Spaces are tidied but line breaks kept: a form's next steps come one per line.
         text = "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
         word = " ".join(text.split()).lower().rstrip("!.")
         if not text:
             self.refuse(msg.EMPTY_INPUT)
             return
-        if word in {"help", "?", "commands"}:
-            self.say(msg.HELP)
-            self.ask(self.cursor.step, brief=True)
+        if word in CONTROL_WORDS or word in _HELP_WORDS:
+            self.control(word)
             return
+        waiting = not self.cursor.paused and self.cursor.step is not Step.DONE
+        if waiting and self.cursor.step in FREE_TEXT_STEPS:
+            self.answer_step(text, word)
+            return
+        if waiting and self.accepts(text, word):
+            self.answer_step(text, word)
+            return
+        if self.command(text, word):
+            return
+        if not waiting:
+            self.unrecognised = True
+            self.say(self.not_waiting())
+            return
+        self.unrecognised = True
+        self.answer_step(text, word)  # not an answer either: the step's own refusal says why
+
+    def control(self, word: str) -> None:
+        if word in _HELP_WORDS:
+            self.say(msg.HELP)
+            if self.cursor.step is not Step.DONE and not self.cursor.paused:
+                self.ask(self.cursor.step, brief=True)
+        elif word == "pause":
+            self.pause()
+        elif self.cursor.paused or self.cursor.step is Step.DONE and word != "back":
+            self.say(self.not_waiting())
+        elif word == "back":
+            self.back()
+        elif word == "skip" and self.cursor.statement_id and self.cursor.step is not Step.DONE:
+            self.skip()
+        else:
+            self.refuse(msg.NOTHING_TO_SKIP)
+
+    def not_waiting(self) -> str:
+        """Why typed words answered nothing: finished, paused, or this person not in it yet."""
+        if self.cursor.step is Step.DONE:
+            return msg.ALREADY_COMPLETE
+        if self.key not in self.state.cursors and self.state.cursors:
+            return msg.NOT_JOINED
+        return msg.STILL_PAUSED
+
+    def command(self, text: str, word: str) -> bool:
+        """The review's own commands, for text that is not an answer to the question asked."""
         term = glossary_query(text)
         if term is not None:
             self.explain(term)
-            return
-        free_text = self.cursor.step in FREE_TEXT_STEPS
-        if word in {"summary", "progress", "grid"} and not free_text:
+            return True
+        if word in {"summary", "progress", "grid"}:
             self.replies.append(ShowSummary(self.summary()))
-            return
-        if word in {"plan", "action plan"} and not free_text:
+            return True
+        if word in {"plan", "action plan"}:
             self.replies.append(ShowPlan(self.plan()))
-            return
-        if word in _PAUSE_WORDS:
-            self.pause()
-            return
+            return True
         if word in _RESUME_WORDS and (
-            self.cursor.paused or self.cursor.step is not Step.PARTICIPANTS
+            self.cursor.paused
+            or self.cursor.step is not Step.PARTICIPANTS
+            or self.state.participants
         ):
             self.resume()
-            return
+            return True
         go = _GO.match(text)
         if go:
             self.go(go.group("id"))
-            return
-        if self.cursor.paused:
-            self.say(msg.STILL_PAUSED)
-            return
-        if word == "back":
-            self.back()
-            return
-        if word == "skip" and self.cursor.statement_id:
-            self.skip()
-            return
-        if self.cursor.step is Step.DONE:
-            self.say(msg.ALREADY_COMPLETE)
-            return
+            return True
+        return False
+
+    def accepts(self, text: str, word: str) -> bool:
+        """Whether typed text is an answer to the question asked (a choice step, evidence)."""
+        step = self.cursor.step
+        if word in _KEEP_WORDS:
+            return True
+        if step is Step.LEVEL:
+            return bool(_LEVEL.match(text) or _NOT_YET.match(text))
+        if step is Step.EVIDENCE:
+            return (
+                word in _DONE_WORDS
+                or word in {"clear", "remove all", "delete all"}
+                or bool(re.search(r"\b[a-z][a-z0-9+.-]*://", text, re.IGNORECASE))
+            )
+        if step is Step.FLAG:
+            return any(word in words for words in _FLAG_WORDS.values())
+        if step is Step.TARGET:
+            return bool(_LEVEL.match(text))
+        if step is Step.DUE:
+            try:
+                parse_by_when(text)
+            except DeadlineError:
+                return bool(re.match(r"^\s*(?:ht|on\s*going)", text, re.IGNORECASE))
+            return True
+        return True
+
+    def answer_step(self, text: str, word: str) -> None:
         handler = getattr(self, f"on_{self.cursor.step.value}")
         handler(text, word)
+
+    def choose(self, chosen: Choose) -> None:
+        """A button: it answers the question it was drawn for, or nothing (stale)."""
+        if not self.current(chosen.step, chosen.statement_id):
+            self.stale(chosen.step)
+            return
+        word = " ".join(chosen.value.split()).lower()
+        if word in CONTROL_WORDS:
+            self.control(word)
+            return
+        self.answer_step(chosen.value.strip(), word)
+
+    def fill(self, form: Fields) -> Outcome:
+        """A form's answers, one question after another: all of them, or none and why."""
+        original = self.state.model_copy(deep=True)
+        if not self.current(form.step, form.statement_id):
+            self.stale(form.step)
+            return self.outcome()
+        replies: list[Reply] = []
+        for step, value in form.values:
+            self.replies = []
+            if self.cursor.step is not step or self.cursor.statement_id != form.statement_id:
+                self.refusal = Refusal(step, msg.FORM_OUT_OF_STEP)
+            else:
+                self.answer_step(value.strip(), " ".join(value.split()).lower())
+            if self.refusal is not None:
+                refusal = self.refusal
+                self.state = original
+                self._cursor = original.cursor_for(self.key)
+                return Outcome(
+                    original,
+                    [Message(refusal.reason, Tone.ERROR)],
+                    pending=original.pending(self.key),
+                    refusal=refusal,
+                )
+            replies.extend(self.replies)
+        self.replies = replies
+        return self.outcome()
+
+    def current(self, step: Step, statement_id: str | None) -> bool:
+        """Whether the person's place waits on this question now."""
+        cursor = self.cursor
+        return (
+            not cursor.paused
+            and cursor.step is not Step.DONE
+            and cursor.step is step
+            and cursor.statement_id == statement_id
+        )
+
+    def stale(self, step: Step) -> None:
+        self.refusal = Refusal(step, msg.STALE_QUESTION, stale=True)
+        self.say(msg.STALE_QUESTION, Tone.ERROR)
 
     # ----- navigation -----------------------------------------------------------------------
 
@@ -545,9 +771,7 @@ class _Turn:
                 Question(step, sid, msg.ASK_OWNERS, choices + (keep if hint else []), hint)
             )
         elif step is Step.DUE:
-            choices = [
-                Choice(self.ctx.deadline(parse_by_when(f"HT{n}"))[1], f"HT{n}") for n in range(1, 7)
-            ] + [Choice("Ongoing", "ongoing")]
+            choices = self.ctx.due_choices()
             hint = f"Current deadline: {action.due}. {msg.KEEP_HINT}" if action.due else None
             self.replies.append(Question(step, sid, msg.ASK_DUE, choices, hint))
 
@@ -639,9 +863,11 @@ class _Turn:
 
     def on_note(self, text: str, word: str) -> None:
         answer = self.answer()
-        if word in _KEEP_WORDS and answer.note:
-            pass
-        elif word in _DONE_WORDS:
+        if word in _KEEP_WORDS:
+            if not answer.note:  # "keep" only ever confirms an earlier answer
+                self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="note"))
+                return
+        elif word in _NO_NOTE_WORDS:
             if answer.note:
                 answer.note = None
                 self.touch(answer)
@@ -688,9 +914,13 @@ class _Turn:
     def on_next_steps(self, text: str, word: str) -> None:
         action = self.answer().action
         assert action is not None
-        if not (word in _KEEP_WORDS and action.next_steps):
+        if word in _KEEP_WORDS:
+            if not action.next_steps:
+                self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="next steps"))
+                return
+        else:
             steps = [part.strip() for part in re.split(r"\s*;\s*|\n", text) if part.strip()]
-            if not steps or word in _DONE_WORDS:
+            if not steps or word in _NO_NOTE_WORDS:
                 self.refuse(msg.NO_NEXT_STEPS)
                 return
             action.next_steps = "\n".join(steps)
@@ -700,23 +930,38 @@ class _Turn:
     def on_owners(self, text: str, word: str) -> None:
         action = self.answer().action
         assert action is not None
-        if not (word in _KEEP_WORDS and action.owners):
-            names = [part.strip() for part in _OWNER_SPLIT.split(text) if part.strip()]
-            if not names or word in _DONE_WORDS:
-                self.refuse(msg.NO_OWNERS)
+        if word in _KEEP_WORDS:
+            if not action.owners:
+                self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="owners"))
                 return
-            for name in names:
-                if len(name) > MAX_OWNER:
-                    self.refuse(msg.OWNER_TOO_LONG.format(name=name[:80]))
-                    return
-            action.owners = _dedupe([self.owner(name) for name in names])
-            self.touch(self.answer())
+            self.move_to(self.statement.id, Step.DUE)
+            return
+        names = self.owner_names(text)
+        if not names or word in _NO_NOTE_WORDS:
+            self.refuse(msg.NO_OWNERS)
+            return
+        owners: list[Owner] = []
+        for name in names:
+            if len(name) > MAX_OWNER:
+                self.refuse(msg.OWNER_TOO_LONG.format(name=name[:80]))
+                return
+            found = self.owner(name)
+            if isinstance(found, str):  # ambiguous: asked about, never guessed
+                self.refuse(found)
+                return
+            owners.append(found)
+        action.owners = _dedupe(owners)
+        self.touch(self.answer())
         self.move_to(self.statement.id, Step.DUE)
 
     def on_due(self, text: str, word: str) -> None:
         action = self.answer().action
         assert action is not None
-        if not (word in _KEEP_WORDS and action.due):
+        if word in _KEEP_WORDS:
+            if not action.due:
+                self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="deadline"))
+                return
+        else:
             try:
                 by_when = parse_by_when(text)
             except DeadlineError as exc:
@@ -737,16 +982,48 @@ class _Turn:
 
     # ----- helpers --------------------------------------------------------------------------
 
-    def owner(self, name: str) -> Owner:
-        """A known person (kept as typed: initials stay initials, as plans write them) or text."""
+    def owner_names(self, text: str) -> list[str]:
+        """Owners as typed: split on , ; / and new lines; on "and" / "&" only where every
+        side is someone the organisation knows (by name or initials) or "me"."""
+        names: list[str] = []
+        for part in _OWNER_SPLIT.split(text):
+            part = part.strip()
+            if not part:
+                continue
+            sides = [side.strip() for side in _OWNER_AND.split(part) if side.strip()]
+            if len(sides) > 1 and all(self.known(side) for side in sides):
+                names.extend(sides)
+            else:
+                names.append(part)
+        return names
+
+    def known(self, name: str) -> bool:
         lowered = name.lower()
-        if lowered in {"me", "myself"}:
+        return lowered in _ME or any(
+            lowered in {person.name.lower(), (person.initials or "").lower()}
+            for person in self.ctx.people
+        )
+
+    def owner(self, name: str) -> Owner | str:
+        """A known person (kept as typed: initials stay initials, as plans write them), text
+        for someone the bot does not know ("HOFS"), or a question when two people match."""
+        lowered = name.lower()
+        if lowered in _ME:
+            if self.ctx.actor_id is not None:
+                return Owner(name=self.ctx.actor, person_id=self.ctx.actor_id)
             name, lowered = self.ctx.actor, self.ctx.actor.lower()
-        for person in self.ctx.people:
-            if person.initials and lowered == person.initials.lower():
-                return Owner(name=person.initials, person_id=person.id)
-            if lowered == person.name.lower():
-                return Owner(name=person.name, person_id=person.id)
+        by_name = [p for p in self.ctx.people if p.name.lower() == lowered]
+        by_initials = [p for p in self.ctx.people if (p.initials or "").lower() == lowered]
+        matches = by_name or by_initials
+        if len(matches) > 1:
+            return msg.OWNER_AMBIGUOUS.format(
+                name=name, people=" or ".join(p.name for p in matches)
+            )
+        if by_name:
+            return Owner(name=by_name[0].name, person_id=by_name[0].id)
+        if by_initials:
+            person = by_initials[0]
+            return Owner(name=person.initials or person.name, person_id=person.id)
         return Owner(name=name)
 
     def explain(self, term: str) -> None:
