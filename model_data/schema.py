@@ -163,11 +163,39 @@ class MaturityModel(_Frozen):
         }
 
 
+# Where a glossary entry's text comes from: a seed document (../shared/seeds/, see its README)
+# or "general" for a well-established public fact. Kept as a closed list so a typo fails at load.
+GlossarySource = Literal[
+    "000_b14dbdcf39abfeb7.txt",
+    "001_6668cbd84df5fb93.txt",
+    "002_34743147353248b0.txt",
+    "003_1920c749d4b90711.txt",
+    "004_bcfa8f21c600e95e.txt",
+    "general",
+]
+
+
 class GlossaryTerm(_Frozen):
+    """One entry; `source` says which seed(s) its text is drawn from, so it can be checked."""
+
     term: Text
     aliases: list[Text] = Field(default_factory=list)
     definition: Text
+    source: list[GlossarySource] = Field(min_length=1)
     provenance: dict[str, Text] = Field(default_factory=dict)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        """A single source may be written as a plain string."""
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("source")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"a source is listed twice: {value}")
+        return value
 
     def names(self) -> list[str]:
         return [self.term, *self.aliases]

@@ -274,7 +274,7 @@ def test_previous_review_answers_are_confirmed_one_by_one(
 def test_glossary_questions(school: MaturityModel, school_ctx: Context) -> None:
     state = started(school, school_ctx)
     outcome = handle(state, "what is LMI?", school_ctx)
-    assert outcome.replies[0].text.startswith("LMI stands for labour market information")  # type: ignore[union-attr]
+    assert outcome.replies[0].text.startswith("LMI: Labour market information: facts")  # type: ignore[union-attr]
     outcome = handle(state, "What is a careers learning journey?", school_ctx)
     assert outcome.replies[0].text.startswith("Careers learning journey: All students are on")  # type: ignore[union-attr]
     outcome = handle(state, "what is a flux capacitor?", school_ctx)
