@@ -42,6 +42,13 @@ from workflows.replies import (
 from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
 
 MAX_ATTEMPTS = 5
+# Typed with no review yet, these start one; in a review the engine reads them (a resume
+# word at a choice step, the answer itself at a free-text step).
+OPEN_WORDS = {"review", "start", "start review", "start the review", "resume", "continue"}
+
+
+def _word(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip("!.")
 
 
 @dataclass(frozen=True)
@@ -170,16 +177,25 @@ class ReviewService:
         )
 
     async def snapshot(
-        self, organisation_id: int, actor: str
+        self, organisation_id: int, actor: str | Who
     ) -> tuple[engine.ReviewState, engine.Context] | None:
         """The review in progress and its context, read only: for forms that ask the engine
-        its next questions (with their choices and dates) on a copy, saving nothing."""
+        its next questions (with their choices and dates) on a copy, saving nothing.
+
+        Given a `Who`, the context is that person's, so `state.pending(ctx.actor_key)` is
+        the question their own place waits on."""
         async with self.db.transaction() as session:
             organisation = await repo.get_organisation(session, organisation_id)
             review = await repo.open_review(session, organisation_id)
             if organisation is None or review is None:
                 return None
             state = await repo.load_state(session, review)
+            if isinstance(actor, Who):
+                person = await repo.person_by_identity(
+                    session, actor.channel, actor.workspace, actor.external_id, organisation_id
+                )
+                ctx = await self.engine_context(session, organisation, actor.display_name)
+                return state, replace(ctx, actor_id=person.id if person else None)
             return state, await self.engine_context(session, organisation, actor)
 
     async def handle(self, inbound: Inbound) -> TurnResult:
@@ -212,6 +228,8 @@ class ReviewService:
             return await self._open(session, organisation, person, ctx, review, what)
         if isinstance(what, actions.ListActions | actions.ActOn):
             return TurnResult(review_id, await self._act(session, organisation, person, ctx, what))
+        if review is None and isinstance(what, Text) and _word(what.text) in OPEN_WORDS:
+            return await self._open(session, organisation, person, ctx, None, OpenReview())
         if review is None:
             command = actions.parse_command(what.text) if isinstance(what, Text) else None
             if command is not None:
@@ -236,6 +254,8 @@ class ReviewService:
                 return TurnResult(review.id, replies, pending=outcome.pending)
         if outcome.state != before:
             await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
+        elif outcome.refusal is not None and inbound.key is not None:
+            await repo.release_input(session, inbound.key)  # corrected and sent again: taken
         return TurnResult(
             review.id,
             outcome.replies,

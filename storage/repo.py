@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -563,14 +565,23 @@ async def replace_term_dates(
 
 
 async def claim_input(session: AsyncSession, key: str, review_id: int | None) -> bool:
-    """Record a delivery key; False if it was handled before (a retry or a double click)."""
-    try:
-        async with session.begin_nested():
-            session.add(m.HandledInput(key=key, review_id=review_id))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record a delivery key; False if it was handled before (a retry or a double click).
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING) on both databases, no savepoint."""
+    insert = (
+        postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    )(m.HandledInput)
+    result = await session.execute(
+        insert.values(key=key, review_id=review_id, handled_at=m.utcnow()).on_conflict_do_nothing(
+            index_elements=["key"]
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_input(session: AsyncSession, key: str) -> None:
+    """Forget a key whose turn was refused, so the corrected form (same view) is taken."""
+    await session.execute(delete(m.HandledInput).where(m.HandledInput.key == key))
 
 
 # ----- chat workspaces, roles and conversation references ----------------------------------

@@ -101,6 +101,7 @@ async def seed_review(
             "Sam Rivers",
             (Person(sam.id, "Sam Rivers", "SR"),),
             default_calendar(),
+            actor_id=sam.id,
         )
         state = new_review(model, "Careers Leadership action plan and summary – January 2025")
         review = await repo.create_review(session, organisation, state, now)

@@ -114,7 +114,7 @@ ALREADY_COMPLETE = (
     "This review is complete. Type 'go 2.3' to change an answer, or 'summary' or 'plan' to see "
     "them again."
 )
-GLOSSARY_UNKNOWN = "“{term}” is not in the glossary. Terms I know: {terms}."
+GLOSSARY_UNKNOWN = "“{term}” is not in the glossary."
 GLOSSARY_ANSWER = "{term}: {definition}"
 EMPTY_INPUT = "I didn't get anything there: please type an answer, or 'help'."
 
@@ -510,8 +510,7 @@ FORM_OUT_OF_STEP = (
     "This form no longer matches where the review is, so nothing from it was saved. "
     "Open it again from the latest question."
 )
-GLOSSARY_SUGGEST = "“{term}” is not in the glossary. Did you mean {suggestions}?"
-GLOSSARY_NO_MATCH = "“{term}” is not in the glossary. Type 'help' for what I can do."
+GLOSSARY_SUGGEST = "“{term}” is not in the glossary. Did you mean: {terms}?"
 NOT_JOINED = (
     "Colleagues are working on this review. Type 'resume' to join it at the first statement "
     "still to answer (your answers are saved for the whole school), or 'help'."

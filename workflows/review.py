@@ -18,7 +18,7 @@ from workflows import messages as msg
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
 from workflows.calendar import CalendarError, TermCalendar, local_date
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
-from workflows.glossary import glossary_query, lookup
+from workflows.glossary import glossary_query, lookup, suggest
 from workflows.inputs import Choose, Fields, Input, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_action_plan, build_summary
@@ -1035,8 +1035,11 @@ class _Turn:
             if expansion:
                 self.say(expansion)
             else:
-                terms = ", ".join(t.term for t in self.ctx.glossary.terms)
-                self.say(msg.GLOSSARY_UNKNOWN.format(term=term, terms=terms))
+                close = suggest(self.ctx.glossary, term)
+                if close:
+                    self.say(msg.GLOSSARY_SUGGEST.format(term=term, terms=", ".join(close)))
+                else:
+                    self.say(msg.GLOSSARY_UNKNOWN.format(term=term))
         if self.cursor.step is not Step.DONE:
             self.ask(self.cursor.step, brief=True)
 
@@ -1044,7 +1047,9 @@ class _Turn:
         return build_summary(self.ctx.model, self.state.answers, self.state.title)
 
     def plan(self):  # type: ignore[no-untyped-def]
-        return build_action_plan(self.ctx.model, self.state.answers, self.state.title)
+        return build_action_plan(
+            self.ctx.model, self.state.answers, self.state.title, self.ctx.calendar
+        )
 
 
 def _dedupe(owners: list[Owner]) -> list[Owner]:

@@ -24,7 +24,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.reviews import ReviewService, TurnResult, Who
+from bot.reviews import Inbound, ReviewService, TurnResult, Who
 from bot.slack import modals
 from bot.slack.home import home_view
 from bot.slack.render import (
@@ -42,6 +42,7 @@ from model_data import Edition, load_model
 from storage import repo
 from storage.db import Database
 from workflows import messages as msg
+from workflows.inputs import Choose, Fields
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
 from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
@@ -61,6 +62,9 @@ LISTINGS = {
     "overdue": "overdue",
 }
 EXPORT_FORMATS = ("docx", "xlsx")
+# The priority form's fields, in the order the engine asks their questions.
+PRIORITY_STEPS = (Step.TARGET, Step.NEXT_STEPS, Step.OWNERS, Step.DUE)
+PRIORITY_BLOCKS = dict(zip(PRIORITY_STEPS, modals.PRIORITY_FIELDS, strict=True))
 FAST_LOOKUP_SECONDS = 1.5  # a lookup made before a form's acknowledgement must be quick
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -371,35 +375,37 @@ class SlackAdapter:
         return channel, ts, organisation_id, await self.who(organisation_id, origin, client)
 
     async def answer(self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin) -> None:
-        """A button whose value is an answer ("3", "done", "back"): one answer per message."""
+        """A button answers the question it was drawn for (a typed `Choose`), once per message;
+        a click on a question no longer asked changes nothing and loses its buttons."""
         action = body["actions"][0]
         pressed = await self.pressed(body, client, origin)
         if pressed is None:
             return
         channel, ts, organisation_id, who = pressed
         message = body.get("message") or {}
+        blocks, text = message.get("blocks"), message.get("text", "")
         ref = QuestionRef.parse(str(action.get("block_id", "")))
-        key = f"slack:msg:{channel}:{ts}"
-        state = await self.service.state(organisation_id)
-        if ref is not None and (state is None or not _waiting_on(state, ref)):
-            if not await self.handled(key):  # answered by typing: its buttons go now
-                blocks, text = message.get("blocks"), message.get("text", "")
-                await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
-            return  # else a double click: the first click shows the answer
+        if ref is None:
+            await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
+            return
         value = str(action.get("value") or "")
-        result = await self.service.turn(organisation_id, who, value, key=key)
+        chosen = Choose(ref.step, ref.statement_id, value)
+        key = f"slack:msg:{channel}:{ts}"
+        result = await self.service.handle(Inbound(organisation_id, who, chosen, key))
         if result.duplicate:
+            return  # a double click: the first click shows the answer
+        if result.stale:
+            await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
             return
         label = (action.get("text") or {}).get("text") or value
         # Refused (e.g. "back" at the first statement): the reason shows where the buttons
         # were, and the engine's replies ask again.
-        refused = errors_of(result)
         note = (
-            refused[0]
-            if refused
+            result.refusal.reason
+            if result.refusal is not None
             else msg.SLACK_ANSWERED.format(choice=label, name=who.display_name)
         )
-        await self.mark(client, channel, ts, message.get("blocks"), message.get("text", ""), note)
+        await self.mark(client, channel, ts, blocks, text, note)
         await self.post(client, channel, result.replies)
         if str(channel).startswith("D"):
             await self.remember_dm(organisation_id, who, channel)
@@ -415,7 +421,7 @@ class SlackAdapter:
         channel, ts, organisation_id, who = pressed
         ref = QuestionRef.parse(str(action.get("block_id", "")))
         step = Step.EVIDENCE if kind == modals.EVIDENCE else Step.TARGET
-        preview = await Preview.load(self.service, organisation_id, who.display_name)
+        preview = await Preview.load(self.service, organisation_id, who)
         if ref is None or preview is None or not preview.at(ref.statement_id, step):
             message = body.get("message") or {}
             await self.mark(
@@ -535,14 +541,20 @@ class SlackAdapter:
             return
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client, fast=True)
-        preview = await Preview.load(self.service, organisation_id, who.display_name)
-        if preview is None or not preview.at(meta.get("statement"), Step.EVIDENCE):
+        statement = meta.get("statement")
+        values = tuple((Step.EVIDENCE, text) for text in form.texts())
+        result = await self.service.handle(
+            Inbound(
+                organisation_id,
+                who,
+                Fields(Step.EVIDENCE, statement, values),
+                key=f"slack:view:{view['id']}:{view['hash']}",
+            )
+        )
+        if result.stale:
             await ack(response_action="errors", errors={first: msg.SLACK_FORM_STALE})
             return
-        result = await self.service.submit(
-            organisation_id, who, form.texts(), key=f"slack:view:{view['id']}:{view['hash']}"
-        )
-        if result.refused:
+        if result.refusal is not None:
             errors: dict[str, str] = {}
             for block_id, text in form.links:  # which field: the engine's own link rules
                 try:
@@ -550,7 +562,7 @@ class SlackAdapter:
                 except LinkError as exc:
                     errors[block_id] = str(exc)
             if not errors:
-                errors[form.links[0][0]] = (errors_of(result) or [msg.SLACK_FORM_STALE])[0]
+                errors[form.links[0][0]] = result.refusal.reason
             await ack(response_action="errors", errors=errors)
             return
         await ack()
@@ -577,10 +589,6 @@ class SlackAdapter:
                 errors={modals.OWNERS_PEOPLE: msg.SLACK_PEOPLE_LOOKUP_FAILED},
             )
             return
-        preview = await Preview.load(self.service, organisation_id, who.display_name)
-        if preview is None or not preview.at(meta.get("statement"), Step.TARGET):
-            await ack(response_action="errors", errors={modals.TARGET: msg.SLACK_FORM_STALE})
-            return
         # The chosen people become known to the organisation, so the engine matches them.
         async with self.db.transaction() as session:
             for user in form.people:
@@ -598,16 +606,23 @@ class SlackAdapter:
         if empty:
             await ack(response_action="errors", errors=empty)
             return
-        result = await self.service.submit(
-            organisation_id, who, texts, key=f"slack:view:{view['id']}:{view['hash']}"
+        values = tuple(zip(PRIORITY_STEPS, texts, strict=True))
+        result = await self.service.handle(
+            Inbound(
+                organisation_id,
+                who,
+                Fields(Step.TARGET, meta.get("statement"), values),
+                key=f"slack:view:{view['id']}:{view['hash']}",
+            )
         )
-        if result.refused:
-            index = preview.refused_at(texts)
-            block = modals.PRIORITY_FIELDS[index] if index is not None else modals.TARGET
+        if result.stale:
+            await ack(response_action="errors", errors={modals.TARGET: msg.SLACK_FORM_STALE})
+            return
+        if result.refusal is not None:
+            block = PRIORITY_BLOCKS.get(result.refusal.step, modals.TARGET)
             if block == modals.OWNERS_PEOPLE and form.owners_text:
                 block = modals.OWNERS_TEXT
-            text = (errors_of(result) or [msg.SLACK_FORM_STALE])[0]
-            await ack(response_action="errors", errors={block: text})
+            await ack(response_action="errors", errors={block: result.refusal.reason})
             return
         await ack()
         if not result.duplicate:
@@ -822,14 +837,9 @@ class SlackAdapter:
         names = await self.names(organisation_id, origin, mentioned(raw), client)
         text = from_slack(raw, names)
         key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
-        if " ".join(text.lower().split()) in OPEN_WORDS:
-            if not await self.claim(key):
-                return
-            result = await self.service.open(organisation_id, who)
-        else:
-            result = await self.service.turn(organisation_id, who, text, key=key)
-            if result.duplicate:
-                return
+        result = await self.service.turn(organisation_id, who, text, key=key)
+        if result.duplicate:
+            return
         await self.post(client, channel, result.replies)
         await self.remember_dm(organisation_id, who, channel)
 
@@ -894,13 +904,3 @@ def setup_saved(
         return out
 
     return SlackMessage(text(False), [section(":white_check_mark: " + text(True))])
-
-
-def _waiting_on(state: Any, ref: QuestionRef) -> bool:
-    cursor = state.cursor
-    return (
-        not cursor.paused
-        and cursor.step is not Step.DONE
-        and cursor.statement_id == ref.statement_id
-        and cursor.step is ref.step
-    )
