@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import statistics
 import tempfile
@@ -110,9 +111,10 @@ class ErrorCount(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.count += 1
         if self.first is None:
-            self.first = f"{record.name}: {record.getMessage()[:160]}"
-            if record.exc_info and record.exc_info[1] is not None:
-                self.first += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+            exc = record.exc_info[1] if record.exc_info else None
+            text = str(exc) if exc is not None else record.getMessage()
+            kind = f"{type(exc).__name__}: " if exc is not None else ""
+            self.first = f"{record.name}: {kind}{text.splitlines()[0][:160]}"
 
 
 async def person(
@@ -315,6 +317,10 @@ def main(argv: list[str] | None = None) -> None:
         "chat.update in that DM; CPU = process CPU (servers, mock and clients) per request"
     )
     print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (a busy "
+        "machine slows bare Bolt too: compare the absolute p95 as well as the ratio)"
+    )
+    print(
         f"{'users':>5}  {'server':<9}  {'turns':>5}  {'replied':>7}  {'p50 ms':>8}  "
         f"{'p95 ms':>8}  {'max ms':>8}  {'ack p95':>8}  {'acks>3s':>7}  {'CPU ms':>8}  "
         f"{'wall s':>6}  {'msgs/turn':>8}"
@@ -326,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
             base, ours, lost = asyncio.run(level(people, args.answers, args.limit, place))
             for line in report(base, ours, lost):
                 print(line, flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(
         f"errors logged by the servers: {errors.count}"
         + (f" (first: {errors.first})" if errors.first else "")
