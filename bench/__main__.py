@@ -1,6 +1,26 @@
-"""Run every benchmark: `python -m bench` (or `make bench`)."""
+"""Run the benchmarks: `python -m bench [turns|sql|slack] [options]` (`make bench` runs all).
 
-from bench import turns
+- turns: time per saved turn, the pure engine against the service on SQLite
+- sql:   SQL statements and transactions per kind of turn (service and Slack HTTP)
+- slack: Slack reply latency, lost answers and CPU per turn under 1/50/200 users,
+         against a bare Bolt app in the same run
+"""
+
+import sys
+
+from bench import slack, sql, turns
+
+COMMANDS = {"turns": turns.main, "sql": sql.main, "slack": slack.main}
 
 if __name__ == "__main__":
-    turns.main()
+    name, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if name in ("-h", "--help"):
+        print(__doc__)
+    elif name:
+        if name not in COMMANDS:
+            sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(COMMANDS)}")
+        COMMANDS[name](rest)
+    else:
+        for command in COMMANDS.values():
+            command([])
+            print()

@@ -52,7 +52,7 @@ async def service_turns(lines: list[str], folder: Path, n: int) -> float:
     return elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     lines = full_review_lines(load_model(Edition.SCHOOL))
     engine_only(lines)  # warm caches
     base = statistics.median(engine_only(lines) for _ in range(ROUNDS))
