@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
@@ -55,9 +56,10 @@ from storage import repo
 from storage.db import Database
 from workflows import messages as msg
 from workflows import review as engine
+from workflows.actions import ActionView
 from workflows.notices import Notice
-from workflows.plan import ActionPlan
-from workflows.replies import Choice, ShowPlan
+from workflows.plan import ActionPlan, ActionStatus, ActionUpdateView
+from workflows.replies import Choice, ShowAction, ShowPlan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "teams"
 LABEL = msg.TEAMS_LABELS
@@ -519,6 +521,294 @@ async def test_priority_card_with_people_picker_and_real_dates(tmp_path: Path) -
         async with teams.db.transaction() as session:
             done = await repo.get_action(session, action_draft.action_id, organisation.id)
         assert done is not None and done.status == "done"
+
+
+# ----- issue 9: typed intents, one transaction, each person's own place -------------------
+
+
+async def review_state(teams: TeamsClient, user: User = SAM) -> engine.ReviewState:
+    organisation = await organisation_of(teams.db, user)
+    state = await ReviewService(teams.db, lambda: NOW).state(organisation.id)
+    assert state is not None
+    return state
+
+
+async def sam_place(teams: TeamsClient) -> engine.Cursor:
+    organisation = await organisation_of(teams.db)
+    async with teams.db.transaction() as session:
+        person = await repo.person_by_identity(session, "teams", TENANT, SAM.aad)
+    assert person is not None and person.organisation_id == organisation.id
+    return (await review_state(teams)).cursor_for(str(person.id))
+
+
+async def test_a_double_click_saves_once(tmp_path: Path) -> None:
+    """Two activities (new ids) from the same button of the same card: one answer."""
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me"]:
+            await teams.say(line)
+        card = mock.last_card()
+        first = teams.submitted(card, "Level 3")
+        second = teams.submitted(card, "Level 3")  # taken before the card was replaced
+        assert first["id"] != second["id"] and first["replyToId"] == second["replyToId"]
+        assert await teams.post(first) == 201
+        before = mock.mark()
+        assert await teams.post(second) == 201
+        assert mock.since(before) == []  # not "out of date", not saved again
+        place = await sam_place(teams)
+        assert (place.statement_id, place.step.value) == ("1.1", "evidence")
+        assert (await review_state(teams)).answers["1.1"].level == 3
+
+        # The evidence card pressed twice: its links saved once, the review moved on once.
+        evidence = mock.last_card()
+        values = {"label_1": "Plan", "link_1": "https://school.example/plan"}
+        first = teams.submitted(evidence, LABEL["save_links"], **values)
+        second = teams.submitted(evidence, LABEL["save_links"], **values)
+        assert await teams.post(first) == 201
+        before = mock.mark()
+        assert await teams.post(second) == 201
+        assert mock.since(before) == []
+        state = await review_state(teams)
+        assert [e.url for e in state.answers["1.1"].evidence] == ["https://school.example/plan"]
+        assert (await sam_place(teams)).step.value == "note"
+
+
+async def test_links_typed_into_the_evidence_card_are_saved_with_done(tmp_path: Path) -> None:
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me", "3"]:
+            await teams.say(line)
+        evidence = mock.last_card()
+        await teams.click(
+            evidence,
+            "Done",
+            label_1="Careers plan",
+            link_1="https://school.example/careers-plan",
+            link_2="https://school.example/destinations",
+        )
+        state = await review_state(teams)
+        assert [(e.label, e.url) for e in state.answers["1.1"].evidence] == [
+            ("Careers plan", "https://school.example/careers-plan"),
+            (None, "https://school.example/destinations"),
+        ]
+        assert (await sam_place(teams)).step.value == "note"
+        assert "Your answer: 2 evidence link(s)" in teams.card_texts(evidence)
+
+        # Pause pressed with a link typed: the link is kept, then the review pauses.
+        await teams.say("back")
+        again = mock.last_card()
+        await teams.click(again, LABEL["pause"], link_1="https://school.example/employers")
+        state = await review_state(teams)
+        assert [e.url for e in state.answers["1.1"].evidence][-1] == (
+            "https://school.example/employers"
+        )
+        assert (await sam_place(teams)).paused
+
+        # A bad link with Done: refused beside the box, nothing saved, still at evidence.
+        await teams.say("review")
+        evidence = mock.last_card()
+        before = mock.mark()
+        await teams.click(evidence, "Done", link_1="ftp://files.school.example/plan")
+        assert mock.since(before, "send") == []
+        shown = mock.current(evidence.activity_id).card
+        assert shown is not None and inputs(shown)["link_1"]["value"].startswith("ftp://")
+        assert "ftp://files.school.example/plan" in teams.card_texts(evidence)
+        assert len((await review_state(teams)).answers["1.1"].evidence) == 3
+        assert (await sam_place(teams)).step.value == "evidence"
+
+
+async def test_a_card_answered_by_typing_is_stale_and_retired(tmp_path: Path) -> None:
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me"]:
+            await teams.say(line)
+        level_card = mock.last_card()
+        await teams.say("3")  # answered by typing: the card is now out of date
+        async with teams.db.transaction() as session:
+            review = await repo.open_review(session, (await organisation_of(teams.db)).id)
+            assert review is not None
+            version = review.version
+        before = mock.mark()
+        await teams.click(level_card, "Level 1")
+        sent = mock.since(before, "send")
+        assert msg.TEAMS_CARD_OUT_OF_DATE in texts_of(sent)
+        assert all(not (c.card and submit_actions(c.card)) for c in sent)  # no question re-sent
+        assert msg.TEAMS_CARD_RETIRED in teams.card_texts(level_card)
+        assert not submit_actions(mock.current(level_card.activity_id).card)
+        state = await review_state(teams)
+        assert state.answers["1.1"].level == 3
+        assert (await sam_place(teams)).step.value == "evidence"
+        async with teams.db.transaction() as session:
+            review = await repo.open_review(session, (await organisation_of(teams.db)).id)
+            assert review is not None and review.version == version
+
+
+async def test_priority_form_offers_spans_in_date_order(tmp_path: Path) -> None:
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me", "2", "done", "none", "priority"]:
+            await teams.say(line)
+        details = mock.last_card()
+        due = inputs(details.card)["due"]["choices"]
+        codes = [c["value"] for c in due]
+        assert codes[0] == "HT3" and codes[-1] == "ongoing"
+        assert {"HT3/4", "HT4/5", "HT5/6"} <= set(codes)
+        titles = {c["value"]: c["title"] for c in due}
+        assert titles["HT3/4"].startswith("HT3/4") and "2025" in titles["HT3/4"]
+
+        def ends(title: str) -> datetime:
+            day = title.split("ends ")[-1]
+            return datetime.strptime(day, "%a %d %b %Y")
+
+        dated = [ends(c["title"]) for c in due if c["value"] != "ongoing"]
+        assert dated == sorted(dated)
+
+        # Saved with a span: the whole form in one transaction.
+        await teams.click(
+            details,
+            LABEL["save"],
+            target="3",
+            next_steps="Audit the careers programme",
+            owners_typed="SR",
+            due="HT3/4",
+        )
+        action_draft = (await review_state(teams)).answers["1.1"].action
+        assert action_draft is not None and action_draft.due == "HT3/4"
+
+        # A form refused by the engine: the reason beside the box it is about; nothing saved.
+        for line in ["go 1.2", "2", "done", "none", "priority"]:
+            await teams.say(line)
+        details = mock.last_card()
+        await teams.click(
+            details,
+            LABEL["save"],
+            target="3",
+            next_steps="Plan",
+            owners_typed="x" * 200,
+            due="HT4",
+        )
+        shown = mock.current(details.activity_id).card
+        assert shown is not None
+        body = [e for e in walk(shown)]
+        typed = next(i for i, e in enumerate(body) if e.get("id") == "owners_typed")
+        assert body[typed + 1]["type"] == "TextBlock"
+        assert body[typed + 1]["color"] == "Attention"
+        assert (await sam_place(teams)).step.value == "target"
+        assert (await review_state(teams)).answers["1.2"].action.next_steps is None  # type: ignore[union-attr]
+
+
+async def test_a_colleagues_my_actions_is_not_the_leaders_note(tmp_path: Path) -> None:
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me", "3", "done"]:
+            await teams.say(line)
+        assert (await sam_place(teams)).step.value == "note"
+        before = mock.mark()
+        await teams.say("my actions", NADIA)
+        state = await review_state(teams)
+        assert state.answers["1.1"].note is None
+        assert (await sam_place(teams)).step.value == "note"
+        shown = texts_of(mock.since(before))
+        assert msg.NO_ACTIONS["mine"] in shown
+        # Sam's own words at the note step are his note, even ones that look like commands.
+        await teams.say("my actions are in the plan")
+        assert (await review_state(teams)).answers["1.1"].note == "my actions are in the plan"
+
+
+async def test_resumed_mid_statement_shows_the_pending_question(tmp_path: Path) -> None:
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me", "3", "pause"]:
+            await teams.say(line)
+        before = mock.mark()
+        await teams.say("review")
+        shown = [c for c in mock.since(before, "send") if c.card]
+        context, question = shown[-2], shown[-1]
+        assert "Distributed careers leadership" in teams.card_texts(context)
+        assert not submit_actions(context.card)  # no level buttons waiting on nothing
+        assert msg.ASK_LEVEL_KEEP not in teams.card_texts(context)
+        assert msg.ASK_EVIDENCE in teams.card_texts(question)
+        assert "link_1" in inputs(question.card)
+        assert "Done" in [a["title"] for a in submit_actions(question.card)]
+        await teams.click(question, "Done")
+        assert (await sam_place(teams)).step.value == "note"
+
+        # At the note step: the note box and its buttons.
+        await teams.say("pause")
+        await teams.say("review")
+        note = mock.last_card()
+        assert msg.ASK_NOTE in teams.card_texts(note) and "note" in inputs(note.card)
+        await teams.click(note, LABEL["save"], note="Governors briefed in December")
+        assert (await review_state(teams)).answers["1.1"].note == "Governors briefed in December"
+
+
+async def test_uninstall_marks_the_organisation_disconnected(tmp_path: Path) -> None:
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        await teams.say("review")
+        assert await teams.post(teams.activity("conversation_update_team.json")) == 201
+
+        async def disconnected() -> bool:
+            return (await organisation_of(teams.db)).disconnected_at is not None
+
+        # A colleague removing the app from their own chat only opts them out.
+        removed = teams.activity("installation_update_add.json", NADIA, action="remove")
+        assert await teams.post(removed) == 201
+        assert not await disconnected()
+
+        # Removed from the team: the school is disconnected (no reminders); data stays.
+        removed = teams.activity("installation_update_add.json", action="remove")
+        removed["conversation"] = {
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "id": TEAM,
+            "isGroup": True,
+        }
+        removed["channelData"]["team"] = {"id": TEAM}
+        assert await teams.post(removed) == 201
+        assert (await organisation_of(teams.db)).disconnected_at == NOW
+        async with teams.db.transaction() as session:
+            assert await repo.open_review(session, (await organisation_of(teams.db)).id)
+
+        # A message from the school again: reconnected.
+        await teams.say("help")
+        assert not await disconnected()
+
+        # The bot removed from a team (conversationUpdate): disconnected as well.
+        update = teams.activity("conversation_update_team.json")
+        update["membersRemoved"] = update.pop("membersAdded")
+        assert await teams.post(update) == 201
+        assert await disconnected()
+        assert await teams.post(teams.activity("installation_update_add.json")) == 201
+        assert not await disconnected()
+
+
+def test_action_history_in_the_organisations_time(school: MaturityModel) -> None:
+    late = datetime(2025, 6, 10, 23, 30, tzinfo=UTC)  # 00:30 on the 11th in London (BST)
+    view = ActionView(
+        id=7,
+        statement_id="1.1",
+        statement_label="1.1 Distributed careers leadership",
+        current_level=2,
+        target_level=3,
+        next_steps="Plan",
+        owners=(),
+        due="HT6",
+        due_year="2024/25",
+        due_date=None,
+        status=ActionStatus.IN_PROGRESS,
+        updated_at=late,
+        updates=(ActionUpdateView(at=late, by="Sam Rivers", kind="progress"),),
+    )
+    reply = ShowAction(view, late.date())
+    (london,) = teams_cards.render([reply], teams_cards.RenderOptions(model=school))
+    assert "Wed 11 Jun 2025 00:30 · progress" in json.dumps(
+        london.attachments[0].content, ensure_ascii=False
+    )
+    options = teams_cards.RenderOptions(model=school, timezone="UTC")
+    (utc,) = teams_cards.render([reply], options)
+    assert "Tue 10 Jun 2025 23:30 · progress" in json.dumps(
+        utc.attachments[0].content, ensure_ascii=False
+    )
 
 
 # ----- proactive messages through stored references, after a restart ----------------------
@@ -1068,6 +1358,6 @@ async def test_a_failing_turn_is_apologised_for_not_a_500(
 
     async with teams_bot(sqlite_settings(tmp_path)) as teams:
         await teams.say("review")
-        monkeypatch.setattr(ReviewService, "turn", broken)
+        monkeypatch.setattr(ReviewService, "handle", broken)
         await teams.say("just me")
         assert teams.mock.sent(SAM.chat)[-1].text == msg.TEAMS_ERROR

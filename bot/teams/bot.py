@@ -4,13 +4,15 @@ In: who is speaking (Teams user in a tenant), which organisation (tenant, team, 
 school the person was set up in), and what they typed or pressed. Out: the engine's
 channel-neutral replies drawn as Adaptive Cards. Decisions about the review stay in the
 engine and the service; what is decided here is only Teams plumbing: which card was
-answered, whether it is still current, where to store a conversation reference.
+answered (a typed `Choose` or `Fields` naming its question), how to redraw or retire it
+after the service's one transaction says so, where to store a conversation reference.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -27,7 +29,7 @@ from botbuilder.schema.teams import FileConsentCardResponse
 
 from bot.config import Settings
 from bot.formats import FORMATS
-from bot.reviews import ReviewService, TurnResult, Who
+from bot.reviews import Inbound, OpenReview, ReviewService, TurnResult, What, Who
 from bot.teams import cards
 from bot.teams.preview import Preview
 from bot.teams.proactive import (
@@ -44,7 +46,18 @@ from model_data import Edition, load_model
 from storage import repo
 from storage.models import Organisation, Person
 from workflows import messages as msg
-from workflows.replies import Message, Question, Reply, ShowPlan, ShowSummary, Step, Tone
+from workflows.actions import parse_command
+from workflows.inputs import Choose, Fields, Text
+from workflows.replies import (
+    Message,
+    Question,
+    Refusal,
+    Reply,
+    ShowPlan,
+    ShowSummary,
+    Step,
+    Tone,
+)
 from workflows.roles import leads, may_configure
 
 log = logging.getLogger("careers_bot.teams")
@@ -86,13 +99,19 @@ class Turn:
 
     @property
     def answer_key(self) -> str:
-        """One answer per question card (a double click is harmless), one per typed message
-        or command button (a reminder's "Mark done" and "Snooze" are separate commands)."""
+        """What makes a retry harmless: for a question card, the card and exactly what was
+        sent from it (a double click, or Teams delivering the same submit again, is one
+        answer; a form corrected after a refusal is a new one); otherwise the activity
+        (each typed message and command button is its own turn)."""
         activity = self.activity
         value = activity.value if isinstance(activity.value, dict) else {}
         answers_a_question = value.get(cards.MARK) in {cards.CHOICE, cards.FORM}
-        target = activity.reply_to_id if answers_a_question else None
-        key = f"teams:{activity.conversation.id}:{target or activity.id}"
+        if answers_a_question and activity.reply_to_id:
+            sent = json.dumps(value, sort_keys=True, default=str).encode()
+            target = f"{activity.reply_to_id}:{sha256(sent).hexdigest()[:16]}"
+        else:
+            target = activity.id
+        key = f"teams:{activity.conversation.id}:{target}"
         if len(key) > MAX_KEY:
             key = "teams:" + sha256(key.encode()).hexdigest()
         return key
@@ -148,9 +167,12 @@ class CareersBot(TeamsActivityHandler):
         member's profile from Teams first.
         """
         activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if any(member.id == bot_id for member in activity.members_removed or []):
+            await self._uninstalled(turn_context)  # the bot was removed from a team
+            return
         if not activity.members_added:
             return
-        bot_id = activity.recipient.id if activity.recipient else None
         installed = any(member.id == bot_id for member in activity.members_added)
         turn = await self._begin(turn_context, welcome=installed)
         if installed and turn.first_contact:
@@ -162,7 +184,29 @@ class CareersBot(TeamsActivityHandler):
             await self._welcome(turn_context, turn)
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
-        log.info("uninstalled from %s", turn_context.activity.conversation.id)
+        await self._uninstalled(turn_context)
+
+    async def _uninstalled(self, turn_context: TurnContext) -> None:
+        """The app was removed: the organisation is recorded as disconnected (as Slack does),
+        so no reminder or digest is attempted; its data stays, and a message resumes it.
+
+        From a team (or the whole tenant) it is the school's uninstall. One person removing
+        the app from their own chat only opts that person out, unless they lead the review.
+        """
+        activity = turn_context.activity
+        tenant = tenant_of(activity) or LOCAL_TENANT
+        kind = getattr(activity.conversation, "conversation_type", None)
+        personal = kind in (None, "personal")
+        user = activity.from_property
+        async with self.service.db.transaction() as session:
+            if personal:
+                external = (user.aad_object_id or user.id) if user else ""
+                person = await repo.person_by_identity(session, CHANNEL, tenant, external)
+                if person is None or not leads(person.role):
+                    log.info("removed from a personal chat in %s", tenant)
+                    return
+            ids = await repo.set_disconnected(session, CHANNEL, tenant, self.service.clock())
+        log.info("uninstalled from %s: organisations %s disconnected", tenant, ids)
 
     async def on_teams_file_consent_accept(
         self, turn_context: TurnContext, file_consent_card_response: FileConsentCardResponse
@@ -260,6 +304,10 @@ class CareersBot(TeamsActivityHandler):
             )
             async with self.service.db.transaction() as session:
                 await self._remember(session, turn, organisation, reference, welcome)
+        if organisation.disconnected_at is not None:  # reinstalled, or written to again
+            async with self.service.db.transaction() as session:
+                await repo.set_disconnected(session, CHANNEL, tenant, None)
+            organisation.disconnected_at = None
         return turn
 
     async def _find_organisation(self, session: Any, turn: Turn) -> Organisation | None:
@@ -343,14 +391,13 @@ class CareersBot(TeamsActivityHandler):
 
     async def _text(self, turn_context: TurnContext, turn: Turn, text: str) -> None:
         """A personal chat: the adapter's own few commands, then everything else to the engine."""
-        org, who = turn.organisation, turn.who
         word = normalised(text)
         setup = SETUP.match(text)
         export = EXPORT.match(word)
         if word in REVIEW_WORDS:
-            result = await self.service.open(org.id, who)
+            result = await self._handle(turn, OpenReview())
         elif word in NEW_REVIEW_WORDS:
-            result = await self.service.open(org.id, who, new=True)
+            result = await self._handle(turn, OpenReview(new=True))
         elif setup:
             await self._setup(turn_context, turn, setup.group("edition"), setup.group("name"))
             return
@@ -360,16 +407,18 @@ class CareersBot(TeamsActivityHandler):
         elif export:
             await self._export(turn_context, turn, export.group("fmt") or "docx")
             return
-        elif word in HELP_WORDS and await self.service.state(org.id) is None:
-            await self._say(turn_context, turn, [Message(msg.TEAMS_HELP)])
-            return
         else:
-            result = await self.service.turn(org.id, who, text, key=turn.answer_key)
+            result = await self._handle(turn, Text(text), turn.answer_key)
             if result.duplicate:
                 return
-            if word in HELP_WORDS:
-                result.replies.insert(0, Message(msg.TEAMS_HELP))
+            if word in HELP_WORDS:  # the adapter's commands, then the engine's (if a review)
+                engine_help = result.replies if result.review_id is not None else []
+                result.replies = [Message(msg.TEAMS_HELP), *engine_help]
         await self._say(turn_context, turn, result.replies)
+
+    async def _handle(self, turn: Turn, what: What, key: str | None = None) -> TurnResult:
+        """The service's one turn pipeline, for this organisation and person."""
+        return await self.service.handle(Inbound(turn.organisation.id, turn.who, what, key))
 
     async def _channel_text(self, turn_context: TurnContext, turn: Turn, text: str) -> None:
         """A team channel: views, set-up and the digest; the review stays in personal chats."""
@@ -407,88 +456,124 @@ class CareersBot(TeamsActivityHandler):
     # ----- cards -------------------------------------------------------------------------------
 
     async def _card(self, turn_context: TurnContext, turn: Turn, value: dict[str, Any]) -> None:
-        """A button or form on one of our cards: answer once, then replace the card in place."""
+        """A button or form on one of our cards, as a typed intent through the one pipeline;
+        then the card is replaced in place (answered), drawn again (refused), or retired."""
         kind = value.get(cards.MARK)
         if kind == cards.COMMAND:
-            text = str(value.get("text") or "")
-            if not turn.personal:
-                await self._channel_text(turn_context, turn, text)
-                return
-            try:  # a reminder's "done 12" is never read as the answer the review waits for
-                result = await self.service.act(
-                    turn.organisation.id, turn.who, text, turn.answer_key
-                )
-            except ValueError:  # not an action command ("review", "export docx"): as typed
-                await self._text(turn_context, turn, text)
-                return
-            if not result.duplicate:
-                await self._say(turn_context, turn, result.replies)
+            await self._command(turn_context, turn, str(value.get("text") or ""))
             return
         if not turn.personal:
             await self._say(turn_context, turn, [Message(msg.TEAMS_REVIEW_IN_PERSONAL_CHAT)])
             return
-        org, who = turn.organisation, turn.who
         card_id = turn_context.activity.reply_to_id
         title = str(value.get("title") or "")
-        async with self.service.db.transaction() as session:
-            if await repo.input_handled(session, turn.answer_key):
-                return  # a double click, or Teams delivering the same submit again
-        state = await self.service.state(org.id)
-        if (
-            state is None
-            or value.get("step") != state.cursor.step.value
-            or value.get("sid") != state.cursor.statement_id
-        ):
+        values = cards.form_values(value)
+        try:
+            if kind == cards.CHOICE:
+                what, answer, first = self._choice(value)
+            else:
+                owners = await self._owner_names(turn_context, turn, values)
+                what = cards.form_fields(value, owners)
+                answer, first = cards.form_answer(value, what), None
+        except cards.FormError as problem:  # an empty box: nothing sent to the service
+            step = Step(value["step"]) if value.get("step") in set(Step) else Step.DONE
+            refusal = Refusal(step, str(problem))  # DONE: a card no step of ours drew
+            await self._show_again(turn_context, turn, card_id, value, refusal, problem.field)
+            return
+        earlier: list[Reply] = []
+        if first is not None:  # links typed on an evidence card, then Back, Skip or Pause
+            saved = await self._handle(turn, first, f"{turn.answer_key}:links")
+            if saved.refusal is not None and not saved.stale:
+                await self._show_again(turn_context, turn, card_id, value, saved.refusal)
+                return
+            earlier = [r for r in saved.replies if isinstance(r, Message)]
+        result = await self._handle(turn, what, turn.answer_key)
+        if result.duplicate:
+            return  # a double click, or Teams delivering the same submit again
+        if result.stale:  # answered already (typed, or another card): nothing was changed
             await self._replace(turn_context, card_id, cards.retired_card(title))
             await self._say(turn_context, turn, [Message(msg.TEAMS_CARD_OUT_OF_DATE, Tone.ERROR)])
             return
-        if kind == cards.CHOICE:
-            result = await self.service.turn(
-                org.id, who, str(value.get("text") or ""), key=turn.answer_key
-            )
-            answer = str(value.get("label") or value.get("text") or "")
-        else:
-            values = cards.form_values(value)
-            try:
-                texts = cards.form_texts(value, await self._owner_names(turn_context, turn, values))
-            except cards.FormError as refusal:
-                result = TurnResult(None, [Message(str(refusal), Tone.ERROR)], refused=True)
-            else:
-                result = await self.service.submit(org.id, who, texts, key=turn.answer_key)
-            if result.refused:
-                await self._show_again(turn_context, turn, card_id, result.replies, values)
-                return
-            answer = cards.form_answer(value, texts)
-        if result.duplicate:
+        if result.refusal is not None and isinstance(what, Fields):
+            await self._show_again(turn_context, turn, card_id, value, result.refusal)
             return
-        refused = all(isinstance(r, Message) and r.tone is Tone.ERROR for r in result.replies)
-        if not refused:  # refused outright (e.g. view only): the card stays; the reason is sent
+        errors_only = bool(result.replies) and all(
+            isinstance(r, Message) and r.tone is Tone.ERROR for r in result.replies
+        )
+        if result.refusal is None and not errors_only:
             await self._replace(turn_context, card_id, cards.answered_card(title, answer))
-        await self._say(turn_context, turn, result.replies)
+        elif cards.question_of(result.replies) is not None:  # asked again on a new card
+            await self._replace(turn_context, card_id, cards.retired_card(title))
+        # Otherwise refused outright (e.g. view only): the card stays; the reason is sent.
+        await self._say(turn_context, turn, [*earlier, *result.replies])
+
+    def _choice(self, value: dict[str, Any]) -> tuple[Choose | Fields, str, Fields | None]:
+        """A button as a typed choice, how it reads once answered, and anything to save first.
+
+        Teams sends every input of a card with any of its buttons: links typed into the
+        evidence card are saved whichever button is pressed (with "Done", in one form).
+        """
+        choice = cards.chosen(value)
+        answer = str(value.get("label") or choice.value)
+        links = cards.typed_links(value) if choice.step is Step.EVIDENCE else []
+        if not links:
+            return choice, answer, None
+        saved = msg.TEAMS_ANSWER_LINKS.format(count=len(links))
+        if choice.value.lower() in cards.NAVIGATION:
+            return (
+                choice,
+                f"{saved}; {answer}",
+                cards.evidence_fields(choice.statement_id, links, None),
+            )
+        return cards.evidence_fields(choice.statement_id, links, choice.value), saved, None
+
+    async def _command(self, turn_context: TurnContext, turn: Turn, text: str) -> None:
+        """A command button (welcome, plan, reminder): its own data, never a review answer."""
+        if not turn.personal:
+            await self._channel_text(turn_context, turn, text)
+            return
+        command = parse_command(text)
+        if command is None:  # the adapter's own words ("review", "export docx")
+            await self._text(turn_context, turn, text)
+            return
+        result = await self._handle(turn, command, turn.answer_key)
+        if not result.duplicate:
+            await self._say(turn_context, turn, result.replies)
 
     async def _show_again(
         self,
         turn_context: TurnContext,
         turn: Turn,
         card_id: str | None,
-        refusals: Sequence[Reply],
-        values: dict[str, str],
+        value: dict[str, Any],
+        refusal: Refusal,
+        field: str | None = None,
     ) -> None:
-        """A refused form: the same card, with why at the top and what was typed still in it."""
-        errors = [r.text for r in refusals if isinstance(r, Message)]
-        preview = await Preview.load(self.service, turn.organisation.id, turn.who)
-        question = preview.current_question() if preview else None
-        if question is None or card_id is None:
-            await self._say(turn_context, turn, list(refusals))
+        """A refused form: the same card, the reason beside the box the engine refused
+        (`refusal.step`), and what was typed still in it. Nothing was saved."""
+        values = cards.form_values(value)
+        if not values and value.get("step") == Step.EVIDENCE.value:
+            values = cards.form_values({**value, "form": "evidence"})
+        field = field or cards.FIELD_OF_STEP.get(refusal.step)
+        try:
+            step = Step(str(value.get("step")))
+        except ValueError:
+            step = refusal.step
+        preview = await Preview.load(self.service, turn.organisation.id, turn.who, turn.person_id)
+        question = preview.question(step) if preview is not None else None
+        if question is None or card_id is None or preview is None:
+            await self._say(turn_context, turn, [Message(refusal.reason, Tone.ERROR)])
             return
-        options = self._options(turn, errors=errors, values=values)
-        if isinstance(question, Question) and question.step is Step.TARGET and preview:
-            options = self._options(
-                turn, errors=errors, values=values, priority=preview.priority_form()
-            )
+        priority = preview.priority_form() if step is Step.TARGET else None
+        options = self._options(
+            turn,
+            errors=[] if field else [refusal.reason],
+            values=values,
+            priority=priority,
+            invalid={field: refusal.reason} if field else {},
+        )
         rendered = cards.render([question], options)
-        content = rendered[-1].attachments[0].content
-        await self._replace(turn_context, card_id, content)
+        await self._replace(turn_context, card_id, rendered[-1].attachments[0].content)
 
     async def _owner_names(
         self, turn_context: TurnContext, turn: Turn, values: dict[str, str]
@@ -505,7 +590,7 @@ class CareersBot(TeamsActivityHandler):
                 continue
             name = await self._person_name(turn_context, turn, value)
             if name is None:
-                raise cards.FormError(msg.TEAMS_UNKNOWN_PERSON)
+                raise cards.FormError(msg.TEAMS_UNKNOWN_PERSON, "owners_pick")
             names.append(name)
         return names
 
@@ -738,6 +823,7 @@ class CareersBot(TeamsActivityHandler):
         errors: Sequence[str] = (),
         values: dict[str, str] | None = None,
         priority: cards.PriorityForm | None = None,
+        invalid: dict[str, str] | None = None,
     ) -> cards.RenderOptions:
         return cards.RenderOptions(
             model=load_model(turn.organisation.edition),
@@ -747,6 +833,8 @@ class CareersBot(TeamsActivityHandler):
             priority=priority,
             errors=errors,
             values=values or {},
+            invalid=invalid or {},
+            timezone=turn.organisation.timezone or "Europe/London",
         )
 
     async def _say(self, turn_context: TurnContext, turn: Turn, replies: Sequence[Reply]) -> None:
@@ -756,7 +844,9 @@ class CareersBot(TeamsActivityHandler):
         priority = None
         question = cards.question_of(replies)
         if turn.personal and isinstance(question, Question) and question.step is Step.TARGET:
-            preview = await Preview.load(self.service, turn.organisation.id, turn.who)
+            preview = await Preview.load(
+                self.service, turn.organisation.id, turn.who, turn.person_id
+            )
             priority = preview.priority_form() if preview else None
         activities = cards.render(replies, self._options(turn, priority=priority))
         if activities:

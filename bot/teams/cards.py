@@ -9,14 +9,15 @@ What a submitted card sends back (`Activity.value`) is this module's own format,
 `MARK`:
 
 ``{"cib": "choice", "text": "3", "step": "level", "sid": "1.1", "title": ..., "label": ...}``
-    a button: `text` is what the engine receives.
+    a button: `chosen` makes it a typed `Choose` for the question it was drawn for.
 ``{"cib": "form", "form": <step>, "step": ..., "sid": ..., "title": ..., <input ids>: ...}``
-    a form: `form_texts` turns its inputs into the engine's answers, in order.
+    a form: `form_fields` makes its inputs the engine's `Fields`, applied all or none.
 ``{"cib": "command", "text": "export docx"}``
-    a command button on an information card (welcome, plan): handled as if typed.
+    a command button on an information card (welcome, plan, reminder): an action command
+    (`workflows.actions.parse_command`) or one of the adapter's own words, never an answer.
 
-`step` and `sid` say which question the card asked, so the adapter can tell a stale card
-(the review has moved on) from a current one.
+`step` and `sid` say which question the card asked: the engine refuses a stale card (the
+person's place has moved on) in the same transaction that would have saved the answer.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
@@ -32,6 +35,7 @@ from model_data import MaturityModel, Statement
 from workflows import messages as msg
 from workflows.actions import ActionView
 from workflows.answers import ActionDraft
+from workflows.inputs import Choose, Fields
 from workflows.notices import Notice
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -63,7 +67,24 @@ LABEL = msg.TEAMS_LABELS
 
 
 class FormError(ValueError):
-    """A submitted form that cannot be given to the engine as it is (a required box empty)."""
+    """A submitted form that cannot be given to the engine as it is (a required box empty);
+    `field` is the input it is about, so the card shows the reason beside that box."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Which box of a card holds the answer to each question: where a refusal is shown.
+FIELD_OF_STEP = {
+    Step.PARTICIPANTS: "participants",
+    Step.EVIDENCE: "link_1",
+    Step.NOTE: "note",
+    Step.TARGET: "target",
+    Step.NEXT_STEPS: "next_steps",
+    Step.OWNERS: "owners_typed",
+    Step.DUE: "due",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,8 @@ class RenderOptions:
     priority: PriorityForm | None = None
     errors: Sequence[str] = ()  # a refused form shown again: why, at the top
     values: Mapping[str, str] = field(default_factory=dict)  # ... and what was typed in it
+    invalid: Mapping[str, str] = field(default_factory=dict)  # input id -> why, beside it
+    timezone: str = "Europe/London"  # the organisation's: times in action histories
 
 
 # ----- building blocks ---------------------------------------------------------------------
@@ -212,9 +235,17 @@ def _buttons(
 
 
 def statement_card(
-    prompt: StatementPrompt, preface: Sequence[Message], options: RenderOptions
+    prompt: StatementPrompt,
+    preface: Sequence[Message],
+    options: RenderOptions,
+    context_only: bool = False,
 ) -> dict[str, Any]:
-    """Theme (when it starts), statement, the four descriptors, progress and level buttons."""
+    """Theme (when it starts), statement, the four descriptors, progress and level buttons.
+
+    `context_only`: a review resumed part-way through a statement shows the statement for
+    context, but the question waiting is a later one (its own card follows), so the level
+    prompt and its buttons would answer nothing.
+    """
     statement = prompt.statement
     title = statement.short_label
     body: list[dict[str, Any]] = _error_blocks(options.errors) + _message_blocks(preface)
@@ -269,6 +300,8 @@ def statement_card(
     if prompt.current is not None:
         template = msg.TEAMS_LAST_REVIEW if prompt.current.carried else msg.TEAMS_YOUR_ANSWER
         body.append(text_block(template.format(answer=describe(prompt.current)), color="Accent"))
+    if context_only:
+        return card(body)
     body.append(text_block(prompt.text, weight="Bolder"))
     if options.interactive:
         body.append(action_set(_buttons(prompt.level_choices, Step.LEVEL, statement.id, title)))
@@ -292,7 +325,7 @@ def question_card(
         and options.priority is not None
         and options.priority.statement_id == sid
     ):
-        return _priority_card(options.priority, body, options, title)
+        return _mark_invalid(_priority_card(options.priority, body, options, title), options)
     if question.hint:
         body.append(text_block(question.hint, color="Accent"))
     body.append(text_block(question.text, weight="Bolder"))
@@ -335,7 +368,32 @@ def question_card(
         navigation = _navigation(step, sid, title)
         if navigation:
             body.append(navigation)
-    return card(body)
+    return _mark_invalid(card(body), options)
+
+
+def _mark_invalid(content: dict[str, Any], options: RenderOptions) -> dict[str, Any]:
+    """Put each refusal right under the box it is about (the one the engine refused)."""
+    if not options.invalid:
+        return content
+
+    def visit(elements: list[Any]) -> None:
+        index = 0
+        while index < len(elements):
+            element = elements[index]
+            if isinstance(element, dict):
+                reason = options.invalid.get(str(element.get("id")))
+                if reason is not None and str(element.get("type", "")).startswith("Input."):
+                    elements.insert(
+                        index + 1, text_block(reason, color="Attention", weight="Bolder")
+                    )
+                    index += 1
+                for key in ("items", "columns"):
+                    if isinstance(element.get(key), list):
+                        visit(element[key])
+            index += 1
+
+    visit(content["body"])
+    return content
 
 
 def _text_input(
@@ -525,69 +583,110 @@ def owners_text(names: Sequence[str], typed: str) -> str:
 
 
 def _steps(text: str) -> str:
-    """Several lines become the engine's ';'-separated steps (it reads one line at a time)."""
-    return "; ".join(line.strip() for line in re.split(r"[\r\n]+", text) if line.strip())
+    """Next steps one per line, as the engine keeps them (blank lines dropped)."""
+    return "\n".join(line.strip() for line in re.split(r"[\r\n]+", text) if line.strip())
 
 
-def _required(text: str, label_key: str) -> str:
+def _required(text: str, input_id: str, label_key: str | None = None) -> str:
     if not text:
-        raise FormError(msg.TEAMS_FORM_MISSING.format(field=LABEL[label_key]))
+        label = LABEL[label_key or input_id]
+        raise FormError(msg.TEAMS_FORM_MISSING.format(field=label), input_id)
     return text
 
 
-def form_texts(value: Mapping[str, Any], owner_names: Sequence[str] = ()) -> list[str]:
-    """A submitted form as the answers a person would type, in the engine's order.
+def _where(value: Mapping[str, Any]) -> tuple[Step, str | None]:
+    """The question a card was drawn for (its buttons and forms answer only that one)."""
+    try:
+        step = Step(str(value.get("step")))
+    except ValueError:
+        raise FormError(msg.TEAMS_CARD_OUT_OF_DATE) from None
+    sid = value.get("sid")
+    return step, str(sid) if sid is not None else None
+
+
+def chosen(value: Mapping[str, Any]) -> Choose:
+    """A button on a question card, as the typed choice it is."""
+    step, sid = _where(value)
+    return Choose(step, sid, str(value.get("text") or ""))
+
+
+def typed_links(value: Mapping[str, Any]) -> list[str]:
+    """The evidence links typed into a card, whichever of its buttons sent it (Teams sends
+    every input of the card with any Action.Submit), each as "label url"."""
+    texts = []
+    for n in range(1, LINK_ROWS + 1):
+        label = str(value.get(f"label_{n}") or "").strip()
+        link = str(value.get(f"link_{n}") or "").strip()
+        if link:
+            texts.append(f"{label} {link}".strip())
+    return texts
+
+
+def evidence_fields(sid: str | None, links: Sequence[str], then: str | None) -> Fields:
+    """Links typed on an evidence card, then (optionally) the word that moves on: one form."""
+    values = [(Step.EVIDENCE, link) for link in links]
+    if then:
+        values.append((Step.EVIDENCE, then))
+    return Fields(Step.EVIDENCE, sid, tuple(values))
+
+
+def form_fields(value: Mapping[str, Any], owner_names: Sequence[str] = ()) -> Fields:
+    """A submitted form as the engine's Fields: its answers, in the engine's order.
 
     `owner_names` are the people picked, already turned into names or initials. Raises
-    FormError when a box the answer needs is empty (the engine would read the next answer
-    as this one's).
+    FormError when a box the answer needs is empty (checked here, before any transaction).
     """
     form = value.get("form")
+    step, sid = _where(value)
     values = form_values(value)
+    answers: list[tuple[Step, str]]
     if form == "participants":
-        return [_required(values["participants"], "participants")]
-    if form == "evidence":
-        texts = []
-        for n in range(1, LINK_ROWS + 1):
-            text = f"{values[f'label_{n}']} {values[f'link_{n}']}".strip()
-            if text:
-                texts.append(text)
-        return [*texts, str(value.get("finish") or "")] if value.get("finish") else texts
-    if form == "note":
-        return [values["note"] or str(value.get("empty") or "")]
-    if form == "next_steps":
-        return [_required(_steps(values["next_steps"]), "next_steps")]
-    if form == "owners":
-        return [_required(owners_text(owner_names, values["owners_typed"]), "owners_typed")]
-    if form == "due":
-        return [_required(values["due"], "due")]
-    if form == "priority":
-        return [
-            _required(values["target"], "target"),
-            _required(_steps(values["next_steps"]), "next_steps"),
-            _required(owners_text(owner_names, values["owners_typed"]), "owners_typed"),
-            _required(values["due"], "due"),
+        answers = [(Step.PARTICIPANTS, _required(values["participants"], "participants"))]
+    elif form == "evidence":
+        return evidence_fields(sid, typed_links(value), str(value.get("finish") or "") or None)
+    elif form == "note":
+        answers = [(Step.NOTE, values["note"] or str(value.get("empty") or ""))]
+    elif form == "next_steps":
+        answers = [(Step.NEXT_STEPS, _required(_steps(values["next_steps"]), "next_steps"))]
+    elif form == "owners":
+        owners = owners_text(owner_names, values["owners_typed"])
+        answers = [(Step.OWNERS, _required(owners, "owners_typed"))]
+    elif form == "due":
+        answers = [(Step.DUE, _required(values["due"], "due"))]
+    elif form == "priority":
+        owners = owners_text(owner_names, values["owners_typed"])
+        answers = [
+            (Step.TARGET, _required(values["target"], "target")),
+            (Step.NEXT_STEPS, _required(_steps(values["next_steps"]), "next_steps")),
+            (Step.OWNERS, _required(owners, "owners_typed")),
+            (Step.DUE, _required(values["due"], "due")),
         ]
-    raise FormError(msg.TEAMS_CARD_OUT_OF_DATE)
+    else:
+        raise FormError(msg.TEAMS_CARD_OUT_OF_DATE)
+    return Fields(step, sid, tuple(answers))
 
 
-def form_answer(value: Mapping[str, Any], texts: Sequence[str]) -> str:
+def form_answer(value: Mapping[str, Any], fields: Fields) -> str:
     """How a saved form reads on the card it replaces."""
     form = value.get("form")
     labels: Mapping[str, str] = value.get("labels") or {}
-    if form == "evidence":
-        links = [t for t in texts if t != value.get("finish")]
+    texts = [text for _, text in fields.values]
+    if fields.step is Step.EVIDENCE:
+        links = [t for t in texts if "://" in t or t.lower().startswith("www.")]
         return (
             msg.TEAMS_ANSWER_LINKS.format(count=len(links)) if links else msg.TEAMS_ANSWER_NO_LINKS
         )
     if form == "priority" and len(texts) == 4:
         target, next_steps, owners, due = texts
         return msg.TEAMS_ANSWER_PRIORITY.format(
-            target=target, next_steps=next_steps, owners=owners, due=labels.get(due, due)
+            target=target,
+            next_steps="; ".join(next_steps.splitlines()),
+            owners=owners,
+            due=labels.get(due, due),
         )
     if form == "due" and texts:
         return labels.get(texts[0], texts[0])
-    return "; ".join(texts)
+    return "; ".join(" ".join(t.splitlines()) for t in texts)
 
 
 def answered_card(title: str, answer: str) -> dict[str, Any]:
@@ -745,7 +844,14 @@ def actions_card(title: str, actions: Sequence[ActionView], today: Any) -> dict[
     return card(body)
 
 
-def action_card(action: ActionView, today: Any) -> dict[str, Any]:
+def local_time(at: datetime, timezone: str) -> datetime:
+    """A stored moment (UTC; naive means UTC) in the organisation's own time."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(timezone))
+
+
+def action_card(action: ActionView, today: Any, timezone: str = "Europe/London") -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         text_block(
             msg.TEAMS_ACTION_TITLE.format(id=action.id, label=action.statement_label),
@@ -757,7 +863,8 @@ def action_card(action: ActionView, today: Any) -> dict[str, Any]:
     if action.updates:
         body.append(text_block(LABEL["history"], weight="Bolder"))
         for update in action.updates:
-            line = f"{update.at:%a} {update.at.day} {update.at:%b %Y} · {update.kind}"
+            at = local_time(update.at, timezone)
+            line = f"{at:%a} {at.day} {at:%b %Y} {at:%H:%M} · {update.kind}"
             if update.by:
                 line += f" · {update.by}"
             if update.note:
@@ -802,11 +909,15 @@ def render(replies: Sequence[Reply], options: RenderOptions | None = None) -> li
             out.append(text_activity("\n\n".join(m.text for m in pending)))
             pending.clear()
 
-    for reply in replies:
+    for index, reply in enumerate(replies):
         if isinstance(reply, Message):
             pending.append(reply)
         elif isinstance(reply, StatementPrompt):
-            content = statement_card(reply, pending, options)
+            later = any(
+                isinstance(r, Question) and r.statement_id == reply.statement.id
+                for r in replies[index + 1 :]
+            )
+            content = statement_card(reply, pending, options, context_only=later)
             summary = reply.statement.short_label
             pending.clear()
             out.append(card_activity(content, summary))
@@ -827,7 +938,7 @@ def render(replies: Sequence[Reply], options: RenderOptions | None = None) -> li
             )
         elif isinstance(reply, ShowAction):
             flush()
-            out.append(card_activity(action_card(reply.action, reply.today)))
+            out.append(card_activity(action_card(reply.action, reply.today, options.timezone)))
         else:  # pragma: no cover - the Reply union is closed
             raise TypeError(f"cannot render {reply!r}")
     flush()

@@ -1,23 +1,19 @@
-"""Ask the engine what it would say next, on a copy of the review, saving nothing.
+"""The engine's own questions for one person's place in the review, read without answering.
 
 A Teams card can hold several questions at once (the priority details), and a refused form
-is drawn again with the question it answered. Both need the engine's own questions, with
-its choices and real dates, before the person has answered: so the adapter runs the pure
-engine on the loaded state and throws the result away. No wording or rule is repeated here.
+is drawn again with the question it answered. Both need the engine's questions (their
+text, choices and real dates) for this person's current statement: `engine.question_for`
+asks them on a copy, so nothing is replayed, guessed or saved here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.reviews import ReviewService, Who
-from bot.teams.cards import PriorityForm, question_of
+from bot.teams.cards import PriorityForm
 from workflows import review as engine
-from workflows.replies import Question, StatementPrompt, Step
-
-# What is typed in the dry run to reach the next question; never saved, never shown.
-_PLACEHOLDER = "x"
-_ASK_AGAIN = "help"  # the engine answers "help" by asking the current question again
+from workflows.replies import Question, Step
 
 
 @dataclass
@@ -26,43 +22,40 @@ class Preview:
     ctx: engine.Context
 
     @classmethod
-    async def load(cls, service: ReviewService, organisation_id: int, who: Who) -> Preview | None:
-        """The review in progress and a context built as the service builds it, or None."""
+    async def load(
+        cls, service: ReviewService, organisation_id: int, who: Who, person_id: int | None
+    ) -> Preview | None:
+        """The review in progress, seen from this person's place (each has their own)."""
         snapshot = await service.snapshot(organisation_id, who.display_name)
-        return cls(*snapshot) if snapshot else None
+        if snapshot is None:
+            return None
+        state, ctx = snapshot
+        return cls(state, replace(ctx, actor_id=person_id))
 
-    def current_question(self) -> Question | StatementPrompt | None:
-        """The question the review is waiting on, as the engine would ask it again."""
-        return question_of(engine.handle(self.state, _ASK_AGAIN, self.ctx).replies)
+    @property
+    def statement_id(self) -> str | None:
+        return self.state.cursor_for(self.ctx.actor_key).statement_id
+
+    def question(self, step: Step) -> Question | None:
+        """The engine's question for `step` of this person's current statement."""
+        return engine.question_for(self.state, self.ctx, step)
 
     def priority_form(self) -> PriorityForm | None:
-        """The target, next steps, owners and by-when questions of the current priority.
-
-        None unless the review is waiting for a target level and the engine asks the three
-        others in turn (if the engine ever changes that order, cards fall back to one
-        question at a time).
-        """
-        cursor = self.state.cursor
-        if cursor.step is not Step.TARGET or cursor.statement_id is None:
+        """The target, next steps, owners and by-when questions of the current priority,
+        or None unless this person's place waits for its target level."""
+        pending = self.state.pending(self.ctx.actor_key)
+        if pending is None or pending.step is not Step.TARGET or pending.statement_id is None:
             return None
-        target = self.current_question()
-        if not isinstance(target, Question) or not target.choices:
+        asked = [self.question(step) for step in (Step.TARGET, Step.NEXT_STEPS, Step.OWNERS)]
+        due = self.question(Step.DUE)
+        target, next_steps, owners = asked
+        if target is None or next_steps is None or owners is None or due is None:
             return None
-        questions: list[Question] = []
-        state = self.state
-        for text in (target.choices[0].value, _PLACEHOLDER, _PLACEHOLDER):
-            outcome = engine.handle(state, text, self.ctx)
-            state = outcome.state
-            asked = question_of(outcome.replies)
-            if not isinstance(asked, Question):
-                return None
-            questions.append(asked)
-        next_steps, owners, due = questions
-        if (next_steps.step, owners.step, due.step) != (Step.NEXT_STEPS, Step.OWNERS, Step.DUE):
+        if not target.choices:
             return None
-        answer = self.state.answers.get(cursor.statement_id)
+        answer = self.state.answers.get(pending.statement_id)
         return PriorityForm(
-            statement_id=cursor.statement_id,
+            statement_id=pending.statement_id,
             target=target,
             next_steps=next_steps,
             owners=owners,
