@@ -184,7 +184,7 @@ class ReviewService:
 
         Given a `Who`, the context is that person's, so `state.pending(ctx.actor_key)` is
         the question their own place waits on."""
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             organisation = await repo.get_organisation(session, organisation_id)
             review = await repo.open_review(session, organisation_id)
             if organisation is None or review is None:
@@ -345,7 +345,7 @@ class ReviewService:
 
     async def state(self, organisation_id: int) -> engine.ReviewState | None:
         """The current review's state, to draw a home page or a form."""
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             review = await repo.open_review(session, organisation_id)
             if review is None:
                 review = await repo.latest_review(session, organisation_id)
@@ -461,7 +461,7 @@ class ReviewService:
         self, organisation_id: int, review_id: int | None = None
     ) -> PlanDocument:
         """The summary and action plan of a review (the latest by default), ready to export."""
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             organisation = await self._organisation(session, organisation_id)
             if review_id is not None:
                 review = await repo.get_review(session, review_id, organisation_id)

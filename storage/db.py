@@ -51,13 +51,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "careers_read_only"
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    """Take the write lock at the start: concurrent turns queue (busy timeout) instead of failing.
+    """Writers take the write lock at the start; readers take none.
 
     In WAL mode a deferred transaction that read and then writes after another writer
-    committed fails at once with SQLITE_BUSY; BEGIN IMMEDIATE makes them wait their turn.
+    committed fails at once with SQLITE_BUSY; BEGIN IMMEDIATE makes writers wait their turn.
+    A read-only transaction (`Database.read`) begins deferred: it reads a snapshot while
+    writers work, so looking something up never queues behind a turn.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> AsyncEngine:
@@ -95,6 +103,9 @@ class Database:
     def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool; its transactions are marked read-only (SQLite: no write lock).
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -108,6 +119,13 @@ class Database:
         """A session in one transaction: committed on success, rolled back on any error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for looking only: never takes SQLite's write lock; rolled back at the end."""
+        async with self.read_sessions() as session, session.begin():
+            yield session
+            await session.rollback()
 
     async def close(self) -> None:
         await self.engine.dispose()

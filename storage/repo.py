@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import noload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
@@ -61,6 +63,7 @@ async def person_for_identity(
             m.Identity.external_id == external_id,
             m.Person.organisation_id == organisation_id,
         )
+        .options(noload(m.Person.identities))  # a turn needs the person, not their identities
     )
     if found is not None:
         return found
@@ -83,10 +86,12 @@ def initials_of(name: str) -> str | None:
 
 
 async def known_people(session: AsyncSession, organisation_id: int) -> list[KnownPerson]:
-    rows = await session.scalars(
-        select(m.Person).where(m.Person.organisation_id == organisation_id).order_by(m.Person.id)
+    rows = await session.execute(
+        select(m.Person.id, m.Person.display_name, m.Person.initials)
+        .where(m.Person.organisation_id == organisation_id)
+        .order_by(m.Person.id)
     )
-    return [KnownPerson(p.id, p.display_name, p.initials) for p in rows]
+    return [KnownPerson(id, name, initials) for id, name, initials in rows]
 
 
 # ----- reviews -----------------------------------------------------------------------------
@@ -270,9 +275,10 @@ async def save_state(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentTurn(f"review {review.id} changed since it was loaded")
-    review.version += 1
-    review.completed_at = completed_at
-    review.conversation = after.conversation()
+    # The row is already written: keep the loaded object in step without a second UPDATE.
+    set_committed_value(review, "version", review.version + 1)
+    set_committed_value(review, "completed_at", completed_at)
+    set_committed_value(review, "conversation", after.conversation())
 
 
 async def _write_answers(

@@ -188,7 +188,7 @@ class SlackAdapter:
         `fast` is for work done before a form is acknowledged: one quick attempt, no retries.
         """
         found: dict[str, str] = {}
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             for user_id in dict.fromkeys(user_ids):
                 person = await repo.person_by_identity(
                     session, CHANNEL, origin.workspace, user_id, organisation_id
@@ -668,7 +668,7 @@ class SlackAdapter:
 
     async def leads(self, organisation_id: int, origin: Origin) -> bool:
         """The Careers Leader, or anyone while none is named (the first to start leads)."""
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             named = await repo.careers_leader_named(session, organisation_id)
             person = await repo.person_by_identity(
                 session, CHANNEL, origin.workspace, origin.user_id, organisation_id
