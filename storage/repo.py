@@ -7,7 +7,6 @@ from datetime import date, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import noload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -574,9 +573,9 @@ async def claim_input(session: AsyncSession, key: str, review_id: int | None) ->
     """Record a delivery key; False if it was handled before (a retry or a double click).
 
     One statement (INSERT ... ON CONFLICT DO NOTHING) on both databases, no savepoint."""
-    insert = (
-        postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    )(m.HandledInput)
+    insert = (postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(
+        m.HandledInput
+    )
     result = await session.execute(
         insert.values(key=key, review_id=review_id, handled_at=m.utcnow()).on_conflict_do_nothing(
             index_elements=["key"]

@@ -402,7 +402,7 @@ class _Turn:
                 self.ask(self.cursor.step, brief=True)
         elif word == "pause":
             self.pause()
-        elif self.cursor.paused or self.cursor.step is Step.DONE and word != "back":
+        elif self.cursor.paused or (self.cursor.step is Step.DONE and word != "back"):
             self.say(self.not_waiting())
         elif word == "back":
             self.back()
