@@ -75,6 +75,15 @@ What = Input | OpenReview | actions.Command
 
 
 @dataclass(frozen=True)
+class Conversation:
+    """Where the turn came from, to speak there later (reminders to a DM): kept in the turn."""
+
+    conversation_id: str
+    kind: str  # "personal" or "channel"
+    reference: dict[str, object]
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One turn from any channel: who, which school, what, and a key that makes a retry
     (Slack's redelivery, a double click, Teams sending the same submit twice) harmless."""
@@ -83,6 +92,7 @@ class Inbound:
     who: Who
     what: What
     key: str | None = None
+    conversation: Conversation | None = None
 
 
 @dataclass
@@ -133,12 +143,12 @@ class ReviewService:
         A tenant may hold several schools: a team linked on its own (`scope`) wins over the
         tenant-wide link.
         """
+        async with self.db.read() as session:  # nearly always known: no write lock
+            known = await self._linked(session, channel, workspace, scope)
+        if known is not None:
+            return known
         async with self.db.transaction() as session:
-            if scope:
-                found = await repo.linked_organisation(session, channel, workspace, scope)
-                if found is not None:
-                    return found
-            found = await repo.linked_organisation(session, channel, workspace)
+            found = await self._linked(session, channel, workspace, scope)
             if found is not None:
                 return found
             organisation = await repo.create_organisation(
@@ -148,6 +158,16 @@ class ReviewService:
             )
             await repo.link_organisation(session, organisation.id, channel, workspace)
             return organisation
+
+    @staticmethod
+    async def _linked(
+        session: AsyncSession, channel: str, workspace: str, scope: str
+    ) -> Organisation | None:
+        if scope:
+            found = await repo.linked_organisation(session, channel, workspace, scope)
+            if found is not None:
+                return found
+        return await repo.linked_organisation(session, channel, workspace)
 
     async def _context(
         self, session: AsyncSession, organisation: Organisation, who: Who
@@ -224,6 +244,18 @@ class ReviewService:
         if inbound.key is not None and not await repo.claim_input(session, inbound.key, review_id):
             return TurnResult(review_id, [], duplicate=True)
         person, ctx = await self._context(session, organisation, inbound.who)
+        if inbound.conversation is not None:
+            where = inbound.conversation
+            await repo.save_conversation_ref(
+                session,
+                organisation.id,
+                inbound.who.channel,
+                where.conversation_id,
+                where.kind,
+                where.reference,
+                ctx.now,
+                person_id=person.id if where.kind == "personal" else None,
+            )
         if isinstance(what, OpenReview):
             return await self._open(session, organisation, person, ctx, review, what)
         if isinstance(what, actions.ListActions | actions.ActOn):

@@ -670,6 +670,13 @@ async def save_conversation_ref(
     if row is None:
         row = m.ConversationRef(channel=channel, conversation_id=conversation_id)
         session.add(row)
+    elif (row.organisation_id, row.kind, row.reference, row.person_id) == (
+        organisation_id,
+        kind,
+        dict(reference),
+        person_id,
+    ):
+        return row  # known already: a turn that remembers its conversation writes nothing
     row.organisation_id = organisation_id
     row.kind = kind
     row.reference = dict(reference)

@@ -24,7 +24,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.reviews import Inbound, ReviewService, TurnResult, Who
+from bot.reviews import Conversation, Inbound, ReviewService, TurnResult, Who
 from bot.slack import modals
 from bot.slack.home import home_view
 from bot.slack.render import (
@@ -42,7 +42,7 @@ from model_data import Edition, load_model
 from storage import repo
 from storage.db import Database
 from workflows import messages as msg
-from workflows.inputs import Choose, Fields
+from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
 from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
@@ -215,6 +215,16 @@ class SlackAdapter:
             if name:
                 found[user_id] = name
         return found
+
+    @staticmethod
+    def dm_conversation(who: Who, channel_id: str) -> Conversation:
+        """The DM as a conversation the turn remembers, for reminders later."""
+        reference: dict[str, object] = {
+            "team_id": who.workspace,
+            "user_id": who.external_id,
+            "channel_id": channel_id,
+        }
+        return Conversation(channel_id, "personal", reference)
 
     async def remember_dm(self, organisation_id: int, who: Who, channel_id: str) -> None:
         """Keep the DM for reminders later (ConversationRef kind "personal")."""
@@ -391,7 +401,8 @@ class SlackAdapter:
         value = str(action.get("value") or "")
         chosen = Choose(ref.step, ref.statement_id, value)
         key = f"slack:msg:{channel}:{ts}"
-        result = await self.service.handle(Inbound(organisation_id, who, chosen, key))
+        where = self.dm_conversation(who, channel) if str(channel).startswith("D") else None
+        result = await self.service.handle(Inbound(organisation_id, who, chosen, key, where))
         if result.duplicate:
             return  # a double click: the first click shows the answer
         if result.stale:
@@ -407,8 +418,6 @@ class SlackAdapter:
         )
         await self.mark(client, channel, ts, blocks, text, note)
         await self.post(client, channel, result.replies)
-        if str(channel).startswith("D"):
-            await self.remember_dm(organisation_id, who, channel)
 
     async def open_form(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, kind: str
@@ -837,11 +846,12 @@ class SlackAdapter:
         names = await self.names(organisation_id, origin, mentioned(raw), client)
         text = from_slack(raw, names)
         key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
-        result = await self.service.turn(organisation_id, who, text, key=key)
+        result = await self.service.handle(
+            Inbound(organisation_id, who, Text(text), key, self.dm_conversation(who, channel))
+        )
         if result.duplicate:
             return
         await self.post(client, channel, result.replies)
-        await self.remember_dm(organisation_id, who, channel)
 
     async def publish_home(self, client: AsyncWebClient, origin: Origin) -> None:
         if origin.foreign:
