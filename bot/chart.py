@@ -3,6 +3,10 @@
 Drawn on a bare `matplotlib.figure.Figure` with its own Agg canvas: no pyplot, no global
 backend switch, no rcParams changes, so charts can be rendered from several threads at once
 (Slack and Teams handlers, the weekly digest). The image is always 1600x900 pixels.
+
+Titles are drawn as plain text: control characters removed (`bot.sanitise.clean_text`) and
+"$" never read as mathtext, where a review title such as "$\\foo$" (unknown TeX) would fail the
+drawing and so the Word export.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import textwrap
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bot.sanitise import clean_data
 from workflows.plan import Summary, ThemeProfile
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 200  # 1600 x 900 pixels
@@ -64,6 +69,7 @@ def maturity_chart(summary: Summary, previous: Summary | None = None) -> bytes:
     statements were answered ("2.3", "7/7 answered"). With `previous`, that review's averages
     are drawn beside them as "previous review" and the change is written above each pair.
     """
+    summary, previous = clean_data(summary), clean_data(previous)
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # the Agg canvas, explicitly, for this figure only
     ax = fig.add_subplot()
@@ -144,6 +150,7 @@ def maturity_chart(summary: Summary, previous: Summary | None = None) -> bytes:
         [f"{t.number}. {short_theme_title(t.title)}" for t in themes],
         fontsize=6.5,
         color=TEXT_COLOUR,
+        parse_math=False,
     )
     ax.tick_params(axis="x", length=0)
     ax.set_ylim(0, 4.6 if previous is not None else 4.4)
@@ -164,6 +171,7 @@ def maturity_chart(summary: Summary, previous: Summary | None = None) -> bytes:
         fontsize=8,
         color=TEXT_COLOUR,
         loc="left",
+        parse_math=False,
     )
     if previous is not None:
         ax.legend(fontsize=6.5, loc="upper right", bbox_to_anchor=(1.0, 1.16), ncols=2,

@@ -29,6 +29,11 @@ The JSON export is a stable, documented structure (keys never removed or renamed
 "statement" is the statement's short title without its id; "summary" has every statement of
 the edition in model order, "actions" one entry per priority action area, in the same order.
 The CSV export has one row per statement (see `CSV_COLUMNS`), UTF-8 with a byte order mark.
+
+Every writer first passes the document through `bot.sanitise.clean_data`, so no control
+character reaches a file; spreadsheet text that would run as a formula starts with "'"
+(OWASP CSV injection), Markdown escapes the school's text and links only http(s) addresses,
+and Word makes hyperlinks of http(s) addresses only.
 """
 
 from __future__ import annotations
@@ -59,6 +64,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.chart import maturity_chart
 from bot.formats import FORMATS, MEDIA_TYPES
+from bot.sanitise import (
+    clean_data,
+    link_target,
+    markdown_cell,
+    markdown_link,
+    markdown_text,
+    spreadsheet_value,
+)
 from model_data import Edition
 from workflows.answers import EvidenceLink
 from workflows.plan import ActionStatus, PlanDocument, PlanRow, Summary, SummaryRow
@@ -89,6 +102,10 @@ STATUS_INK = {
     ActionStatus.DONE: "38761D",
     ActionStatus.DROPPED: "7F7F7F",
 }
+
+# Longest text Excel keeps in a cell, and the longest Word core property (title, subject).
+XLSX_CELL_LIMIT = 32767
+DOCX_PROPERTY_LIMIT = 255
 
 CSV_COLUMNS = (
     "statement_id",
@@ -306,7 +323,13 @@ def _run(
 
 
 def _hyperlink(paragraph: Paragraph, url: str, text: str) -> None:
-    r_id = paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+    """A clickable link for an http(s) address; any other scheme (javascript:, file:) is
+    written as plain text, so opening the document never runs or opens it."""
+    target = link_target(url)
+    if target is None:
+        _run(paragraph, text)
+        return
+    r_id = paragraph.part.relate_to(target, RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
     link = OxmlElement("w:hyperlink")
     link.set(qn("r:id"), r_id)
     run = OxmlElement("w:r")
@@ -354,6 +377,7 @@ def to_docx(
     document: PlanDocument, *, previous: Summary | None = None, generated: date | None = None
 ) -> bytes:
     """The plan as a landscape A4 Word document, in the shape of the school's own plan."""
+    document = clean_data(document)
     generated = generated or date.today()
     previous = _previous(document, previous)
     doc = Document()
@@ -369,8 +393,9 @@ def to_docx(
     normal.paragraph_format.space_after = Pt(2)
 
     properties = doc.core_properties
-    properties.title = document.title
-    properties.subject = document.review_title
+    # python-docx refuses longer core properties; a long school name must not fail the export.
+    properties.title = document.title[:DOCX_PROPERTY_LIMIT]
+    properties.subject = document.review_title[:DOCX_PROPERTY_LIMIT]
     properties.author = "Careers Impact Bot"
     properties.keywords = "careers; Careers Impact System; action plan"
     properties.created = datetime.combine(generated, time(0, 0))
@@ -504,6 +529,21 @@ _WRAP = Alignment(wrap_text=True, vertical="top")
 _CENTRE = Alignment(horizontal="center", vertical="top")
 
 
+# Excel reads "_x0001_" in a cell's text as the character U+0001; "_x005F_" is its escaped "_".
+_XLSX_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A cell value: text formula-safe, shown as typed ("_x0001_" too) and within Excel's
+    limit; numbers and dates unchanged so they stay typed cells."""
+    value = spreadsheet_value(value)
+    if isinstance(value, str):
+        value = _XLSX_ESCAPE.sub(r"_x005F_\1", value)
+        if len(value) > XLSX_CELL_LIMIT:
+            value = value[: XLSX_CELL_LIMIT - 1] + "…"
+    return value
+
+
 def _sheet(
     ws: Worksheet, headers: list[str], widths: list[float], rows: list[list[Any]], freeze: str
 ) -> None:
@@ -513,10 +553,12 @@ def _sheet(
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for values in rows:
-        ws.append(values)
+        ws.append([_xlsx_value(value) for value in values])
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = _WRAP
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text is never a formula, whatever it starts with
     for index, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = freeze
@@ -531,6 +573,7 @@ def _sheet(
 
 def to_xlsx(document: PlanDocument) -> bytes:
     """Sheets "Summary", "Actions" and "Themes", filterable, with a real date for each deadline."""
+    document = clean_data(document)
     wb = Workbook()
     wb.properties.title = document.title
     wb.properties.subject = document.review_title
@@ -619,41 +662,39 @@ def to_xlsx(document: PlanDocument) -> bytes:
 
 
 def to_csv(document: PlanDocument) -> bytes:
-    """One row per statement (`CSV_COLUMNS`), UTF-8 with a BOM so Excel reads it right."""
+    """One row per statement (`CSV_COLUMNS`), UTF-8 with a BOM so Excel reads it right.
+
+    Text that a spreadsheet would run as a formula starts with "'"; numbers stay numbers.
+    """
+    document = clean_data(document)
     plan_rows = _plan_rows(document)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for item in document.summary.rows:
         plan_row = plan_rows.get(item.statement_id)
-        writer.writerow(
-            [
-                item.statement_id,
-                _statement_title(item),
-                item.theme,
-                item.level if item.level is not None else "",
-                item.flag.value if item.flag else "",
-                (plan_row.target_level or "") if plan_row else "",
-                " | ".join(plan_row.next_steps) if plan_row else "",
-                plan_row.by_when if plan_row else "",
-                plan_row.due_date.isoformat() if plan_row and plan_row.due_date else "",
-                " / ".join(plan_row.owners) if plan_row else "",
-                plan_row.status.value if plan_row else "",
-                " | ".join(link.url for link in _evidence(document, item.statement_id)),
-            ]
-        )
+        values: list[Any] = [
+            item.statement_id,
+            _statement_title(item),
+            item.theme,
+            item.level if item.level is not None else "",
+            item.flag.value if item.flag else "",
+            (plan_row.target_level or "") if plan_row else "",
+            " | ".join(plan_row.next_steps) if plan_row else "",
+            plan_row.by_when if plan_row else "",
+            plan_row.due_date.isoformat() if plan_row and plan_row.due_date else "",
+            " / ".join(plan_row.owners) if plan_row else "",
+            plan_row.status.value if plan_row else "",
+            " | ".join(link.url for link in _evidence(document, item.statement_id)),
+        ]
+        writer.writerow([spreadsheet_value(value) for value in values])
     return buffer.getvalue().encode("utf-8-sig")
 
 
 # ----- Markdown ----------------------------------------------------------------------------
 
 
-def _cell(text: str | None) -> str:
-    """Text safe inside a Markdown table cell: pipes escaped, line breaks as <br>."""
-    if not text:
-        return ""
-    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
-    return "<br>".join(lines).replace("|", "\\|")
+_cell = markdown_cell  # text safe inside a table cell: escaped, pipes too, line breaks as <br>
 
 
 def _md_table(headers: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
@@ -664,12 +705,20 @@ def _md_table(headers: list[str], rows: list[list[str]], align: list[str] | None
 
 
 def to_markdown(document: PlanDocument) -> bytes:
-    """The summary grid, theme profile, action plan and evidence as GitHub-flavoured Markdown."""
+    """The summary grid, theme profile, action plan and evidence as GitHub-flavoured Markdown.
+
+    Every text is escaped (`bot.sanitise`), so a school's "<script>" or "*" shows as typed,
+    and only http(s) evidence becomes a link.
+    """
+    document = clean_data(document)
     summary = document.summary
-    out: list[str] = [f"# {document.title}", ""]
-    intro = [document.review_title, f"{_edition_label(document.edition)} edition"]
+    out: list[str] = [f"# {markdown_text(document.title)}", ""]
+    intro = [
+        markdown_text(document.review_title),
+        f"{markdown_text(_edition_label(document.edition))} edition",
+    ]
     if document.participants:
-        intro.append("Participants: " + ", ".join(document.participants))
+        intro.append("Participants: " + ", ".join(markdown_text(p) for p in document.participants))
     out += [" · ".join(intro), ""]
     out += [
         f"{summary.answered} of {summary.total} statements answered · "
@@ -735,10 +784,9 @@ def to_markdown(document: PlanDocument) -> bytes:
     if evidence:
         out += ["## Evidence", ""]
         for item, links in evidence:
-            out.append(f"- **{item.label}**")
+            out.append(f"- **{markdown_text(item.label)}**")
             for link in links:
-                label = (link.label or link.url).replace("[", "\\[").replace("]", "\\]")
-                out.append(f"  - [{label}](<{link.url}>)")
+                out.append(f"  - {markdown_link(link.url, link.label)}")
         out.append("")
     return "\n".join(out).encode("utf-8")
 
@@ -747,7 +795,9 @@ def to_markdown(document: PlanDocument) -> bytes:
 
 
 def to_data(document: PlanDocument) -> dict[str, Any]:
-    """The documented JSON structure (see the module docstring) as Python data."""
+    """The documented JSON structure (see the module docstring) as Python data, every text
+    without control characters (they would make the UTF-8 encoding or a reader fail)."""
+    document = clean_data(document)
     summary = document.summary
     return {
         "title": document.title,
