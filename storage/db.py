@@ -122,10 +122,10 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for looking only: never takes SQLite's write lock; rolled back at the end."""
+        """A session for looking only: never takes SQLite's write lock. (It ends with a commit
+        that writes nothing, so objects read stay usable, as with `transaction`.)"""
         async with self.read_sessions() as session, session.begin():
             yield session
-            await session.rollback()
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -30,6 +30,7 @@ from review_scripts import full_review_lines, seed003_priorities, statement_line
 from slack_mock import APP_ID, BOT_USER, Call, MockSlack, Team
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.app import DATABASE, SERVICE, ConfigurationError, init_app
 from bot.config import Settings
@@ -1039,6 +1040,29 @@ async def test_bad_signatures_and_stale_timestamps_are_refused_and_change_nothin
     await slack.settle()
     assert await counts(slack.db) == before
     assert len(slack.mock.calls) == calls  # not one Web API call
+
+
+async def test_an_answer_the_database_could_not_take_is_never_lost_silently(
+    slack: Slack, school: MaturityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack already had its 200: if the database refuses the turn (locked, down), the person
+    is told their answer was not saved, and sending it again saves it."""
+    organisation_id = await seed(slack, school, ["just me"])
+    real = slack.service.handle
+
+    async def locked(inbound: Any) -> Any:
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(slack.service, "handle", locked)
+    await slack.dm("2")
+    assert slack.posted()[-1].params["text"].startswith(":warning:") or (
+        msg.SLACK_NOT_SAVED in slack.texts()
+    )
+    assert msg.SLACK_NOT_SAVED in slack.texts()
+    assert "1.1" not in (await review_state(slack, organisation_id)).answers
+    monkeypatch.setattr(slack.service, "handle", real)
+    await slack.dm("2")
+    assert (await review_state(slack, organisation_id)).answers["1.1"].level == 2
 
 
 async def test_retries_concurrent_deliveries_and_double_clicks_record_once(

@@ -515,3 +515,7 @@ NOT_JOINED = (
     "Colleagues are working on this review. Type 'resume' to join it at the first statement "
     "still to answer (your answers are saved for the whole school), or 'help'."
 )
+SLACK_NOT_SAVED = (
+    "Sorry, that answer was not saved: the service is busy. Please send it again "
+    "(or press the button again)."
+)

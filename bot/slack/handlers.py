@@ -23,6 +23,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reviews import Conversation, Inbound, ReviewService, TurnResult, Who
 from bot.slack import modals
@@ -216,6 +217,19 @@ class SlackAdapter:
                 found[user_id] = name
         return found
 
+    async def kept(
+        self, client: AsyncWebClient, channel: str, inbound: Inbound
+    ) -> TurnResult | None:
+        """The turn, or (when the database could not take it, after Slack already had its
+        200) None after telling the person their answer was not saved, so nothing acknowledged
+        is lost without a word."""
+        try:
+            return await self.service.handle(inbound)
+        except (SQLAlchemyError, repo.ConcurrentTurn, TimeoutError):
+            log.exception("turn not saved for %s", inbound.who.external_id)
+            await self.post(client, channel, [Message(msg.SLACK_NOT_SAVED, Tone.ERROR)])
+            return None
+
     @staticmethod
     def dm_conversation(who: Who, channel_id: str) -> Conversation:
         """The DM as a conversation the turn remembers, for reminders later."""
@@ -402,8 +416,8 @@ class SlackAdapter:
         chosen = Choose(ref.step, ref.statement_id, value)
         key = f"slack:msg:{channel}:{ts}"
         where = self.dm_conversation(who, channel) if str(channel).startswith("D") else None
-        result = await self.service.handle(Inbound(organisation_id, who, chosen, key, where))
-        if result.duplicate:
+        result = await self.kept(client, channel, Inbound(organisation_id, who, chosen, key, where))
+        if result is None or result.duplicate:
             return  # a double click: the first click shows the answer
         if result.stale:
             await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
@@ -846,10 +860,12 @@ class SlackAdapter:
         names = await self.names(organisation_id, origin, mentioned(raw), client)
         text = from_slack(raw, names)
         key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
-        result = await self.service.handle(
-            Inbound(organisation_id, who, Text(text), key, self.dm_conversation(who, channel))
+        result = await self.kept(
+            client,
+            channel,
+            Inbound(organisation_id, who, Text(text), key, self.dm_conversation(who, channel)),
         )
-        if result.duplicate:
+        if result is None or result.duplicate:
             return
         await self.post(client, channel, result.replies)
 
