@@ -9,6 +9,10 @@ connector API receives it, and answers with ids shaped like Teams' own:
 - ``GET /v3/conversations/{id}/members/{memberId}``: a member of a team or chat, or 404
 - ``PUT /upload/{name}``: a OneDrive upload session (file consent), which can be told to fail
 
+`fail` makes the connector refuse the next sends, updates or creates with a status (429,
+412, 502, 504...) and optional headers, the way a busy Teams service does; refused calls are
+kept in `refused`, never in `calls`, so what `calls` shows is what Teams accepted.
+
 Activities point their ``serviceUrl`` at `base_url`, so the bot's replies come here.
 """
 
@@ -49,12 +53,22 @@ class Call:
         return str((self.body or {}).get("text") or "")
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """One answer the connector gives instead of accepting a call."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class MockConnector:
     calls: list[Call] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member id -> account
     upload_failures: int = 0  # answer the next N uploads with a 500
     uploads: dict[str, bytes] = field(default_factory=dict)
+    refusals: dict[str, list[Refusal]] = field(default_factory=dict)  # kind -> next answers
+    refused: list[Call] = field(default_factory=list)  # calls answered with a refusal
     server: TestServer | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_700_000_000_001))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -90,23 +104,53 @@ class MockConnector:
         self.calls.append(call)
         self._changed.set()
 
+    def fail(self, kind: str, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer the next `times` calls of `kind` (send, update, create) with `status`."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self.refusals.setdefault(kind, []).extend(Refusal(status, headers) for _ in range(times))
+
+    def _refusal(self, call: Call) -> web.Response | None:
+        """The refusal queued for this kind of call, if any (recorded in `refused`)."""
+        queued = self.refusals.get(call.kind)
+        if not queued:
+            return None
+        refusal = queued.pop(0)
+        self.refused.append(call)
+        self._changed.set()
+        return web.json_response(
+            {"error": {"code": "ServiceError", "message": f"mock status {refusal.status}"}},
+            status=refusal.status,
+            headers=refusal.headers,
+        )
+
     def _new_id(self) -> str:
         return f"1:{next(self._ids)}"
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        conversation = request.match_info["conversation"]
+        refused = self._refusal(Call("POST", "send", conversation, None, body))
+        if refused is not None:
+            return refused
         activity_id = self._new_id()
-        self._record(Call("POST", "send", request.match_info["conversation"], activity_id, body))
+        self._record(Call("POST", "send", conversation, activity_id, body))
         return web.json_response({"id": activity_id}, status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()
         activity_id = request.match_info["activity"]
-        self._record(Call("PUT", "update", request.match_info["conversation"], activity_id, body))
+        call = Call("PUT", "update", request.match_info["conversation"], activity_id, body)
+        refused = self._refusal(call)
+        if refused is not None:
+            return refused
+        self._record(call)
         return web.json_response({"id": activity_id})
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
+        refused = self._refusal(Call("POST", "create", None, None, body))
+        if refused is not None:
+            return refused
         conversation = f"a:1{next(self._ids):x}Mock-Personal-Chat"
         activity_id = self._new_id()
         self._record(Call("POST", "create", conversation, activity_id, body))

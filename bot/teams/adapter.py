@@ -4,7 +4,8 @@ The SDK's `CloudAdapter` with `ConfigurationBotFrameworkAuthentication` checks t
 Framework token of every request when an app id is set. botbuilder 4.17 answers a garbage or
 forged token with an unhandled exception (a 500, which Teams would retry); here the token is
 checked first and *any* failure to validate it is a 401, before anything is read or written.
-The checked result is then handed to the adapter, which runs the turn.
+The checked result is then handed to the adapter, which runs the turn; the adapter
+(`bot.teams.sending.RetryingCloudAdapter`) retries what the turn sends when Teams is busy.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
 from botbuilder.schema import Activity
 
 from bot.config import Settings
@@ -29,6 +26,7 @@ from bot.teams import cards
 from bot.teams.bot import CareersBot
 from bot.teams.proactive import TeamsNotifier
 from bot.teams.runtime import TEAMS, TEAMS_SDK_CONFIG, TeamsRuntime
+from bot.teams.sending import ConnectorAuthentication, RetryingCloudAdapter
 from bot.teams.work import BackgroundWork
 from workflows import messages as msg
 
@@ -98,7 +96,8 @@ def setup_teams(app: web.Application) -> None:
 async def _teams(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     config = BotConfig(settings, app.get(TEAMS_SDK_CONFIG))
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    # Every send, card update and new conversation goes through one retry policy (sending.py).
+    adapter = RetryingCloudAdapter(ConnectorAuthentication(config))
     work = BackgroundWork()
     http = aiohttp.ClientSession(timeout=UPLOAD_TIMEOUT)
     bot = CareersBot(app[SERVICE], settings, adapter, work, http)

@@ -100,6 +100,8 @@ async def speak(
 
     With `update_id`, first replace that earlier activity with `replacement` (a card
     answered in the background, e.g. a file consent card once the file is uploaded).
+    The adapter retries each send and the update when Teams is busy (`sending.py`); an
+    update that still fails is logged and the new activities are sent all the same.
     """
     sent: list[str] = []
 

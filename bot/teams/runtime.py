@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
-from botbuilder.integration.aiohttp import CloudAdapter
 
+from bot.teams.sending import RetryingCloudAdapter
 from bot.teams.work import BackgroundWork
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class TeamsRuntime:
-    adapter: CloudAdapter
+    adapter: RetryingCloudAdapter  # a CloudAdapter whose sends and updates are retried
     bot: CareersBot
     work: BackgroundWork
     app_id: str  # "" in local mode (Bot Framework Emulator, tests)
