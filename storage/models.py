@@ -129,13 +129,10 @@ class Review(Base):
     # Optimistic lock: each turn saves only if nobody else saved since it loaded.
     version: Mapped[int] = mapped_column(Integer, default=0)
 
-    # Written as rows by repo.save_state and read from the conversation JSON: never loaded
-    # with the review (a turn reads the review row alone).
+    # Written as rows by repo.save_state; a turn reads them from the conversation JSON, so
+    # its queries leave them out (repo.open_review / latest_review: lazyload).
     participants: Mapped[list[ReviewParticipant]] = relationship(
-        cascade="all, delete-orphan",
-        lazy="noload",
-        passive_deletes=True,
-        order_by="ReviewParticipant.id",
+        cascade="all, delete-orphan", lazy="selectin", order_by="ReviewParticipant.id"
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import noload
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
@@ -62,7 +62,7 @@ async def person_for_identity(
             m.Identity.external_id == external_id,
             m.Person.organisation_id == organisation_id,
         )
-        .options(noload(m.Person.identities))  # a turn needs the person, not their identities
+        .options(lazyload(m.Person.identities))  # a turn needs the person, not their identities
     )
     if found is not None:
         return found
@@ -109,6 +109,7 @@ async def open_review(
         .where(m.Review.organisation_id == organisation_id, m.Review.completed_at.is_(None))
         .order_by(m.Review.id.desc())
         .limit(1)
+        .options(lazyload(m.Review.participants))  # a turn reads them from the JSON
     )
     if lock:
         query = query.with_for_update()
@@ -118,7 +119,11 @@ async def open_review(
 async def latest_review(
     session: AsyncSession, organisation_id: int, completed: bool | None = None, lock: bool = False
 ) -> m.Review | None:
-    query = select(m.Review).where(m.Review.organisation_id == organisation_id)
+    query = (
+        select(m.Review)
+        .where(m.Review.organisation_id == organisation_id)
+        .options(lazyload(m.Review.participants))
+    )
     if completed is True:
         query = query.where(m.Review.completed_at.is_not(None))
     query = query.order_by(m.Review.id.desc()).limit(1)
