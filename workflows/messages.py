@@ -516,6 +516,6 @@ NOT_JOINED = (
     "still to answer (your answers are saved for the whole school), or 'help'."
 )
 SLACK_NOT_SAVED = (
-    "Sorry, that answer was not saved: the service is busy. Please send it again "
-    "(or press the button again)."
+    "Sorry, that answer was not saved: the service is busy. Please try again "
+    "(send it or press the button again)."
 )
