@@ -36,6 +36,7 @@ from bot.app import DATABASE, SERVICE, ConfigurationError, init_app
 from bot.config import Settings
 from bot.reviews import ReviewService
 from bot.slack import SLACK, SlackBot
+from bot.slack import wording as slack_wording
 from bot.slack.bolt import BOT_EVENTS, BOT_SCOPES
 from bot.slack.handlers import from_slack
 from bot.slack.notifier import SlackNotifier
@@ -762,7 +763,7 @@ async def test_acknowledged_at_once_while_slack_rate_limits_the_reply(slack: Sla
     status, text, elapsed = await slack.command("review", channel="C_GENERAL")
     assert status == 200
     assert elapsed < 0.5, elapsed  # the ack never waits for the Web API
-    assert text == msg.SLACK_SENT_TO_DM
+    assert text == slack_wording.SLACK_SENT_TO_DM
     delivered = await slack.mock.wait_for("chat.postMessage", timeout=10)
     attempts = slack.mock.calls_to("chat.postMessage", ok=None)
     assert [c.status for c in attempts] == [429, 200]
@@ -923,7 +924,10 @@ async def test_setup_saves_the_organisation_digest_and_roles(slack: Slack) -> No
         "slt": "multi_users_select",
     }
     answer = await slack.submit(form, setup_values(slt=users_value(["U_NADIA"])))
-    assert answer == {"response_action": "errors", "errors": {"slt": msg.SLACK_SETUP_TWO_ROLES}}
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"slt": slack_wording.SLACK_SETUP_TWO_ROLES},
+    }
     answer = await slack.submit(form, setup_values())
     assert answer == {}
     organisation_id = await organisation_of(slack)
@@ -973,7 +977,7 @@ async def test_setup_saves_the_organisation_digest_and_roles(slack: Slack) -> No
     refused = await slack.mock.wait_for(
         "response_url", where=lambda c: "Careers Leader" in str(c.params)
     )
-    assert refused[0].params["text"] == msg.SLACK_SETUP_NOT_ALLOWED
+    assert refused[0].params["text"] == slack_wording.SLACK_SETUP_NOT_ALLOWED
     await slack.command("setup", user="U_ADMIN")
     await slack.settle()
     form = slack.mock.last("views.open")
@@ -984,7 +988,7 @@ async def test_setup_saves_the_organisation_digest_and_roles(slack: Slack) -> No
     assert initial["slt"]["initial_users"] == ["U_PAT"]
     assert initial["slt_channel"]["initial_conversation"] == "C_SLT"
     answer = await slack.submit(form, setup_values(edition=choice_value("college")), user="U_ADMIN")
-    assert answer["errors"] == {"edition": msg.SLACK_SETUP_EDITION_LOCKED}
+    assert answer["errors"] == {"edition": slack_wording.SLACK_SETUP_EDITION_LOCKED}
     answer = await slack.submit(
         form,
         setup_values(
@@ -1056,9 +1060,9 @@ async def test_an_answer_the_database_could_not_take_is_never_lost_silently(
     monkeypatch.setattr(slack.service, "handle", locked)
     await slack.dm("2")
     assert slack.posted()[-1].params["text"].startswith(":warning:") or (
-        msg.SLACK_NOT_SAVED in slack.texts()
+        slack_wording.SLACK_NOT_SAVED in slack.texts()
     )
-    assert msg.SLACK_NOT_SAVED in slack.texts()
+    assert slack_wording.SLACK_NOT_SAVED in slack.texts()
     assert "1.1" not in (await review_state(slack, organisation_id)).answers
     monkeypatch.setattr(slack.service, "handle", real)
     await slack.dm("2")
@@ -1122,7 +1126,7 @@ async def test_retries_concurrent_deliveries_and_double_clicks_record_once(
     old = slack.with_button("done", step=Step.EVIDENCE)
     await slack.click(old, "done")
     assert slack.mock.last("chat.update").params["ts"] == old.response["ts"]
-    assert msg.SLACK_MOVED_ON in slack.mock.last("chat.update").text()
+    assert slack_wording.SLACK_MOVED_ON in slack.mock.last("chat.update").text()
     state = await review_state(slack, organisation_id)
     assert state.answers["1.1"].level == 2
     assert state.cursor.step is Step.FLAG
@@ -1149,12 +1153,12 @@ async def test_another_workspace_never_sees_or_changes_this_review(
     await slack.click(prompt, "done", user="U_OUT", user_team="T_OTHER")
     outsider = slack.mock.last("chat.postEphemeral")
     assert outsider.params["user"] == "U_OUT"
-    assert outsider.params["text"] == msg.SLACK_NOT_THIS_WORKSPACE
+    assert outsider.params["text"] == slack_wording.SLACK_NOT_THIS_WORKSPACE
     await slack.send(
         slack.event_body(slack.dm_event("4", user="U_OUT", user_team="T_OTHER")), "application/json"
     )
     await slack.settle()
-    assert msg.SLACK_NOT_THIS_WORKSPACE in slack.texts("D_OUT")
+    assert slack_wording.SLACK_NOT_THIS_WORKSPACE in slack.texts("D_OUT")
     assert "Statement" not in slack.texts("D_OUT")
     state = await review_state(slack, organisation_id)
     assert state.cursor.step is Step.EVIDENCE
@@ -1442,6 +1446,6 @@ def test_a_statement_prompt_in_block_kit(school: MaturityModel) -> None:
                           ("Level 4", "4")]  # fmt: skip
     assert [value for _, value in labels[4:]] == ["back", "skip", "pause"]
     assert {b["block_id"] for b in call.buttons()} == {"q|6.1|level|0", "q|6.1|level|1"}
-    assert f"*Not yet at level 2*\n_{msg.SLACK_NO_DESCRIPTOR}_" in call.text()
+    assert f"*Not yet at level 2*\n_{slack_wording.SLACK_NO_DESCRIPTOR}_" in call.text()
     assert message.blocks[-1]["type"] == "context"
     assert "Statement 30 of 32 - Theme 6" in message.blocks[-1]["elements"][0]["text"]

@@ -47,6 +47,7 @@ from bot.config import Settings, get_settings
 from bot.reviews import ReviewService, Who
 from bot.teams import TEAMS, TEAMS_SDK_CONFIG, send_proactive, send_to_member
 from bot.teams import cards as teams_cards
+from bot.teams import wording as teams_wording
 from bot.teams.package import build_package, manifest
 from bot.teams.proactive import as_activities
 from bot.teams.work import BackgroundWork
@@ -62,7 +63,7 @@ from workflows.plan import ActionPlan, ActionStatus, ActionUpdateView
 from workflows.replies import Choice, ShowAction, ShowPlan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "teams"
-LABEL = msg.TEAMS_LABELS
+LABEL = teams_wording.TEAMS_LABELS
 TENANT = "d4b2c1a0-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 BOT_ID = "28:careers-impact-bot"
 TEAM = "19:Hq3kT8vZpW2xYc7LmNbR5sJdFgA1eUi0@thread.tacv2"
@@ -266,7 +267,7 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
         assert await teams.post(teams.activity("conversation_update_personal.json")) == 201
         welcome = mock.sent(SAM.chat)
         assert len(welcome) == 1
-        assert msg.TEAMS_WELCOME_PERSONAL in teams.card_texts(welcome[0])
+        assert teams_wording.TEAMS_WELCOME_PERSONAL in teams.card_texts(welcome[0])
         async with teams.db.transaction() as session:
             refs = await repo.conversation_refs(session, (await organisation_of(teams.db)).id)
         assert [(r.kind, r.conversation_id, r.person_id is not None) for r in refs] == [
@@ -326,7 +327,7 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
         # The end: summary grid and action plan cards, and the review saved as complete.
         last = mock.sent(SAM.chat)[-3:]
         assert msg.COMPLETE in last[0].text
-        assert msg.TEAMS_SUMMARY_TITLE.split("{")[0] in texts_of([last[1]])
+        assert teams_wording.TEAMS_SUMMARY_TITLE.split("{")[0] in texts_of([last[1]])
         plan = last[2].card
         assert plan is not None and plan["version"] == "1.5"
         assert [a["title"] for a in submit_actions(plan)] == [
@@ -381,8 +382,8 @@ async def test_changed_answer_stale_card_and_refused_link(tmp_path: Path) -> Non
         # The review has moved on from 1.2's card: pressing it changes nothing and retires it.
         before = mock.mark()
         await teams.click(card_12, "Level 1")
-        assert msg.TEAMS_CARD_OUT_OF_DATE in texts_of(mock.since(before, "send"))
-        assert msg.TEAMS_CARD_RETIRED in teams.card_texts(card_12)
+        assert teams_wording.TEAMS_CARD_OUT_OF_DATE in texts_of(mock.since(before, "send"))
+        assert teams_wording.TEAMS_CARD_RETIRED in teams.card_texts(card_12)
         organisation = await organisation_of(teams.db)
         service = ReviewService(teams.db, lambda: NOW)
         state = await service.state(organisation.id)
@@ -454,12 +455,14 @@ async def test_priority_card_with_people_picker_and_real_dates(tmp_path: Path) -
         await teams.click(
             details, LABEL["save"], target="4", next_steps="", owners_typed="SR", due="HT3"
         )
-        assert msg.TEAMS_FORM_MISSING.format(field=LABEL["next_steps"]) in teams.card_texts(details)
+        assert teams_wording.TEAMS_FORM_MISSING.format(
+            field=LABEL["next_steps"]
+        ) in teams.card_texts(details)
         unknown = "00000000-1111-4222-8333-444444444444"
         await teams.click(
             details, LABEL["save"], target="4", next_steps="Plan", owners_pick=unknown, due="HT3"
         )
-        assert msg.TEAMS_UNKNOWN_PERSON in teams.card_texts(details)
+        assert teams_wording.TEAMS_UNKNOWN_PERSON in teams.card_texts(details)
         assert [c.activity_id for c in mock.calls if c.kind == "member"][-1] == unknown
         state = await service.state(organisation.id)
         assert state is not None and state.cursor.step.value == "target"
@@ -499,7 +502,9 @@ async def test_priority_card_with_people_picker_and_real_dates(tmp_path: Path) -
         )
         assert "Alex Smith" in json.dumps(actions_card.card)
         assert "Meet the Enterprise Adviser" in json.dumps(plan_card.card)
-        assert msg.TEAMS_HELP in texts_of([help_card]) and msg.HELP in texts_of([help_card])
+        assert teams_wording.TEAMS_HELP in texts_of([help_card]) and msg.HELP in texts_of(
+            [help_card]
+        )
 
         # A reminder's button while the review waits for a note: the action, not the note.
         for line in ["2", "done"]:
@@ -631,9 +636,9 @@ async def test_a_card_answered_by_typing_is_stale_and_retired(tmp_path: Path) ->
         before = mock.mark()
         await teams.click(level_card, "Level 1")
         sent = mock.since(before, "send")
-        assert msg.TEAMS_CARD_OUT_OF_DATE in texts_of(sent)
+        assert teams_wording.TEAMS_CARD_OUT_OF_DATE in texts_of(sent)
         assert all(not (c.card and submit_actions(c.card)) for c in sent)  # no question re-sent
-        assert msg.TEAMS_CARD_RETIRED in teams.card_texts(level_card)
+        assert teams_wording.TEAMS_CARD_RETIRED in teams.card_texts(level_card)
         assert not submit_actions(mock.current(level_card.activity_id).card)
         state = await review_state(teams)
         assert state.answers["1.1"].level == 3
@@ -823,7 +828,7 @@ async def test_proactive_message_after_a_restart(database: Database) -> None:
             assert await teams.post(teams.activity("installation_update_add.json")) == 201
             await teams.say("review")
             assert await teams.post(teams.activity("conversation_update_team.json")) == 201
-            assert msg.TEAMS_WELCOME_TEAM in mock.sent(TEAM)[0].text
+            assert teams_wording.TEAMS_WELCOME_TEAM in mock.sent(TEAM)[0].text
         # A new app on the same database: nothing in memory survives, the references do.
         async with teams_bot(settings, database, mock=mock) as teams:
             organisation = await organisation_of(teams.db)
@@ -880,7 +885,7 @@ async def test_digest_here_needs_the_careers_leader(tmp_path: Path) -> None:
         assert await teams.post(teams.activity("conversation_update_team.json")) == 201
         before = mock.mark()
         await teams.say_in_channel("digest here", NADIA)
-        assert msg.TEAMS_DIGEST_NOT_LEADER.split("{")[0] in texts_of(mock.since(before))
+        assert teams_wording.TEAMS_DIGEST_NOT_LEADER.split("{")[0] in texts_of(mock.since(before))
         async with teams.db.transaction() as session:
             organisations = await repo.all_organisations(session)
             assert len(organisations) == 1 and organisations[0].settings == {}
@@ -918,7 +923,7 @@ async def test_digest_here_needs_the_careers_leader(tmp_path: Path) -> None:
         assert any(e["type"] == "Table" for e in walk(summary.card))
         before = mock.mark()
         await teams.say_in_channel("review", NADIA)
-        assert msg.TEAMS_REVIEW_IN_PERSONAL_CHAT in texts_of(mock.since(before))
+        assert teams_wording.TEAMS_REVIEW_IN_PERSONAL_CHAT in texts_of(mock.since(before))
 
 
 async def test_a_trust_with_two_schools_in_one_tenant(tmp_path: Path) -> None:
@@ -1206,7 +1211,9 @@ async def test_export_is_sent_after_the_reply_and_retried(
 
         await teams.say("export docx")
         # The reply is in before the document is (it takes at least half a second).
-        assert mock.sent(SAM.chat)[-1].text == msg.TEAMS_EXPORT_PREPARING.format(format="docx")
+        assert mock.sent(SAM.chat)[-1].text == teams_wording.TEAMS_EXPORT_PREPARING.format(
+            format="docx"
+        )
         assert not consent_sent()
         assert teams.app[TEAMS].work.pending == 1
         await mock.wait_for(consent_sent)
@@ -1231,9 +1238,9 @@ async def test_export_is_sent_after_the_reply_and_retried(
         info = mock.sent(SAM.chat)[-1].attachments[0]
         assert info["contentType"] == "application/vnd.microsoft.teams.card.file.info"
         assert info["content"]["fileType"] == "docx"
-        assert mock.current(consent_call.activity_id).text == msg.TEAMS_EXPORT_UPLOADED.format(
-            name="plan.docx"
-        )
+        assert mock.current(
+            consent_call.activity_id
+        ).text == teams_wording.TEAMS_EXPORT_UPLOADED.format(name="plan.docx")
 
         # OneDrive fails twice: tried once more, then the person is told; nothing is lost silently.
         mock.upload_failures = 2
@@ -1241,7 +1248,7 @@ async def test_export_is_sent_after_the_reply_and_retried(
         assert await teams.post(accept("plan.md", "md")) == 200
         await teams.app[TEAMS].work.idle()
         assert len(mock.since(before, "upload")) == 2
-        assert mock.sent(SAM.chat)[-1].text == msg.TEAMS_EXPORT_FAILED.format(format="md")
+        assert mock.sent(SAM.chat)[-1].text == teams_wording.TEAMS_EXPORT_FAILED.format(format="md")
         assert teams.app[TEAMS].work.failures == 1
     await database.close()
 
@@ -1318,7 +1325,7 @@ def test_anything_can_be_said_proactively() -> None:
     card = teams_cards.welcome_card("Hello")
     assert as_activities(card)[0].attachments[0].content == card
     (plan,) = as_activities([ShowPlan(ActionPlan("Review", []))])
-    assert msg.TEAMS_PLAN_EMPTY in json.dumps(plan.attachments[0].content)
+    assert teams_wording.TEAMS_PLAN_EMPTY in json.dumps(plan.attachments[0].content)
 
 
 async def test_background_work_is_retried_once_and_awaited_on_shutdown() -> None:
@@ -1360,4 +1367,4 @@ async def test_a_failing_turn_is_apologised_for_not_a_500(
         await teams.say("review")
         monkeypatch.setattr(ReviewService, "handle", broken)
         await teams.say("just me")
-        assert teams.mock.sent(SAM.chat)[-1].text == msg.TEAMS_ERROR
+        assert teams.mock.sent(SAM.chat)[-1].text == teams_wording.TEAMS_ERROR

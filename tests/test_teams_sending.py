@@ -26,6 +26,7 @@ from test_teams import LABEL, TeamsClient, organisation_of, sqlite_settings, tea
 from test_teams import texts_of as texts
 
 from bot.teams import TEAMS, send_to_member
+from bot.teams import wording as teams_wording
 from bot.teams.proactive import speak
 from bot.teams.sending import (
     RETRYABLE,
@@ -89,7 +90,7 @@ async def test_a_throttled_reply_is_sent_once_after_retry_after(tmp_path: Path) 
         await teams.say("review")
         sent = mock.since(before, "send")
         assert count_of(sent, msg.ASK_PARTICIPANTS) == 1
-        assert count_of(sent, msg.TEAMS_ERROR) == 0
+        assert count_of(sent, teams_wording.TEAMS_ERROR) == 0
         assert [c.kind for c in mock.refused] == ["send"]
         assert sleeps == [1.0]  # Retry-After honoured, not the jittered backoff
 
@@ -102,7 +103,7 @@ async def test_a_bad_gateway_twice_then_the_reply(tmp_path: Path) -> None:
         await teams.say("review")
         sent = mock.since(before, "send")
         assert count_of(sent, msg.ASK_PARTICIPANTS) == 1
-        assert count_of(sent, msg.TEAMS_ERROR) == 0
+        assert count_of(sent, teams_wording.TEAMS_ERROR) == 0
         assert len(mock.refused) == 2 and not mock.refusals["send"]
         assert len(sleeps) == 2
         assert all(0.0 <= wait <= ceiling(n) for n, wait in enumerate(sleeps, start=1))
@@ -116,7 +117,7 @@ async def test_a_bad_request_is_not_retried(tmp_path: Path) -> None:
         await teams.say("review")
         assert len(mock.refused) == 1 and sleeps == []
         # Raised at once into the turn, which apologises (that send is accepted).
-        assert [c.text for c in mock.since(before, "send")] == [msg.TEAMS_ERROR]
+        assert [c.text for c in mock.since(before, "send")] == [teams_wording.TEAMS_ERROR]
 
 
 async def test_a_card_that_cannot_be_replaced_stays_and_the_bot_goes_on(
@@ -138,7 +139,7 @@ async def test_a_card_that_cannot_be_replaced_stays_and_the_bot_goes_on(
         assert len(sleeps) == POLICY.attempts - 1
         assert f"could not update activity {participants.activity_id}" in caplog.text
         sent = mock.since(before, "send")
-        assert sent and count_of(sent, msg.TEAMS_ERROR) == 0
+        assert sent and count_of(sent, teams_wording.TEAMS_ERROR) == 0
         assert mock.since(before, "update") == []
         # The card is as it was: still answerable, its Save button still there.
         assert mock.current(participants.activity_id).card == participants.card
@@ -148,7 +149,7 @@ async def test_a_card_that_cannot_be_replaced_stays_and_the_bot_goes_on(
         before = mock.mark()
         await teams.say("3")
         after = mock.since(before, "send")
-        assert after and count_of(after, msg.TEAMS_ERROR) == 0
+        assert after and count_of(after, teams_wording.TEAMS_ERROR) == 0
         assert mock.last_card().activity_id != question.activity_id
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.reviews import Conversation, Inbound, ReviewService, TurnResult, Who
 from bot.slack import modals
+from bot.slack import wording as slack_wording
 from bot.slack.home import home_view
 from bot.slack.render import (
     Block,
@@ -227,7 +228,7 @@ class SlackAdapter:
             return await self.service.handle(inbound)
         except (SQLAlchemyError, repo.ConcurrentTurn, TimeoutError):
             log.exception("turn not saved for %s", inbound.who.external_id)
-            await self.post(client, channel, [Message(msg.SLACK_NOT_SAVED, Tone.ERROR)])
+            await self.post(client, channel, [Message(slack_wording.SLACK_NOT_SAVED, Tone.ERROR)])
             return None
 
     @staticmethod
@@ -316,7 +317,7 @@ class SlackAdapter:
     ) -> None:
         if channel:
             await client.chat_postEphemeral(
-                channel=channel, user=origin.user_id, text=msg.SLACK_NOT_THIS_WORKSPACE
+                channel=channel, user=origin.user_id, text=slack_wording.SLACK_NOT_THIS_WORKSPACE
             )
 
     # ----- the slash command ---------------------------------------------------------------
@@ -326,10 +327,14 @@ class SlackAdapter:
         """What the acknowledgement itself says (shown only to the person)."""
         verb = (str(body.get("text") or "").split() or ["help"])[0].lower()
         if verb in {"review", "actions", "plan"}:
-            return None if body.get("channel_name") == "directmessage" else msg.SLACK_SENT_TO_DM
+            return (
+                None
+                if body.get("channel_name") == "directmessage"
+                else slack_wording.SLACK_SENT_TO_DM
+            )
         if verb == "setup":
             return None
-        return msg.SLACK_HELP
+        return slack_wording.SLACK_HELP
 
     async def command(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, respond: Any
@@ -339,7 +344,7 @@ class SlackAdapter:
         if verb not in {"review", "actions", "plan", "setup"}:
             return  # the acknowledgement carried the help
         if origin.foreign:
-            await respond(text=msg.SLACK_NOT_THIS_WORKSPACE, response_type="ephemeral")
+            await respond(text=slack_wording.SLACK_NOT_THIS_WORKSPACE, response_type="ephemeral")
             return
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client)
@@ -381,7 +386,9 @@ class SlackAdapter:
         await client.files_upload_v2(
             file_uploads=[{"file": data, "filename": name, "title": name} for name, data in files],
             channel=channel,
-            initial_comment=msg.SLACK_PLAN_FILES.format(files=", ".join(n for n, _ in files)),
+            initial_comment=slack_wording.SLACK_PLAN_FILES.format(
+                files=", ".join(n for n, _ in files)
+            ),
         )
 
     # ----- buttons -------------------------------------------------------------------------
@@ -410,7 +417,7 @@ class SlackAdapter:
         blocks, text = message.get("blocks"), message.get("text", "")
         ref = QuestionRef.parse(str(action.get("block_id", "")))
         if ref is None:
-            await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
+            await self.mark(client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON)
             return
         value = str(action.get("value") or "")
         chosen = Choose(ref.step, ref.statement_id, value)
@@ -420,7 +427,7 @@ class SlackAdapter:
         if result is None or result.duplicate:
             return  # a double click: the first click shows the answer
         if result.stale:
-            await self.mark(client, channel, ts, blocks, text, msg.SLACK_MOVED_ON)
+            await self.mark(client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON)
             return
         label = (action.get("text") or {}).get("text") or value
         # Refused (e.g. "back" at the first statement): the reason shows where the buttons
@@ -428,7 +435,7 @@ class SlackAdapter:
         note = (
             result.refusal.reason
             if result.refusal is not None
-            else msg.SLACK_ANSWERED.format(choice=label, name=who.display_name)
+            else slack_wording.SLACK_ANSWERED.format(choice=label, name=who.display_name)
         )
         await self.mark(client, channel, ts, blocks, text, note)
         await self.post(client, channel, result.replies)
@@ -453,7 +460,7 @@ class SlackAdapter:
                 ts,
                 message.get("blocks"),
                 message.get("text", ""),
-                msg.SLACK_MOVED_ON,
+                slack_wording.SLACK_MOVED_ON,
             )
             return
         statement = preview.ctx.model.statement(ref.statement_id or "")
@@ -510,7 +517,7 @@ class SlackAdapter:
             container.get("message_ts"),
             message.get("blocks"),
             message.get("text", ""),
-            msg.SLACK_ACTION_CLICKED.format(result=note, name=who.display_name),
+            slack_wording.SLACK_ACTION_CLICKED.format(result=note, name=who.display_name),
             only_block=str(action.get("block_id", "")),
         )
 
@@ -557,10 +564,12 @@ class SlackAdapter:
         form = modals.EvidenceForm.read(view)
         first = modals.link_url_block(1)
         if origin.foreign:
-            await ack(response_action="errors", errors={first: msg.SLACK_NOT_THIS_WORKSPACE})
+            await ack(
+                response_action="errors", errors={first: slack_wording.SLACK_NOT_THIS_WORKSPACE}
+            )
             return
         if not form.links:
-            await ack(response_action="errors", errors={first: msg.SLACK_NO_LINKS})
+            await ack(response_action="errors", errors={first: slack_wording.SLACK_NO_LINKS})
             return
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client, fast=True)
@@ -575,7 +584,7 @@ class SlackAdapter:
             )
         )
         if result.stale:
-            await ack(response_action="errors", errors={first: msg.SLACK_FORM_STALE})
+            await ack(response_action="errors", errors={first: slack_wording.SLACK_FORM_STALE})
             return
         if result.refusal is not None:
             errors: dict[str, str] = {}
@@ -600,7 +609,8 @@ class SlackAdapter:
         form = modals.PriorityForm.read(view)
         if origin.foreign:
             await ack(
-                response_action="errors", errors={modals.TARGET: msg.SLACK_NOT_THIS_WORKSPACE}
+                response_action="errors",
+                errors={modals.TARGET: slack_wording.SLACK_NOT_THIS_WORKSPACE},
             )
             return
         organisation_id = await self.organisation_id(origin)
@@ -609,7 +619,7 @@ class SlackAdapter:
         if any(user not in names for user in form.people):
             await ack(
                 response_action="errors",
-                errors={modals.OWNERS_PEOPLE: msg.SLACK_PEOPLE_LOOKUP_FAILED},
+                errors={modals.OWNERS_PEOPLE: slack_wording.SLACK_PEOPLE_LOOKUP_FAILED},
             )
             return
         # The chosen people become known to the organisation, so the engine matches them.
@@ -622,7 +632,7 @@ class SlackAdapter:
         # An empty answer is not a refusal to the engine (it asks again), so a form must not
         # send one: owners come from two optional fields, at least one of which is needed.
         empty = {
-            field: msg.NO_OWNERS if field == modals.OWNERS_PEOPLE else msg.SLACK_REQUIRED
+            field: msg.NO_OWNERS if field == modals.OWNERS_PEOPLE else slack_wording.SLACK_REQUIRED
             for field, text in zip(modals.PRIORITY_FIELDS, texts, strict=True)
             if not text.strip()
         }
@@ -639,7 +649,9 @@ class SlackAdapter:
             )
         )
         if result.stale:
-            await ack(response_action="errors", errors={modals.TARGET: msg.SLACK_FORM_STALE})
+            await ack(
+                response_action="errors", errors={modals.TARGET: slack_wording.SLACK_FORM_STALE}
+            )
             return
         if result.refusal is not None:
             block = PRIORITY_BLOCKS.get(result.refusal.step, modals.TARGET)
@@ -656,7 +668,7 @@ class SlackAdapter:
     ) -> None:
         channel, ts = meta.get("channel"), meta.get("ts")
         if channel and ts:
-            note = msg.SLACK_ANSWERED_IN_FORM.format(name=who.display_name)
+            note = slack_wording.SLACK_ANSWERED_IN_FORM.format(name=who.display_name)
             await self.mark(client, channel, ts, None, "", note)
         if channel:
             await self.post(client, channel, replies)
@@ -667,7 +679,10 @@ class SlackAdapter:
         view = body["view"]
         meta = modals.metadata(view)
         if origin.foreign:
-            await ack(response_action="errors", errors={modals.NOTE: msg.SLACK_NOT_THIS_WORKSPACE})
+            await ack(
+                response_action="errors",
+                errors={modals.NOTE: slack_wording.SLACK_NOT_THIS_WORKSPACE},
+            )
             return
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client, fast=True)
@@ -718,7 +733,7 @@ class SlackAdapter:
         if not await self.leads(organisation_id, origin):
             admin = await self.slack_admin(origin, client)
             if not admin:
-                await respond(text=msg.SLACK_SETUP_NOT_ALLOWED, response_type="ephemeral")
+                await respond(text=slack_wording.SLACK_SETUP_NOT_ALLOWED, response_type="ephemeral")
                 return
         async with self.db.transaction() as session:
             organisation = await repo.get_organisation(session, organisation_id)
@@ -756,7 +771,8 @@ class SlackAdapter:
         form = modals.SetupForm.read(view)
         if origin.foreign:
             await ack(
-                response_action="errors", errors={modals.ORG_NAME: msg.SLACK_NOT_THIS_WORKSPACE}
+                response_action="errors",
+                errors={modals.ORG_NAME: slack_wording.SLACK_NOT_THIS_WORKSPACE},
             )
             return
         organisation_id = await self.organisation_id(origin)
@@ -764,7 +780,8 @@ class SlackAdapter:
         admin = bool(meta.get("admin")) and meta.get("user") == origin.user_id
         if not admin and not await self.leads(organisation_id, origin):
             await ack(
-                response_action="errors", errors={modals.ORG_NAME: msg.SLACK_SETUP_NOT_ALLOWED}
+                response_action="errors",
+                errors={modals.ORG_NAME: slack_wording.SLACK_SETUP_NOT_ALLOWED},
             )
             return
         errors: dict[str, str] = {}
@@ -773,9 +790,9 @@ class SlackAdapter:
             assert organisation is not None
             started = await repo.latest_review(session, organisation_id) is not None
             if started and form.edition != organisation.edition:
-                errors[modals.EDITION] = msg.SLACK_SETUP_EDITION_LOCKED
+                errors[modals.EDITION] = slack_wording.SLACK_SETUP_EDITION_LOCKED
         if form.twice():
-            errors[modals.SLT] = msg.SLACK_SETUP_TWO_ROLES
+            errors[modals.SLT] = slack_wording.SLACK_SETUP_TWO_ROLES
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -852,7 +869,9 @@ class SlackAdapter:
             return  # edits, deletions, joins and bots' messages are not answers
         channel = str(event.get("channel") or "")
         if origin.foreign:
-            await self.post(client, channel, [Message(msg.SLACK_NOT_THIS_WORKSPACE, Tone.ERROR)])
+            await self.post(
+                client, channel, [Message(slack_wording.SLACK_NOT_THIS_WORKSPACE, Tone.ERROR)]
+            )
             return
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client)
@@ -871,7 +890,7 @@ class SlackAdapter:
 
     async def publish_home(self, client: AsyncWebClient, origin: Origin) -> None:
         if origin.foreign:
-            view = {"type": "home", "blocks": [context(msg.SLACK_NOT_THIS_WORKSPACE)]}
+            view = {"type": "home", "blocks": [context(slack_wording.SLACK_NOT_THIS_WORKSPACE)]}
             await client.views_publish(user_id=origin.user_id, view=view)
             return
         organisation_id = await self.organisation_id(origin)
@@ -904,20 +923,20 @@ def setup_saved(
 
     def people(users: Sequence[str], mention: bool) -> str:
         shown = [f"<@{u}>" if mention else names.get(u, u) for u in users]
-        return ", ".join(shown) or msg.SLACK_SETUP_NOBODY
+        return ", ".join(shown) or slack_wording.SLACK_SETUP_NOBODY
 
     def text(mention: bool) -> str:
         channel = f"<#{form.slt_channel}>" if mention else f"#{form.slt_channel}"
         digest = (
-            msg.SLACK_SETUP_DIGEST.format(
+            slack_wording.SLACK_SETUP_DIGEST.format(
                 channel=channel,
-                day=msg.SLACK_SETUP_DAYS.get(form.digest_day, form.digest_day),
+                day=slack_wording.SLACK_SETUP_DAYS.get(form.digest_day, form.digest_day),
                 time=form.digest_time,
             )
             if form.slt_channel
-            else msg.SLACK_SETUP_NO_DIGEST
+            else slack_wording.SLACK_SETUP_NO_DIGEST
         )
-        out = msg.SLACK_SETUP_SAVED.format(
+        out = slack_wording.SLACK_SETUP_SAVED.format(
             name=escape(name) if mention else name,
             edition=Edition(edition).label,
             leader=people([form.leader] if form.leader else [], mention),
@@ -926,7 +945,7 @@ def setup_saved(
             digest=digest,
         )
         if invite:
-            out += "\n" + msg.SLACK_SETUP_INVITE.format(channel=channel)
+            out += "\n" + slack_wording.SLACK_SETUP_INVITE.format(channel=channel)
         return out
 
     return SlackMessage(text(False), [section(":white_check_mark: " + text(True))])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.slack import wording as slack_wording
 from bot.slack.render import (
     OPEN_REVIEW,
     Block,
@@ -17,7 +18,6 @@ from bot.slack.render import (
     message_block,
     section,
 )
-from workflows import messages as msg
 from workflows.plan import Summary
 from workflows.replies import Message, Reply, ShowActions
 from workflows.review import ReviewState
@@ -39,43 +39,47 @@ def home_view(
     summary: Summary | None,
     mine: Sequence[Reply],
 ) -> dict[str, Any]:
-    blocks: list[Block] = [header(msg.SLACK_HOME_TITLE)]
+    blocks: list[Block] = [header(slack_wording.SLACK_HOME_TITLE)]
     if role:
         blocks.append(
-            context(msg.SLACK_HOME_ROLE.format(role=role, organisation=escape(organisation)))
+            context(
+                slack_wording.SLACK_HOME_ROLE.format(role=role, organisation=escape(organisation))
+            )
         )
     else:
-        blocks.append(context(msg.SLACK_HOME_NO_ROLE.format(organisation=escape(organisation))))
+        blocks.append(
+            context(slack_wording.SLACK_HOME_NO_ROLE.format(organisation=escape(organisation)))
+        )
     if state is None or summary is None:
-        progress = section(msg.SLACK_HOME_NO_REVIEW)
+        progress = section(slack_wording.SLACK_HOME_NO_REVIEW)
     else:
         where = ""
         if state.completed:
-            where = msg.SLACK_HOME_COMPLETE
+            where = slack_wording.SLACK_HOME_COMPLETE
         elif state.cursor.paused:
-            where = msg.SLACK_HOME_PAUSED
+            where = slack_wording.SLACK_HOME_PAUSED
         progress = section(
-            msg.SLACK_HOME_PROGRESS.format(
+            slack_wording.SLACK_HOME_PROGRESS.format(
                 title=escape(state.title),
                 answered=state.answered(),
                 total=summary.total,
                 state=where,
             )
         )
-    progress["accessory"] = button(msg.SLACK_HOME_OPEN, OPEN_REVIEW, "review", "primary")
+    progress["accessory"] = button(slack_wording.SLACK_HOME_OPEN, OPEN_REVIEW, "review", "primary")
     blocks.append(progress)
     if summary is not None:
         blocks.append({"type": "divider"})
-        blocks.append(header(msg.SLACK_HOME_PROFILE))
+        blocks.append(header(slack_wording.SLACK_HOME_PROFILE))
         for theme in summary.themes:
             average = (
                 f"{theme.average_level:.1f}"
                 if theme.average_level is not None
-                else msg.SLACK_HOME_NOT_ANSWERED
+                else slack_wording.SLACK_HOME_NOT_ANSWERED
             )
             blocks.append(
                 section(
-                    msg.SLACK_HOME_THEME.format(
+                    slack_wording.SLACK_HOME_THEME.format(
                         number=theme.number,
                         title=escape(theme.title),
                         bar=bar(theme.average_level),
@@ -86,7 +90,7 @@ def home_view(
                 )
             )
     blocks.append({"type": "divider"})
-    blocks.append(header(msg.SLACK_HOME_MY_ACTIONS))
+    blocks.append(header(slack_wording.SLACK_HOME_MY_ACTIONS))
     for reply in mine:
         if isinstance(reply, ShowActions):
             for action in reply.actions[:MAX_HOME_ACTIONS]:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.slack import wording as slack_wording
 from bot.slack.render import MAX_HEADER, Block, clip, escape, section
 from model_data import Edition
-from workflows import messages as msg
 from workflows.answers import ActionDraft
 from workflows.replies import Choice, Question
 
@@ -71,8 +71,8 @@ def _modal(
         "type": "modal",
         "callback_id": callback_id,
         "title": _text(clip(title, MAX_TITLE)),
-        "submit": _text(msg.SLACK_SAVE),
-        "close": _text(msg.SLACK_CANCEL),
+        "submit": _text(slack_wording.SLACK_SAVE),
+        "close": _text(slack_wording.SLACK_CANCEL),
         "private_metadata": json.dumps(dict(metadata), separators=(",", ":")),
         "blocks": blocks,
     }
@@ -122,12 +122,12 @@ def _plain(initial: str | None = None, multiline: bool = False) -> dict[str, Any
 
 
 def evidence_modal(label: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
-    blocks: list[Block] = [section(msg.SLACK_EVIDENCE_INTRO.format(label=escape(label)))]
+    blocks: list[Block] = [section(slack_wording.SLACK_EVIDENCE_INTRO.format(label=escape(label)))]
     for n in range(1, LINK_ROWS + 1):
         blocks.append(
             _input(
                 link_url_block(n),
-                msg.SLACK_LINK_URL.format(n=n),
+                slack_wording.SLACK_LINK_URL.format(n=n),
                 {"type": "url_text_input", "action_id": "url"},
                 optional=n > 1,
             )
@@ -135,13 +135,13 @@ def evidence_modal(label: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
         blocks.append(
             _input(
                 link_label_block(n),
-                msg.SLACK_LINK_LABEL.format(n=n),
+                slack_wording.SLACK_LINK_LABEL.format(n=n),
                 _plain(),
                 optional=True,
-                hint=msg.SLACK_LINK_LABEL_HINT if n == 1 else None,
+                hint=slack_wording.SLACK_LINK_LABEL_HINT if n == 1 else None,
             )
         )
-    return _modal(EVIDENCE, msg.SLACK_EVIDENCE_TITLE, blocks, metadata)
+    return _modal(EVIDENCE, slack_wording.SLACK_EVIDENCE_TITLE, blocks, metadata)
 
 
 @dataclass(frozen=True)
@@ -182,34 +182,34 @@ def priority_modal(
     draft = draft or ActionDraft()
     people = [o.name for o in draft.owners]
     blocks: list[Block] = [
-        section(msg.SLACK_PRIORITY_INTRO.format(label=escape(label), level=level or "–")),
+        section(slack_wording.SLACK_PRIORITY_INTRO.format(label=escape(label), level=level or "–")),
         _input(
             TARGET,
-            msg.SLACK_TARGET,
+            slack_wording.SLACK_TARGET,
             _select(target.choices, str(draft.target_level) if draft.target_level else None),
         ),
         _input(
             NEXT_STEPS,
-            msg.SLACK_NEXT_STEPS,
+            slack_wording.SLACK_NEXT_STEPS,
             _plain(draft.next_steps, multiline=True),
-            hint=msg.SLACK_NEXT_STEPS_HINT,
+            hint=slack_wording.SLACK_NEXT_STEPS_HINT,
         ),
         _input(
             OWNERS_PEOPLE,
-            msg.SLACK_OWNERS_PEOPLE,
+            slack_wording.SLACK_OWNERS_PEOPLE,
             {"type": "multi_users_select", "action_id": "users"},
             optional=True,
         ),
         _input(
             OWNERS_TEXT,
-            msg.SLACK_OWNERS_TEXT,
+            slack_wording.SLACK_OWNERS_TEXT,
             _plain(", ".join(people) if people else None),
             optional=True,
-            hint=msg.SLACK_OWNERS_TEXT_HINT,
+            hint=slack_wording.SLACK_OWNERS_TEXT_HINT,
         ),
-        _input(DUE, msg.SLACK_DUE, _select(due.choices, draft.due)),
+        _input(DUE, slack_wording.SLACK_DUE, _select(due.choices, draft.due)),
     ]
-    return _modal(PRIORITY, msg.SLACK_PRIORITY_TITLE, blocks, metadata)
+    return _modal(PRIORITY, slack_wording.SLACK_PRIORITY_TITLE, blocks, metadata)
 
 
 @dataclass(frozen=True)
@@ -247,10 +247,15 @@ class PriorityForm:
 def update_modal(action_id: int, label: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
     blocks: list[Block] = [
         section(f"*#{action_id} {escape(label)}*"),
-        _input(NOTE, msg.SLACK_UPDATE_NOTE, _plain(multiline=True)),
-        _input(LINK, msg.SLACK_UPDATE_LINK, {"type": "url_text_input", "action_id": "url"}, True),
+        _input(NOTE, slack_wording.SLACK_UPDATE_NOTE, _plain(multiline=True)),
+        _input(
+            LINK,
+            slack_wording.SLACK_UPDATE_LINK,
+            {"type": "url_text_input", "action_id": "url"},
+            True,
+        ),
     ]
-    return _modal(UPDATE, msg.SLACK_UPDATE_TITLE.format(id=action_id), blocks, metadata)
+    return _modal(UPDATE, slack_wording.SLACK_UPDATE_TITLE.format(id=action_id), blocks, metadata)
 
 
 def update_text(action_id: int, view: Mapping[str, Any]) -> str:
@@ -320,7 +325,7 @@ def setup_modal(
     metadata: Mapping[str, Any],
 ) -> dict[str, Any]:
     editions = [Choice(e.label.capitalize(), e.value) for e in Edition]
-    days = [Choice(label, value) for value, label in msg.SLACK_SETUP_DAYS.items()]
+    days = [Choice(label, value) for value, label in slack_wording.SLACK_SETUP_DAYS.items()]
     channel: dict[str, Any] = {
         "type": "conversations_select",
         "action_id": "channel",
@@ -338,30 +343,30 @@ def setup_modal(
     blocks: list[Block] = [
         _input(
             ORG_NAME,
-            msg.SLACK_SETUP_NAME,
+            slack_wording.SLACK_SETUP_NAME,
             {**_plain(name), "max_length": 200},
         ),
-        _input(EDITION, msg.SLACK_SETUP_EDITION, _select(editions, edition)),
-        _input(SLT_CHANNEL, msg.SLACK_SETUP_SLT_CHANNEL, channel, optional=True),
+        _input(EDITION, slack_wording.SLACK_SETUP_EDITION, _select(editions, edition)),
+        _input(SLT_CHANNEL, slack_wording.SLACK_SETUP_SLT_CHANNEL, channel, optional=True),
         _input(
             DIGEST_DAY,
-            msg.SLACK_SETUP_DIGEST_DAY,
+            slack_wording.SLACK_SETUP_DIGEST_DAY,
             _select(days, str(settings.get("digest_day") or "monday")),
         ),
         _input(
             DIGEST_TIME,
-            msg.SLACK_SETUP_DIGEST_TIME,
+            slack_wording.SLACK_SETUP_DIGEST_TIME,
             {
                 "type": "timepicker",
                 "action_id": "time",
                 "initial_time": str(settings.get("digest_time") or "08:00"),
             },
         ),
-        _input(LEADER, msg.SLACK_SETUP_LEADER, leader_element),
-        _users(COLLEAGUES, msg.SLACK_SETUP_COLLEAGUES, colleagues),
-        _users(SLT, msg.SLACK_SETUP_SLT, slt),
+        _input(LEADER, slack_wording.SLACK_SETUP_LEADER, leader_element),
+        _users(COLLEAGUES, slack_wording.SLACK_SETUP_COLLEAGUES, colleagues),
+        _users(SLT, slack_wording.SLACK_SETUP_SLT, slt),
     ]
-    return _modal(SETUP, clip(msg.SLACK_SETUP_TITLE, MAX_HEADER), blocks, metadata)
+    return _modal(SETUP, clip(slack_wording.SLACK_SETUP_TITLE, MAX_HEADER), blocks, metadata)
 
 
 def _users(block_id: str, label: str, initial: Iterable[str]) -> Block:

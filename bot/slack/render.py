@@ -17,8 +17,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.slack import wording as slack_wording
 from model_data import BulletList, Statement
-from workflows import messages as msg
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -207,17 +207,21 @@ def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
         numbers = ", ".join(str(b) for b in prompt.theme.benchmarks)
         word = "Benchmark" if len(prompt.theme.benchmarks) == 1 else "Benchmarks"
         out.append(header(f"Theme {prompt.theme.number}: {prompt.theme.title}"))
-        out.append(context(msg.SLACK_BENCHMARKS.format(word=word, numbers=numbers)))
+        out.append(context(slack_wording.SLACK_BENCHMARKS.format(word=word, numbers=numbers)))
     out.append(section(f"*{escape(statement.id)} {escape(statement.title)}*"))
     for choice in prompt.level_choices:
         if not choice.value.isdigit():
             continue
         level = int(choice.value)
         label = f"Level {level}" if statement.has_level(level) else choice.label
-        text = descriptor(statement, level) or f"_{msg.SLACK_NO_DESCRIPTOR}_"
+        text = descriptor(statement, level) or f"_{slack_wording.SLACK_NO_DESCRIPTOR}_"
         out.append(section(f"*{escape(label)}*\n{text}"))
     if prompt.current is not None:
-        prefix = msg.SLACK_LAST_REVIEW if prompt.current.carried else msg.SLACK_YOUR_ANSWER
+        prefix = (
+            slack_wording.SLACK_LAST_REVIEW
+            if prompt.current.carried
+            else slack_wording.SLACK_YOUR_ANSWER
+        )
         out.append(context(f"{prefix}: {escape(describe(prompt.current))}"))
     out.append(section(f"*{escape(prompt.text)}*"))
     ref = QuestionRef(statement.id, Step.LEVEL)
@@ -227,7 +231,7 @@ def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
     progress = prompt.progress
     out.append(
         context(
-            msg.SLACK_PROGRESS.format(
+            slack_wording.SLACK_PROGRESS.format(
                 progress=progress.text, answered=progress.answered, total=progress.total
             )
         )
@@ -244,9 +248,11 @@ def question_blocks(question: Question) -> list[Block]:
     out.append(section(f"*{escape(question.text)}*"))
     extra: list[dict[str, Any]] = []
     if question.step is Step.EVIDENCE:
-        extra.append(button(msg.SLACK_ADD_LINKS, EVIDENCE_FORM, "evidence", "primary"))
+        extra.append(button(slack_wording.SLACK_ADD_LINKS, EVIDENCE_FORM, "evidence", "primary"))
     elif question.step is Step.TARGET:
-        extra.append(button(msg.SLACK_PRIORITY_FORM, PRIORITY_FORM, "priority", "primary"))
+        extra.append(
+            button(slack_wording.SLACK_PRIORITY_FORM, PRIORITY_FORM, "priority", "primary")
+        )
     if question.choices or extra:
         out.append(_answers(ref, question.choices, extra=extra))
     if question.statement_id is not None:
@@ -269,7 +275,8 @@ def _answers(
 
 def _navigation(ref: QuestionRef) -> Block:
     elements = [
-        button(msg.SLACK_BUTTONS[word], f"{ANSWER}:nav:{word}", word) for word in _NAVIGATION
+        button(slack_wording.SLACK_BUTTONS[word], f"{ANSWER}:nav:{word}", word)
+        for word in _NAVIGATION
     ]
     return {"type": "actions", "block_id": ref.block_id(1), "elements": elements}
 
@@ -303,14 +310,14 @@ def summary_blocks(summary: Summary) -> list[Block]:
             level = f"`{row.level}`" if row.level is not None else "`–`"
             mark = ""
             if row.priority:
-                mark = f"  :red_circle: *{msg.SLACK_SUMMARY_ROW_PRIORITY}*"
+                mark = f"  :red_circle: *{slack_wording.SLACK_SUMMARY_ROW_PRIORITY}*"
             elif row.strength:
-                mark = f"  :large_green_circle: _{msg.SLACK_SUMMARY_ROW_STRENGTH}_"
+                mark = f"  :large_green_circle: _{slack_wording.SLACK_SUMMARY_ROW_STRENGTH}_"
             lines.append(f"{level} {escape(row.label)}{mark}")
         out.append(section("\n".join(lines)))
     out.append(
         context(
-            msg.SLACK_SUMMARY_CAPTION.format(
+            slack_wording.SLACK_SUMMARY_CAPTION.format(
                 answered=summary.answered,
                 total=summary.total,
                 priorities=len(summary.priorities),
@@ -324,7 +331,7 @@ def summary_blocks(summary: Summary) -> list[Block]:
 def plan_blocks(plan: ActionPlan) -> list[Block]:
     out: list[Block] = [header(f"Action plan – {plan.title}")]
     if not plan.rows:
-        out.append(section(msg.SLACK_PLAN_EMPTY))
+        out.append(section(slack_wording.SLACK_PLAN_EMPTY))
         return out
     for row in plan.rows:
         steps = "\n".join(f"• {escape(step)}" for step in row.next_steps) or "–"
@@ -332,7 +339,7 @@ def plan_blocks(plan: ActionPlan) -> list[Block]:
         by_when = " – ".join(part for part in (row.by_when_dated, who) if part) or "–"
         out.append(
             section(
-                msg.SLACK_PLAN_ROW.format(
+                slack_wording.SLACK_PLAN_ROW.format(
                     area=escape(row.leadership_area),
                     current=row.current_level,
                     position=escape(clip(row.current_position, 900)),
@@ -347,8 +354,8 @@ def plan_blocks(plan: ActionPlan) -> list[Block]:
 
 
 def action_line(action: ActionView, today: date) -> str:
-    status = msg.SLACK_ACTION_OVERDUE if action.overdue(today) else action.status.label
-    return msg.SLACK_ACTION_LINE.format(
+    status = slack_wording.SLACK_ACTION_OVERDUE if action.overdue(today) else action.status.label
+    return slack_wording.SLACK_ACTION_LINE.format(
         id=action.id,
         label=escape(action.statement_label),
         current=action.current_level,
@@ -365,8 +372,8 @@ def action_buttons(action: ActionView) -> Block:
         "type": "actions",
         "block_id": f"a|{action.id}",
         "elements": [
-            button(msg.SLACK_MARK_DONE, ACTION_DONE, str(action.id), "primary"),
-            button(msg.SLACK_UPDATE_ACTION, ACTION_UPDATE, str(action.id)),
+            button(slack_wording.SLACK_MARK_DONE, ACTION_DONE, str(action.id), "primary"),
+            button(slack_wording.SLACK_UPDATE_ACTION, ACTION_UPDATE, str(action.id)),
         ],
     }
 
@@ -394,7 +401,7 @@ def action_blocks(action: ActionView, today: date) -> list[Block]:
             if update.link:
                 line += f" ({update.link})"
             lines.append(escape(line))
-        out.append(context(f"*{msg.SLACK_ACTION_HISTORY}*\n" + "\n".join(lines)))
+        out.append(context(f"*{slack_wording.SLACK_ACTION_HISTORY}*\n" + "\n".join(lines)))
     if action.status.open:
         out.append(action_buttons(action))
     return out

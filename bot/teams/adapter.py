@@ -23,12 +23,12 @@ from botbuilder.schema import Activity
 from bot.config import Settings
 from bot.keys import NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
 from bot.teams import cards
+from bot.teams import wording as teams_wording
 from bot.teams.bot import CareersBot
 from bot.teams.proactive import TeamsNotifier
 from bot.teams.runtime import TEAMS, TEAMS_SDK_CONFIG, TeamsRuntime
 from bot.teams.sending import ConnectorAuthentication, RetryingCloudAdapter
 from bot.teams.work import BackgroundWork
-from workflows import messages as msg
 
 log = logging.getLogger("careers_bot.teams")
 
@@ -114,7 +114,7 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """A turn that failed half-way: the person is told; what was saved before stays saved."""
     log.error("Teams turn failed", exc_info=error)
     try:
-        await turn_context.send_activity(cards.text_activity(msg.TEAMS_ERROR))
+        await turn_context.send_activity(cards.text_activity(teams_wording.TEAMS_ERROR))
     except Exception:
         log.exception("could not tell the person the turn failed")
 

@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.formats import FORMATS
 from bot.reviews import Inbound, OpenReview, ReviewService, TurnResult, What, Who
 from bot.teams import cards
+from bot.teams import wording as teams_wording
 from bot.teams.preview import Preview
 from bot.teams.proactive import (
     CHANNEL,
@@ -216,7 +217,7 @@ class CareersBot(TeamsActivityHandler):
         context = file_consent_card_response.context or {}
         upload = file_consent_card_response.upload_info
         if context.get("org") != turn.organisation.id or upload is None:
-            await turn_context.send_activity(msg.TEAMS_EXPORT_MISMATCH)
+            await turn_context.send_activity(teams_wording.TEAMS_EXPORT_MISMATCH)
             return
         reference = stored_reference(turn_context.activity, channel_post=False)
         consent_id = turn_context.activity.reply_to_id
@@ -232,7 +233,9 @@ class CareersBot(TeamsActivityHandler):
                 name=upload.name or name,
                 content={"uniqueId": upload.unique_id, "fileType": upload.file_type or fmt},
             )
-            done = cards.text_activity(msg.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name))
+            done = cards.text_activity(
+                teams_wording.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name)
+            )
             await speak(
                 self.adapter,
                 self.app_id,
@@ -256,7 +259,7 @@ class CareersBot(TeamsActivityHandler):
                 Activity(
                     id=turn_context.activity.reply_to_id,
                     type=ActivityTypes.message,
-                    text=msg.TEAMS_EXPORT_DECLINED.format(name=name),
+                    text=teams_wording.TEAMS_EXPORT_DECLINED.format(name=name),
                 )
             )
 
@@ -402,7 +405,9 @@ class CareersBot(TeamsActivityHandler):
             await self._setup(turn_context, turn, setup.group("edition"), setup.group("name"))
             return
         elif word in DIGEST_WORDS:
-            await self._say(turn_context, turn, [Message(msg.TEAMS_DIGEST_IN_CHANNEL_ONLY)])
+            await self._say(
+                turn_context, turn, [Message(teams_wording.TEAMS_DIGEST_IN_CHANNEL_ONLY)]
+            )
             return
         elif export:
             await self._export(turn_context, turn, export.group("fmt") or "docx")
@@ -413,7 +418,7 @@ class CareersBot(TeamsActivityHandler):
                 return
             if word in HELP_WORDS:  # the adapter's commands, then the engine's (if a review)
                 engine_help = result.replies if result.review_id is not None else []
-                result.replies = [Message(msg.TEAMS_HELP), *engine_help]
+                result.replies = [Message(teams_wording.TEAMS_HELP), *engine_help]
         await self._say(turn_context, turn, result.replies)
 
     async def _handle(self, turn: Turn, what: What, key: str | None = None) -> TurnResult:
@@ -433,7 +438,11 @@ class CareersBot(TeamsActivityHandler):
                 document = await self.service.plan_document(turn.organisation.id)
             except LookupError:
                 replies: list[Reply] = [
-                    Message(msg.TEAMS_CHANNEL_NO_REVIEW.format(organisation=turn.organisation.name))
+                    Message(
+                        teams_wording.TEAMS_CHANNEL_NO_REVIEW.format(
+                            organisation=turn.organisation.name
+                        )
+                    )
                 ]
             else:
                 replies = (
@@ -443,14 +452,19 @@ class CareersBot(TeamsActivityHandler):
                 )
             await self._say(turn_context, turn, replies)
         elif word in HELP_WORDS:
-            await self._say(turn_context, turn, [Message(msg.TEAMS_CHANNEL_HELP)])
+            await self._say(turn_context, turn, [Message(teams_wording.TEAMS_CHANNEL_HELP)])
         elif EXPORT.match(word):
-            await self._say(turn_context, turn, [Message(msg.TEAMS_EXPORT_IN_PERSONAL_CHAT)])
+            await self._say(
+                turn_context, turn, [Message(teams_wording.TEAMS_EXPORT_IN_PERSONAL_CHAT)]
+            )
         else:
             await self._say(
                 turn_context,
                 turn,
-                [Message(msg.TEAMS_REVIEW_IN_PERSONAL_CHAT), Message(msg.TEAMS_CHANNEL_HELP)],
+                [
+                    Message(teams_wording.TEAMS_REVIEW_IN_PERSONAL_CHAT),
+                    Message(teams_wording.TEAMS_CHANNEL_HELP),
+                ],
             )
 
     # ----- cards -------------------------------------------------------------------------------
@@ -463,7 +477,9 @@ class CareersBot(TeamsActivityHandler):
             await self._command(turn_context, turn, str(value.get("text") or ""))
             return
         if not turn.personal:
-            await self._say(turn_context, turn, [Message(msg.TEAMS_REVIEW_IN_PERSONAL_CHAT)])
+            await self._say(
+                turn_context, turn, [Message(teams_wording.TEAMS_REVIEW_IN_PERSONAL_CHAT)]
+            )
             return
         card_id = turn_context.activity.reply_to_id
         title = str(value.get("title") or "")
@@ -492,7 +508,9 @@ class CareersBot(TeamsActivityHandler):
             return  # a double click, or Teams delivering the same submit again
         if result.stale:  # answered already (typed, or another card): nothing was changed
             await self._replace(turn_context, card_id, cards.retired_card(title))
-            await self._say(turn_context, turn, [Message(msg.TEAMS_CARD_OUT_OF_DATE, Tone.ERROR)])
+            await self._say(
+                turn_context, turn, [Message(teams_wording.TEAMS_CARD_OUT_OF_DATE, Tone.ERROR)]
+            )
             return
         if result.refusal is not None and isinstance(what, Fields):
             await self._show_again(turn_context, turn, card_id, value, result.refusal)
@@ -518,7 +536,7 @@ class CareersBot(TeamsActivityHandler):
         links = cards.typed_links(value) if choice.step is Step.EVIDENCE else []
         if not links:
             return choice, answer, None
-        saved = msg.TEAMS_ANSWER_LINKS.format(count=len(links))
+        saved = teams_wording.TEAMS_ANSWER_LINKS.format(count=len(links))
         if choice.value.lower() in cards.NAVIGATION:
             return (
                 choice,
@@ -590,7 +608,7 @@ class CareersBot(TeamsActivityHandler):
                 continue
             name = await self._person_name(turn_context, turn, value)
             if name is None:
-                raise cards.FormError(msg.TEAMS_UNKNOWN_PERSON, "owners_pick")
+                raise cards.FormError(teams_wording.TEAMS_UNKNOWN_PERSON, "owners_pick")
             names.append(name)
         return names
 
@@ -647,7 +665,7 @@ class CareersBot(TeamsActivityHandler):
                             ref.reference,
                             self.service.clock(),
                         )
-        text = msg.TEAMS_DIGEST_SET if leader else msg.TEAMS_DIGEST_NOT_LEADER
+        text = teams_wording.TEAMS_DIGEST_SET if leader else teams_wording.TEAMS_DIGEST_NOT_LEADER
         tone = Tone.SUCCESS if leader else Tone.ERROR
         await self._say(turn_context, turn, [Message(text.format(organisation=org.name), tone)])
 
@@ -660,7 +678,7 @@ class CareersBot(TeamsActivityHandler):
         """
         name = " ".join(name.strip().strip("\"'“”‘’").split())
         if not name:
-            await self._say(turn_context, turn, [Message(msg.TEAMS_SETUP_HOW)])
+            await self._say(turn_context, turn, [Message(teams_wording.TEAMS_SETUP_HOW)])
             return
         scope = "" if turn.personal else turn.team
         notes: list[Reply] = []
@@ -675,7 +693,9 @@ class CareersBot(TeamsActivityHandler):
                 if organisation is not None and not await _may_set_up(
                     session, caller, organisation
                 ):
-                    refusal = msg.TEAMS_SETUP_NOT_ALLOWED.format(organisation=organisation.name)
+                    refusal = teams_wording.TEAMS_SETUP_NOT_ALLOWED.format(
+                        organisation=organisation.name
+                    )
                     break
             if refusal is None:
                 if (
@@ -695,7 +715,7 @@ class CareersBot(TeamsActivityHandler):
                 if target.edition != edition:
                     notes.append(
                         Message(
-                            msg.TEAMS_SETUP_EDITION_KEPT.format(
+                            teams_wording.TEAMS_SETUP_EDITION_KEPT.format(
                                 organisation=target.name, edition=target.edition
                             )
                         )
@@ -725,8 +745,12 @@ class CareersBot(TeamsActivityHandler):
         if refusal is not None or target is None:
             await self._say(turn_context, turn, [Message(refusal or "", Tone.ERROR)])
             return
-        where = msg.TEAMS_SETUP_WHERE_TENANT if turn.personal else msg.TEAMS_SETUP_WHERE_TEAM
-        done = msg.TEAMS_SETUP_DONE.format(
+        where = (
+            teams_wording.TEAMS_SETUP_WHERE_TENANT
+            if turn.personal
+            else teams_wording.TEAMS_SETUP_WHERE_TEAM
+        )
+        done = teams_wording.TEAMS_SETUP_DONE.format(
             where=where, organisation=target.name, edition=Edition(target.edition).label
         )
         await self._say(turn_context, turn, [Message(done, Tone.SUCCESS), *notes])
@@ -736,7 +760,7 @@ class CareersBot(TeamsActivityHandler):
     async def _export(self, turn_context: TurnContext, turn: Turn, wanted: str) -> None:
         fmt = FORMAT_WORDS.get(wanted.lower(), wanted.lower())
         if fmt not in FORMATS:
-            text = msg.TEAMS_EXPORT_UNKNOWN_FORMAT.format(formats=", ".join(FORMATS))
+            text = teams_wording.TEAMS_EXPORT_UNKNOWN_FORMAT.format(formats=", ".join(FORMATS))
             await self._say(turn_context, turn, [Message(text, Tone.ERROR)])
             return
         async with self.service.db.transaction() as session:
@@ -745,7 +769,7 @@ class CareersBot(TeamsActivityHandler):
             await self._say(turn_context, turn, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
             return
         await self._say(
-            turn_context, turn, [Message(msg.TEAMS_EXPORT_PREPARING.format(format=fmt))]
+            turn_context, turn, [Message(teams_wording.TEAMS_EXPORT_PREPARING.format(format=fmt))]
         )
         reference = stored_reference(turn_context.activity, channel_post=False)
         organisation_id, review_id = turn.organisation.id, review.id
@@ -763,7 +787,7 @@ class CareersBot(TeamsActivityHandler):
                 content_type=FILE_CONSENT,
                 name=name,
                 content={
-                    "description": msg.TEAMS_EXPORT_CONSENT.format(title=name),
+                    "description": teams_wording.TEAMS_EXPORT_CONSENT.format(title=name),
                     "sizeInBytes": len(data),
                     "acceptContext": context,
                     "declineContext": context,
@@ -801,7 +825,7 @@ class CareersBot(TeamsActivityHandler):
 
     def _failed(self, reference: ConversationReference, fmt: str) -> Any:
         async def tell(_: BaseException) -> None:
-            text = msg.TEAMS_EXPORT_FAILED.format(format=fmt)
+            text = teams_wording.TEAMS_EXPORT_FAILED.format(format=fmt)
             await speak(self.adapter, self.app_id, reference, [cards.text_activity(text)])
 
         return tell
@@ -811,10 +835,10 @@ class CareersBot(TeamsActivityHandler):
     async def _welcome(self, turn_context: TurnContext, turn: Turn) -> None:
         if turn.personal:
             await turn_context.send_activity(
-                cards.card_activity(cards.welcome_card(msg.TEAMS_WELCOME_PERSONAL))
+                cards.card_activity(cards.welcome_card(teams_wording.TEAMS_WELCOME_PERSONAL))
             )
         else:
-            await turn_context.send_activity(cards.text_activity(msg.TEAMS_WELCOME_TEAM))
+            await turn_context.send_activity(cards.text_activity(teams_wording.TEAMS_WELCOME_TEAM))
 
     def _options(
         self,

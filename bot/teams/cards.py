@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from bot.teams import wording as teams_wording
 from model_data import MaturityModel, Statement
-from workflows import messages as msg
 from workflows.actions import ActionView
 from workflows.answers import ActionDraft
 from workflows.inputs import Choose, Fields
@@ -63,7 +63,7 @@ NAVIGATION = ("back", "skip", "pause")  # the engine's own words for these butto
 KEEP = "keep"  # the engine's "leave it as it is" choice: a button, never a value in a list
 PEOPLE_DATASET = "graph.microsoft.com/users"
 _TONE_COLOUR = {Tone.INFO: "Default", Tone.SUCCESS: "Good", Tone.ERROR: "Attention"}
-LABEL = msg.TEAMS_LABELS
+LABEL = teams_wording.TEAMS_LABELS
 
 
 class FormError(ValueError):
@@ -183,7 +183,7 @@ def _error_blocks(errors: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _descriptor(statement: Statement, level: int) -> str:
-    return statement.level_text(level) or msg.TEAMS_NO_DESCRIPTOR
+    return statement.level_text(level) or teams_wording.TEAMS_NO_DESCRIPTOR
 
 
 def _heading(options: RenderOptions, statement_id: str | None) -> str:
@@ -258,14 +258,14 @@ def statement_card(
                 "bleed": True,
                 "items": [
                     text_block(
-                        msg.TEAMS_THEME.format(
+                        teams_wording.TEAMS_THEME.format(
                             number=prompt.theme.number, title=prompt.theme.title
                         ),
                         size="Large",
                         weight="Bolder",
                     ),
                     text_block(
-                        msg.TEAMS_BENCHMARKS[len(benchmarks) > 1].format(
+                        teams_wording.TEAMS_BENCHMARKS[len(benchmarks) > 1].format(
                             numbers=", ".join(str(b) for b in benchmarks)
                         ),
                         isSubtle=True,
@@ -298,7 +298,11 @@ def statement_card(
             }
         )
     if prompt.current is not None:
-        template = msg.TEAMS_LAST_REVIEW if prompt.current.carried else msg.TEAMS_YOUR_ANSWER
+        template = (
+            teams_wording.TEAMS_LAST_REVIEW
+            if prompt.current.carried
+            else teams_wording.TEAMS_YOUR_ANSWER
+        )
         body.append(text_block(template.format(answer=describe(prompt.current)), color="Accent"))
     if context_only:
         return card(body)
@@ -415,7 +419,7 @@ def _text_input(
         element["style"] = style
     if required:
         element["isRequired"] = True
-        element["errorMessage"] = msg.TEAMS_FORM_MISSING.format(field=label)
+        element["errorMessage"] = teams_wording.TEAMS_FORM_MISSING.format(field=label)
     if values.get(input_id):
         element["value"] = values[input_id]
     return element
@@ -466,7 +470,7 @@ def _choice_input(
         element["value"] = value
     if required:
         element["isRequired"] = True
-        element["errorMessage"] = msg.TEAMS_FORM_MISSING.format(field=label)
+        element["errorMessage"] = teams_wording.TEAMS_FORM_MISSING.format(field=label)
     return element
 
 
@@ -506,7 +510,7 @@ def _priority_card(
     sid = form.statement_id
     values = dict(priority_values(form))
     values.update({k: v for k, v in options.values.items() if v})
-    body.append(text_block(msg.TEAMS_PRIORITY_INTRO))
+    body.append(text_block(teams_wording.TEAMS_PRIORITY_INTRO))
     if not options.interactive:
         return card(body)
     targets = [c for c in form.target.choices if c.value != KEEP]
@@ -590,7 +594,7 @@ def _steps(text: str) -> str:
 def _required(text: str, input_id: str, label_key: str | None = None) -> str:
     if not text:
         label = LABEL[label_key or input_id]
-        raise FormError(msg.TEAMS_FORM_MISSING.format(field=label), input_id)
+        raise FormError(teams_wording.TEAMS_FORM_MISSING.format(field=label), input_id)
     return text
 
 
@@ -599,7 +603,7 @@ def _where(value: Mapping[str, Any]) -> tuple[Step, str | None]:
     try:
         step = Step(str(value.get("step")))
     except ValueError:
-        raise FormError(msg.TEAMS_CARD_OUT_OF_DATE) from None
+        raise FormError(teams_wording.TEAMS_CARD_OUT_OF_DATE) from None
     sid = value.get("sid")
     return step, str(sid) if sid is not None else None
 
@@ -662,7 +666,7 @@ def form_fields(value: Mapping[str, Any], owner_names: Sequence[str] = ()) -> Fi
             (Step.DUE, _required(values["due"], "due")),
         ]
     else:
-        raise FormError(msg.TEAMS_CARD_OUT_OF_DATE)
+        raise FormError(teams_wording.TEAMS_CARD_OUT_OF_DATE)
     return Fields(step, sid, tuple(answers))
 
 
@@ -674,11 +678,13 @@ def form_answer(value: Mapping[str, Any], fields: Fields) -> str:
     if fields.step is Step.EVIDENCE:
         links = [t for t in texts if "://" in t or t.lower().startswith("www.")]
         return (
-            msg.TEAMS_ANSWER_LINKS.format(count=len(links)) if links else msg.TEAMS_ANSWER_NO_LINKS
+            teams_wording.TEAMS_ANSWER_LINKS.format(count=len(links))
+            if links
+            else teams_wording.TEAMS_ANSWER_NO_LINKS
         )
     if form == "priority" and len(texts) == 4:
         target, next_steps, owners, due = texts
-        return msg.TEAMS_ANSWER_PRIORITY.format(
+        return teams_wording.TEAMS_ANSWER_PRIORITY.format(
             target=target,
             next_steps="; ".join(next_steps.splitlines()),
             owners=owners,
@@ -692,13 +698,13 @@ def form_answer(value: Mapping[str, Any], fields: Fields) -> str:
 def answered_card(title: str, answer: str) -> dict[str, Any]:
     """What an answered card becomes: the question's title and the answer, and no buttons."""
     body = [text_block(title, weight="Bolder")] if title else []
-    body.append(text_block(msg.TEAMS_ANSWERED.format(answer=answer), color="Good"))
+    body.append(text_block(teams_wording.TEAMS_ANSWERED.format(answer=answer), color="Good"))
     return card(body)
 
 
 def retired_card(title: str) -> dict[str, Any]:
     body = [text_block(title, weight="Bolder")] if title else []
-    body.append(text_block(msg.TEAMS_CARD_RETIRED, isSubtle=True))
+    body.append(text_block(teams_wording.TEAMS_CARD_RETIRED, isSubtle=True))
     return card(body)
 
 
@@ -740,7 +746,7 @@ def summary_card(summary: Summary) -> dict[str, Any]:
                 ],
             }
         )
-    caption = msg.TEAMS_SUMMARY_CAPTION.format(
+    caption = teams_wording.TEAMS_SUMMARY_CAPTION.format(
         answered=summary.answered,
         total=summary.total,
         priorities=len(summary.priorities),
@@ -749,7 +755,9 @@ def summary_card(summary: Summary) -> dict[str, Any]:
     return card(
         [
             text_block(
-                msg.TEAMS_SUMMARY_TITLE.format(title=summary.title), size="Medium", weight="Bolder"
+                teams_wording.TEAMS_SUMMARY_TITLE.format(title=summary.title),
+                size="Medium",
+                weight="Bolder",
             ),
             {
                 "type": "Table",
@@ -767,10 +775,12 @@ def summary_card(summary: Summary) -> dict[str, Any]:
 def plan_card(plan: ActionPlan, exports: bool) -> dict[str, Any]:
     """The action plan, one block per priority, with the real deadline and owners."""
     body: list[dict[str, Any]] = [
-        text_block(msg.TEAMS_PLAN_TITLE.format(title=plan.title), size="Medium", weight="Bolder")
+        text_block(
+            teams_wording.TEAMS_PLAN_TITLE.format(title=plan.title), size="Medium", weight="Bolder"
+        )
     ]
     if not plan.rows:
-        body.append(text_block(msg.TEAMS_PLAN_EMPTY, isSubtle=True))
+        body.append(text_block(teams_wording.TEAMS_PLAN_EMPTY, isSubtle=True))
     for row in plan.rows:
         who = " / ".join(row.owners)
         body.append(
@@ -820,7 +830,7 @@ def _action_facts(action: ActionView, today: Any) -> list[tuple[str, str]]:
         (LABEL["next_steps"], action.next_steps or ""),
         (LABEL["who"], " / ".join(action.owner_names)),
         (LABEL["due"], action.by_when),
-        (LABEL["status"], msg.TEAMS_OVERDUE if late else action.status.label),
+        (LABEL["status"], teams_wording.TEAMS_OVERDUE if late else action.status.label),
     ]
 
 
@@ -854,7 +864,7 @@ def local_time(at: datetime, timezone: str) -> datetime:
 def action_card(action: ActionView, today: Any, timezone: str = "Europe/London") -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         text_block(
-            msg.TEAMS_ACTION_TITLE.format(id=action.id, label=action.statement_label),
+            teams_wording.TEAMS_ACTION_TITLE.format(id=action.id, label=action.statement_label),
             size="Medium",
             weight="Bolder",
         ),

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from PIL import Image, ImageDraw
 
 from bot.config import Settings
-from workflows import messages as msg
+from bot.teams import wording as teams_wording
 
 MANIFEST_VERSION = "1.17"
 SCHEMA = (
@@ -60,15 +60,18 @@ def manifest(settings: Settings) -> dict[str, Any]:
         "version": _version(),
         "id": app_id,
         "developer": {
-            "name": msg.TEAMS_APP_NAME_SHORT,
+            "name": teams_wording.TEAMS_APP_NAME_SHORT,
             "websiteUrl": url,
             "privacyUrl": f"{url}/privacy",
             "termsOfUseUrl": f"{url}/terms",
         },
-        "name": {"short": msg.TEAMS_APP_NAME_SHORT, "full": msg.TEAMS_APP_NAME_FULL},
+        "name": {
+            "short": teams_wording.TEAMS_APP_NAME_SHORT,
+            "full": teams_wording.TEAMS_APP_NAME_FULL,
+        },
         "description": {
-            "short": msg.TEAMS_APP_DESCRIPTION_SHORT,
-            "full": msg.TEAMS_APP_DESCRIPTION_FULL,
+            "short": teams_wording.TEAMS_APP_DESCRIPTION_SHORT,
+            "full": teams_wording.TEAMS_APP_DESCRIPTION_FULL,
         },
         "icons": {"color": "color.png", "outline": "outline.png"},
         "accentColor": ACCENT,
@@ -86,7 +89,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
                             for title, description in commands
                         ],
                     }
-                    for scope, commands in msg.TEAMS_APP_COMMANDS.items()
+                    for scope, commands in teams_wording.TEAMS_APP_COMMANDS.items()
                 ],
             }
         ],
