@@ -31,12 +31,15 @@ from workflows.plan import (
 from workflows.replies import (
     Message,
     Pending,
+    Question,
     Refusal,
     Reply,
     ShowAction,
     ShowActions,
     ShowPlan,
     ShowSummary,
+    StatementCard,
+    StatementPrompt,
     Tone,
 )
 from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
@@ -104,6 +107,11 @@ class TurnResult:
     refused: bool = False  # a form was refused whole; the replies say why
     pending: Pending | None = None  # the question this person's place now waits on
     refusal: Refusal | None = None  # why an answer was not taken, and for which question
+    # One message per statement: the bot's existing message for a `StatementCard` in
+    # `replies` (statement id -> message id), to update in place rather than post; and
+    # earlier messages to retire (drawn without controls) when the card is posted afresh.
+    messages: dict[str, str] = field(default_factory=dict)
+    retired: list[tuple[StatementCard, str]] = field(default_factory=list)
 
     @property
     def stale(self) -> bool:
@@ -257,11 +265,11 @@ class ReviewService:
                 person_id=person.id if where.kind == "personal" else None,
             )
         if isinstance(what, OpenReview):
-            return await self._open(session, organisation, person, ctx, review, what)
+            return await self._open(session, organisation, person, ctx, review, what, inbound)
         if isinstance(what, actions.ListActions | actions.ActOn):
             return TurnResult(review_id, await self._act(session, organisation, person, ctx, what))
         if review is None and isinstance(what, Text) and _word(what.text) in OPEN_WORDS:
-            return await self._open(session, organisation, person, ctx, None, OpenReview())
+            return await self._open(session, organisation, person, ctx, None, OpenReview(), inbound)
         if review is None:
             command = actions.parse_command(what.text) if isinstance(what, Text) else None
             if command is not None:
@@ -288,7 +296,7 @@ class ReviewService:
             await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
         elif outcome.refusal is not None and inbound.key is not None:
             await repo.release_input(session, inbound.key)  # corrected and sent again: taken
-        return TurnResult(
+        result = TurnResult(
             review.id,
             outcome.replies,
             completed=outcome.state.completed,
@@ -296,6 +304,78 @@ class ReviewService:
             pending=outcome.pending,
             refusal=outcome.refusal,
         )
+        if inbound.conversation is not None:
+            await self._cards(session, inbound, review.id, outcome, ctx, result)
+        return result
+
+    async def _cards(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        review_id: int,
+        outcome: engine.Outcome,
+        ctx: engine.Context,
+        result: TurnResult,
+        fresh: bool = False,
+    ) -> None:
+        """One message per statement: fold this turn's questions and the notes about each
+        statement into `StatementCard`s, and say which of them are already on screen.
+
+        A card is drawn for the statement the person is on now, and redrawn for any statement
+        the turn left or spoke about that has a message already (so an answered question
+        loses its controls at once). Refusals of typed words are also sent on their own, next
+        to what was typed. `fresh` (opening the review) posts the current card anew at the
+        bottom of the conversation and retires its older message.
+        """
+        assert inbound.conversation is not None
+        where = inbound.conversation
+        existing = await repo.bot_messages(
+            session, inbound.who.channel, where.conversation_id, review_id, outcome.touched
+        )
+        current = outcome.pending.statement_id if outcome.pending else None
+        typed = isinstance(inbound.what, Text)
+        shown = [sid for sid in outcome.touched if sid in existing or sid == current]
+        notices: dict[str, list[Message]] = {sid: [] for sid in shown}
+        rest: list[Reply] = []
+        for reply in outcome.replies:
+            if isinstance(reply, StatementPrompt) and reply.statement.id in notices:
+                continue  # drawn on its card
+            if isinstance(reply, Question) and reply.statement_id in notices:
+                continue
+            if isinstance(reply, Message) and reply.about in notices:
+                if typed and reply.tone is Tone.ERROR:
+                    rest.append(reply)  # said next to the words it refuses
+                else:
+                    notices[reply.about].append(reply)
+                continue
+            rest.append(reply)
+        cards = [engine.statement_card(outcome.state, ctx, sid, notices[sid]) for sid in shown]
+        before = [r for r in rest if not isinstance(r, ShowSummary | ShowPlan)]
+        after = [r for r in rest if isinstance(r, ShowSummary | ShowPlan)]
+        result.replies = [*before, *cards, *after]
+        result.messages = {sid: existing[sid] for sid in shown if sid in existing}
+        if fresh and current in result.messages:
+            old = result.messages.pop(current)
+            bare = engine.statement_card(outcome.state, ctx, current, controls=False)
+            result.retired.append((bare, old))
+
+    async def remember_messages(
+        self, organisation_id: int, review_id: int, who: Who, conversation_id: str,
+        messages: dict[str, str],
+    ) -> None:  # fmt: skip
+        """The ids of the statement messages just posted, so later turns update them."""
+        if not messages:
+            return
+        async with self.db.transaction() as session:
+            await repo.remember_bot_messages(
+                session,
+                organisation_id,
+                who.channel,
+                conversation_id,
+                review_id,
+                messages,
+                self.clock(),
+            )
 
     async def _open(
         self,
@@ -305,6 +385,7 @@ class ReviewService:
         ctx: engine.Context,
         review: Review | None,
         request: OpenReview,
+        inbound: Inbound | None = None,
     ) -> TurnResult:
         if not await repo.careers_leader_named(session, organisation.id):
             person.role = Role.CAREERS_LEADER.value  # the first to start leads
@@ -318,9 +399,12 @@ class ReviewService:
         outcome = engine.open_review(before, ctx)
         if outcome.state != before:
             await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
-        return TurnResult(
+        result = TurnResult(
             review.id, outcome.replies, completed=outcome.state.completed, pending=outcome.pending
         )
+        if inbound is not None and inbound.conversation is not None:
+            await self._cards(session, inbound, review.id, outcome, ctx, result, fresh=True)
+        return result
 
     async def open(
         self, organisation_id: int, who: Who, new: bool = False, blank: bool = False

@@ -420,3 +420,23 @@ def _slack_tables() -> None:
 
 
 _slack_tables()
+
+
+class BotMessage(Base):
+    """The bot's own message for one statement of a review in one conversation (a Slack ts, a
+    Teams activity id): updated in place as the statement is answered, never posted again."""
+
+    __tablename__ = "bot_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[str] = mapped_column(String(300))
+    statement_id: Mapped[str] = mapped_column(String(8))
+    message_id: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("channel", "conversation_id", "review_id", "statement_id"),)

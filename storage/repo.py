@@ -895,3 +895,60 @@ async def set_disconnected(
             organisation.disconnected_at = at
     await session.flush()
     return ids
+
+
+# ----- the bot's own messages --------------------------------------------------------------
+
+
+async def bot_messages(
+    session: AsyncSession,
+    channel: str,
+    conversation_id: str,
+    review_id: int,
+    statement_ids: list[str],
+) -> dict[str, str]:
+    """The bot's message for each of these statements in this conversation (to update it)."""
+    if not statement_ids:
+        return {}
+    rows = await session.execute(
+        select(m.BotMessage.statement_id, m.BotMessage.message_id).where(
+            m.BotMessage.channel == channel,
+            m.BotMessage.conversation_id == conversation_id,
+            m.BotMessage.review_id == review_id,
+            m.BotMessage.statement_id.in_(statement_ids),
+        )
+    )
+    return {statement_id: message_id for statement_id, message_id in rows}
+
+
+async def remember_bot_messages(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str,
+    conversation_id: str,
+    review_id: int,
+    messages: dict[str, str],
+    now: datetime,
+) -> None:
+    """Keep the ids of messages just posted, one per statement (a newer one replaces it)."""
+    for statement_id, message_id in messages.items():
+        await session.execute(
+            delete(m.BotMessage).where(
+                m.BotMessage.channel == channel,
+                m.BotMessage.conversation_id == conversation_id,
+                m.BotMessage.review_id == review_id,
+                m.BotMessage.statement_id == statement_id,
+            )
+        )
+        session.add(
+            m.BotMessage(
+                organisation_id=organisation_id,
+                review_id=review_id,
+                channel=channel,
+                conversation_id=conversation_id,
+                statement_id=statement_id,
+                message_id=message_id,
+                updated_at=now,
+            )
+        )
+    await session.flush()

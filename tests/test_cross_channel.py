@@ -78,7 +78,8 @@ async def run_slack(mock: MockSlack, url: str, school: MaturityModel) -> None:
         prompt = slack.with_button(before[LEVEL_1_1], step=Step.LEVEL)
         assert "1.1" in prompt.text()
         assert await slack.click(prompt, before[LEVEL_1_1]) == 200
-        assert "Answered: Level 3 (Sam Rivers)" in mock.last("chat.update").text()
+        # The statement's one message, updated in place: level saved, evidence asked.
+        assert "Level 3 saved for 1.1" in mock.last("chat.update").text()
         for line in before[LEVEL_1_1 + 1 :]:
             await slack.dm(line)
         await slack.dm("pause")

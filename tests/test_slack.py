@@ -40,7 +40,7 @@ from bot.slack import wording as slack_wording
 from bot.slack.bolt import BOT_EVENTS, BOT_SCOPES
 from bot.slack.handlers import from_slack
 from bot.slack.notifier import SlackNotifier
-from bot.slack.render import render
+from bot.slack.render import card_message
 from model_data import MaturityModel, load_glossary
 from storage import models as m
 from storage import repo
@@ -49,7 +49,14 @@ from workflows import messages as msg
 from workflows.calendar import default_calendar
 from workflows.notices import Notice
 from workflows.replies import Choice, Step
-from workflows.review import Context, Person, handle, new_review, open_review
+from workflows.review import (
+    Context,
+    Person,
+    handle,
+    new_review,
+    open_review,
+    statement_card,
+)
 
 SECRET = "test-secret"
 ROOT = Path(__file__).resolve().parent.parent
@@ -334,16 +341,39 @@ class Slack:
     def posted(self, channel: str = "D_SAM") -> list[Call]:
         return [c for c in self.mock.calls_to("chat.postMessage") if c.params["channel"] == channel]
 
+    def on_screen(self, channel: str = "D_SAM") -> list[Call]:
+        """The bot's messages in a channel as a person sees them now (updates applied), in
+        the order they were posted."""
+        shown = []
+        for call in self.posted(channel):
+            ts = str(call.response["ts"])
+            message = self.mock.messages[(channel, ts)]
+            shown.append(
+                Call(
+                    "chat.postMessage",
+                    {"channel": channel, "text": message["text"], "blocks": message["blocks"]},
+                    call.token,
+                    200,
+                    {"ok": True, "ts": ts},
+                )
+            )
+        return shown
+
     def with_button(self, value: str, channel: str = "D_SAM", step: Step | None = None) -> Call:
-        """The latest message with a button of this value (for `step`'s question)."""
-        for call in reversed(self.posted(channel)):
+        """The latest message on screen with a button of this value (for `step`'s question)."""
+        for call in reversed(self.on_screen(channel)):
             for b in call.buttons():
                 if b.get("value") == value and (step is None or f"|{step.value}|" in b["block_id"]):
                     return call
         raise AssertionError(f"no message with a {value!r} button")
 
     def texts(self, channel: str = "D_SAM") -> str:
-        return "\n".join(c.text() for c in self.posted(channel))
+        """Everything the bot has shown in the channel: posts and their updates, in order."""
+        return "\n".join(
+            c.text()
+            for c in self.mock.calls
+            if c.method in {"chat.postMessage", "chat.update"} and c.params["channel"] == channel
+        )
 
 
 def text_value(value: str) -> dict[str, Any]:
@@ -458,6 +488,30 @@ async def counts(db: Database) -> dict[str, int]:
 # ----- a whole review ------------------------------------------------------------------------
 
 
+async def test_one_message_per_statement_over_a_whole_review(
+    slack: Slack, school: MaturityModel
+) -> None:
+    """Seed 003's whole review typed in the DM: each statement is one message updated in place
+    (at most 1.5 new messages per statement over the review), no question answered by typing
+    keeps live buttons, and the bot never reads the channel's history to do it."""
+    await slack.command("review")
+    await slack.settle()
+    start = len(slack.posted())
+    lines = full_review_lines(school)
+    for line in lines:
+        await slack.dm(line)
+    state = await review_state(slack, await organisation_of(slack))
+    assert state.completed
+    new_messages = len(slack.posted()) - start
+    total = len(school.statements)
+    assert new_messages / total <= 1.5, (new_messages, total)
+    assert not slack.mock.calls_to("conversations.history")
+    # Every statement's message is on screen once, answered, without buttons.
+    cards = [c for c in slack.on_screen() if "Statement " in c.text() and " of 32" in c.text()]
+    assert len(cards) == total
+    assert all(not c.buttons() for c in cards)
+
+
 async def test_a_complete_review_through_slack(
     database: Database, school: MaturityModel, mock: MockSlack
 ) -> None:
@@ -489,12 +543,23 @@ async def test_a_complete_review_through_slack(
             "pause",
         ]
 
-        # 1.1 by buttons: the answered message loses its buttons and shows the answer.
+        # 1.1 by buttons: the statement's one message is updated in place: the level is
+        # saved and the same message now asks for evidence, with only that question's buttons.
+        posts = len(slack.posted())
         assert await slack.click(prompt, "3") == 200
         update = mock.last("chat.update")
         assert update.params["ts"] == prompt.response["ts"]
-        assert not Call("chat.update", update.params, None, 200, {}).buttons()
-        assert "Answered: Level 3 (Sam Rivers)" in update.text()
+        assert "Level 3 saved for 1.1" in update.text()
+        assert [
+            b["value"] for b in Call("chat.update", update.params, None, 200, {}).buttons()
+        ] == [
+            "evidence",
+            "done",
+            "back",
+            "skip",
+            "pause",
+        ]
+        assert len(slack.posted()) == posts  # nothing new posted
         await slack.click(slack.with_button("done", step=Step.EVIDENCE), "done")
         await slack.click(slack.with_button("none", step=Step.NOTE), "none")
         await slack.click(slack.with_button("strength", step=Step.FLAG), "strength")
@@ -1097,6 +1162,12 @@ async def test_retries_concurrent_deliveries_and_double_clicks_record_once(
     # A double click on one button: both requests arrive, one answer is taken.
     await slack.dm("done")
     question = slack.with_button("none", step=Step.NOTE)
+    ts = question.response["ts"]
+
+    def redraws() -> int:
+        return len([c for c in slack.mock.calls_to("chat.update") if c.params["ts"] == ts])
+
+    before = redraws()
     body = slack.click_body(question, "none")
     results = await asyncio.gather(
         *(slack.send(body, "application/x-www-form-urlencoded") for _ in range(3))
@@ -1105,28 +1176,22 @@ async def test_retries_concurrent_deliveries_and_double_clicks_record_once(
     await slack.settle()
     state = await review_state(slack, organisation_id)
     assert state.cursor.step is Step.FLAG
-    assert (
-        len(
-            [
-                c
-                for c in slack.mock.calls_to("chat.update")
-                if c.params["ts"] == question.response["ts"]
-            ]
-        )
-        == 1
-    )
-    flag_questions = [c for c in slack.posted() if "area of strength, a priority" in c.text()]
+    assert redraws() == before + 1  # one answer, one redraw of the statement's message
+    flag_questions = [c for c in slack.on_screen() if "area of strength, a priority" in c.text()]
     assert len(flag_questions) == 1
 
-    # Clicked again later, the answered question changes nothing (it shows its answer).
+    # Clicked again later, the old drawing of the note question changes nothing at all.
     await slack.click(question, "none")
-    assert slack.mock.last("chat.update").params["ts"] == question.response["ts"]
-    assert "Answered: No note (Sam Rivers)" in slack.mock.last("chat.update").text()
-    # A question answered by typing, clicked afterwards: refused, and its buttons go.
-    old = slack.with_button("done", step=Step.EVIDENCE)
-    await slack.click(old, "done")
-    assert slack.mock.last("chat.update").params["ts"] == old.response["ts"]
-    assert slack_wording.SLACK_MOVED_ON in slack.mock.last("chat.update").text()
+    assert redraws() == before + 1
+    # A question answered by typing, its button pressed afterwards (an old copy of the
+    # message, as a second device shows it): refused, nothing changes, the message says so
+    # and still asks the question it waits on.
+    first_drawing = next(c for c in slack.posted() if c.response["ts"] == ts)
+    await slack.click(first_drawing, "done")
+    last = slack.mock.last("chat.update")
+    assert last.params["ts"] == ts
+    assert msg.STALE_QUESTION in last.text()
+    assert "area of strength, a priority" in last.text()
     state = await review_state(slack, organisation_id)
     assert state.answers["1.1"].level == 2
     assert state.cursor.step is Step.FLAG
@@ -1435,8 +1500,9 @@ def test_a_statement_prompt_in_block_kit(school: MaturityModel) -> None:
     ctx = Context(school, load_glossary(), NOW, "Sam Rivers")
     state = open_review(new_review(school, "Review"), ctx).state
     state = handle(state, "just me", ctx).state
-    replies = handle(state, "go 6.1", ctx).replies
-    [message] = render(replies)
+    state = handle(state, "go 6.1", ctx).state
+    message = card_message(statement_card(state, ctx, "6.1"))
+    assert message.statement_id == "6.1"
     assert len(message.blocks) <= 50
     header = message.blocks[0]
     assert header["type"] == "header" and header["text"]["text"].startswith("Theme 6:")
@@ -1445,7 +1511,10 @@ def test_a_statement_prompt_in_block_kit(school: MaturityModel) -> None:
     assert labels[:4] == [("Not yet at level 2", "1"), ("Level 2", "2"), ("Level 3", "3"),
                           ("Level 4", "4")]  # fmt: skip
     assert [value for _, value in labels[4:]] == ["back", "skip", "pause"]
-    assert {b["block_id"] for b in call.buttons()} == {"q|6.1|level|0", "q|6.1|level|1"}
+    # The question's block ids name it, with a token for this drawing of it.
+    ids = {b["block_id"] for b in call.buttons()}
+    assert {i.rsplit("|", 1)[0] for i in ids} == {"q|6.1|level|0", "q|6.1|level|1"}
+    assert len({i.rsplit("|", 1)[1] for i in ids}) == 1
     assert f"*Not yet at level 2*\n_{slack_wording.SLACK_NO_DESCRIPTOR}_" in call.text()
     assert message.blocks[-1]["type"] == "context"
     assert "Statement 30 of 32 - Theme 6" in message.blocks[-1]["elements"][0]["text"]

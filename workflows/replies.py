@@ -55,10 +55,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class Message:
-    """Plain text: a confirmation, an explanation, or a refusal (tone ERROR)."""
+    """Plain text: a confirmation, an explanation, or a refusal (tone ERROR).
+
+    `about` names the statement it reports on ("Level 2 saved for 1.1"), so a channel that
+    keeps one message per statement shows it there instead of posting it."""
 
     text: str
     tone: Tone = Tone.INFO
+    about: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,21 @@ class Question:
     text: str
     choices: list[Choice] = field(default_factory=list)
     hint: str | None = None
+
+
+@dataclass(frozen=True)
+class StatementCard:
+    """One statement as a single message that is updated as it is answered: the statement and
+    its descriptors, the answer so far, what this turn said about it, and (only while this
+    person's place waits on it) the question with the controls that answer it."""
+
+    statement: Statement
+    progress: Progress
+    theme: Theme | None  # the theme's header, on the theme's first statement
+    answer: Answer | None
+    level_choices: list[Choice]
+    question: Question | None
+    notices: list[Message] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -128,4 +147,13 @@ class ShowAction:
     today: date
 
 
-Reply = Message | StatementPrompt | Question | ShowSummary | ShowPlan | ShowActions | ShowAction
+Reply = (
+    Message
+    | StatementPrompt
+    | Question
+    | StatementCard
+    | ShowSummary
+    | ShowPlan
+    | ShowActions
+    | ShowAction
+)

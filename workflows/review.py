@@ -32,6 +32,7 @@ from workflows.replies import (
     Reply,
     ShowPlan,
     ShowSummary,
+    StatementCard,
     StatementPrompt,
     Step,
     Tone,
@@ -226,6 +227,9 @@ class Outcome:
     # Neither an answer nor one of the review's commands: the caller may try its own
     # commands (actions) before showing the refusal in `replies`.
     unrecognised: bool = False
+    # The statements this turn concerned (where the person was, what was said about, where
+    # they are now): a channel with one message per statement updates these.
+    touched: list[str] = field(default_factory=list)
 
     @property
     def refused(self) -> bool:
@@ -283,6 +287,52 @@ def handle(state: ReviewState, given: Input | str, ctx: Context) -> Outcome:
     return turn.outcome()
 
 
+def statement_card(
+    state: ReviewState,
+    ctx: Context,
+    statement_id: str,
+    notices: Sequence[Message] = (),
+    controls: bool = True,
+) -> StatementCard:
+    """A statement as one message: the answer so far and, while this person's place waits on
+    it, exactly the pending question with the controls that answer it."""
+    turn = _Turn(state, ctx)
+    statement = ctx.model.statement(statement_id)
+    answer = state.answers.get(statement_id)
+    if answer is not None and answer.level is None and not answer.evidence:
+        answer = None
+    pending = state.pending(ctx.actor_key) if controls else None
+    question = None
+    if pending is not None and pending.statement_id == statement_id:
+        if pending.step is Step.LEVEL:
+            keep = answer is not None and answer.level is not None
+            text = msg.ASK_LEVEL
+            if keep and answer is not None:
+                text = msg.ASK_LEVEL_CARRIED if answer.carried else msg.ASK_LEVEL_KEEP
+            choices = turn.level_choices(statement) + ([Choice("Keep", "keep")] if keep else [])
+            question = Question(Step.LEVEL, statement_id, text, choices)
+        else:
+            question = question_for(state, ctx, pending.step)
+    ids = [s.id for s in ctx.model.statements]
+    first_of_theme = next(
+        s.id for s in ctx.model.statements if s.theme_number == statement.theme_number
+    )
+    return StatementCard(
+        statement=statement,
+        progress=Progress(
+            position=ids.index(statement_id) + 1,
+            total=len(ids),
+            theme=statement.theme_number,
+            answered=state.answered(),
+        ),
+        theme=ctx.model.theme(statement.theme_number) if first_of_theme == statement_id else None,
+        answer=answer,
+        level_choices=turn.level_choices(statement),
+        question=question,
+        notices=list(notices),
+    )
+
+
 def question_for(state: ReviewState, ctx: Context, step: Step) -> Question | None:
     """The engine's own question for `step` of the person's current statement (with its
     choices and real dates), asked on a copy: a form shows exactly what typing would offer."""
@@ -301,6 +351,8 @@ class _Turn:
         self.ctx = ctx
         self.key = ctx.actor_key
         self._cursor = self.state.cursor_for(self.key)
+        waiting = not self._cursor.paused and self._cursor.step is not Step.DONE
+        self.started_on = self._cursor.statement_id if waiting else None
         self.replies: list[Reply] = []
         self.refusal: Refusal | None = None
         self.unrecognised = False
@@ -315,22 +367,32 @@ class _Turn:
             self.state.cursors[self.key] = self._cursor
         if self.key in self.state.cursors:
             self.state.last_actor = self.key
+        pending = self.state.pending(self.key)
+        touched = [self.started_on] if self.started_on else []
+        touched += [r.about for r in self.replies if isinstance(r, Message) and r.about]
+        if pending is not None and pending.statement_id:
+            touched.append(pending.statement_id)
         return Outcome(
             self.state,
             self.replies,
-            pending=self.state.pending(self.key),
+            pending=pending,
             refusal=self.refusal,
             unrecognised=self.unrecognised,
+            touched=list(dict.fromkeys(touched)),
         )
 
-    def say(self, text: str, tone: Tone = Tone.INFO) -> None:
-        self.replies.append(Message(text, tone))
+    def say(self, text: str, tone: Tone = Tone.INFO, about: str | None = None) -> None:
+        self.replies.append(Message(text, tone, about))
+
+    def note(self, text: str, tone: Tone = Tone.SUCCESS) -> None:
+        """Something said about the statement this person is on (shown on its card)."""
+        self.say(text, tone, self.cursor.statement_id)
 
     def refuse(self, text: str, step: Step | None = None) -> None:
         """A clear refusal, then the same question again; nothing saved is touched."""
         if self.refusal is None:
             self.refusal = Refusal(step or self.cursor.step, text)
-        self.say(text, Tone.ERROR)
+        self.say(text, Tone.ERROR, self.cursor.statement_id)
         if self.cursor.step is not Step.DONE and not self.cursor.paused:
             self.ask(self.cursor.step, brief=True)
 
@@ -476,7 +538,7 @@ class _Turn:
     def choose(self, chosen: Choose) -> None:
         """A button: it answers the question it was drawn for, or nothing (stale)."""
         if not self.current(chosen.step, chosen.statement_id):
-            self.stale(chosen.step)
+            self.stale(chosen.step, chosen.statement_id)
             return
         word = " ".join(chosen.value.split()).lower()
         if word in CONTROL_WORDS:
@@ -488,7 +550,7 @@ class _Turn:
         """A form's answers, one question after another: all of them, or none and why."""
         original = self.state.model_copy(deep=True)
         if not self.current(form.step, form.statement_id):
-            self.stale(form.step)
+            self.stale(form.step, form.statement_id)
             return self.outcome()
         replies: list[Reply] = []
         for step, value in form.values:
@@ -521,9 +583,9 @@ class _Turn:
             and cursor.statement_id == statement_id
         )
 
-    def stale(self, step: Step) -> None:
+    def stale(self, step: Step, statement_id: str | None) -> None:
         self.refusal = Refusal(step, msg.STALE_QUESTION, stale=True)
-        self.say(msg.STALE_QUESTION, Tone.ERROR)
+        self.say(msg.STALE_QUESTION, Tone.ERROR, statement_id)
 
     # ----- navigation -----------------------------------------------------------------------
 
@@ -659,7 +721,7 @@ class _Turn:
             self.refuse(msg.ONLY_ONE_LEFT)
             return
         if not self.complete(current):  # type: ignore[arg-type]
-            self.say(msg.SKIPPED.format(label=self.label(current)))
+            self.note(msg.SKIPPED.format(label=self.label(current)), Tone.INFO)
         self.move_to(nxt, self.resume_step(nxt))
 
     # ----- questions ------------------------------------------------------------------------
@@ -799,10 +861,7 @@ class _Turn:
                 return
             self.touch(answer)
             if answer.complete:
-                self.say(
-                    msg.STATEMENT_KEPT.format(label=self.label(), summary=describe(answer)),
-                    Tone.SUCCESS,
-                )
+                self.note(msg.STATEMENT_KEPT.format(label=self.label(), summary=describe(answer)))
                 self.advance()
             else:
                 self.move_to(self.statement.id, self.resume_step(self.statement.id))
@@ -825,7 +884,7 @@ class _Turn:
         if level == 4 and answer.flag is Flag.PRIORITY:
             answer.flag = None
         self.touch(answer)
-        self.say(msg.LEVEL_SAVED.format(level=level, label=self.label()), Tone.SUCCESS)
+        self.note(msg.LEVEL_SAVED.format(level=level, label=self.label()))
         self.move_to(self.statement.id, Step.EVIDENCE)
 
     def on_evidence(self, text: str, word: str) -> None:
@@ -836,7 +895,7 @@ class _Turn:
         if word in {"clear", "remove all", "delete all"}:
             answer.evidence = []
             self.touch(answer)
-            self.say(msg.LINKS_CLEARED, Tone.SUCCESS)
+            self.note(msg.LINKS_CLEARED)
             self.ask(Step.EVIDENCE)
             return
         try:
@@ -847,18 +906,17 @@ class _Turn:
         known = {link.url for link in answer.evidence}
         new = [link for link in links if link.url not in known]
         if not new:
-            self.say(msg.LINKS_ALREADY)
+            self.note(msg.LINKS_ALREADY, Tone.INFO)
             return
         if len(answer.evidence) + len(new) > MAX_LINKS:
             self.refuse(msg.TOO_MANY_LINKS.format(limit=MAX_LINKS))
             return
         answer.evidence.extend(EvidenceLink(url=link.url, label=link.label) for link in new)
         self.touch(answer)
-        self.say(
+        self.note(
             msg.LINKS_SAVED.format(
                 added=len(new), s="" if len(new) == 1 else "s", total=len(answer.evidence)
-            ),
-            Tone.SUCCESS,
+            )
         )
 
     def on_note(self, text: str, word: str) -> None:
@@ -970,14 +1028,12 @@ class _Turn:
             action.due_year, label = self.ctx.deadline(by_when)
             action.due = by_when.code
             self.touch(self.answer())
-            self.say(msg.DEADLINE_SET.format(label=label))
+            self.note(msg.DEADLINE_SET.format(label=label), Tone.INFO)
         self.finish_statement()
 
     def finish_statement(self) -> None:
         answer = self.answer()
-        self.say(
-            msg.STATEMENT_SAVED.format(label=self.label(), summary=describe(answer)), Tone.SUCCESS
-        )
+        self.note(msg.STATEMENT_SAVED.format(label=self.label(), summary=describe(answer)))
         self.advance()
 
     # ----- helpers --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.reviews import Conversation, Inbound, ReviewService, TurnResult, Who
+from bot.reviews import Conversation, Inbound, OpenReview, ReviewService, TurnResult, Who
 from bot.slack import modals
 from bot.slack import wording as slack_wording
 from bot.slack.home import home_view
@@ -34,6 +34,7 @@ from bot.slack.render import (
     QuestionRef,
     SlackMessage,
     answered,
+    card_message,
     context,
     escape,
     render,
@@ -275,6 +276,52 @@ class SlackAdapter:
     async def post(self, client: AsyncWebClient, channel: str, replies: Sequence[Reply]) -> None:
         await self.send(client, channel, render(replies))
 
+    async def show(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        organisation_id: int,
+        who: Who,
+        result: TurnResult,
+    ) -> None:
+        """A turn's replies: each statement's one message updated in place (its answered
+        question loses its buttons), anything else posted; new statement messages are
+        remembered so the next turn updates them."""
+        for card, ts in result.retired:
+            await self.replace(client, channel, ts, card_message(card))
+        posted: dict[str, str] = {}
+        for message in render(result.replies):
+            sid = message.statement_id
+            ts = result.messages.get(sid) if sid else None
+            if ts is not None and await self.replace(client, channel, ts, message):
+                continue
+            response = await client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            if sid:
+                posted[sid] = str(response["ts"])
+        if posted and result.review_id is not None:
+            await self.service.remember_messages(
+                organisation_id, result.review_id, who, channel, posted
+            )
+
+    async def replace(
+        self, client: AsyncWebClient, channel: str, ts: str, message: SlackMessage
+    ) -> bool:
+        """Update one of our messages; False if Slack no longer has it (then it is posted)."""
+        try:
+            await client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks
+            )
+        except SlackApiError as exc:
+            log.info("chat.update %s %s: %s", channel, ts, exc)
+            return False
+        return True
+
     async def send(
         self, client: AsyncWebClient, channel: str, messages: Sequence[SlackMessage]
     ) -> None:
@@ -352,14 +399,18 @@ class SlackAdapter:
             await self.open_setup(body, client, origin, organisation_id, respond)
             return
         channel = await self.dm(client, origin.user_id)
-        await self.remember_dm(organisation_id, who, channel)
         if verb == "review":
             new = "new" in rest
-            result = await self.service.open(
-                organisation_id, who, new=new, blank=new and "blank" in rest
+            opened = OpenReview(new=new, blank=new and "blank" in rest)
+            where = self.dm_conversation(who, channel)
+            result = await self.kept(
+                client, channel, Inbound(organisation_id, who, opened, None, where)
             )
-            await self.post(client, channel, result.replies)
-        elif verb == "actions":
+            if result is not None:
+                await self.show(client, channel, organisation_id, who, result)
+            return
+        await self.remember_dm(organisation_id, who, channel)
+        if verb == "actions":
             listing = LISTINGS.get(rest[0] if rest else "", "actions")
             result = await act(self.service, organisation_id, who, listing)
             await self.post(client, channel, result.replies)
@@ -421,24 +472,28 @@ class SlackAdapter:
             return
         value = str(action.get("value") or "")
         chosen = Choose(ref.step, ref.statement_id, value)
-        key = f"slack:msg:{channel}:{ts}"
+        # One answer per drawing of a question: a double click is one answer, the same
+        # question asked again on the same message (after "back") takes a new one.
+        key = f"slack:msg:{channel}:{ts}:{ref.step.value}:{ref.statement_id}:{ref.drawn}"
         where = self.dm_conversation(who, channel) if str(channel).startswith("D") else None
         result = await self.kept(client, channel, Inbound(organisation_id, who, chosen, key, where))
         if result is None or result.duplicate:
             return  # a double click: the first click shows the answer
+        if ts in result.messages.values():  # the statement's own message: redrawn in place
+            await self.show(client, channel, organisation_id, who, result)
+            return
+        # An older message (not a statement's current one): it loses its buttons.
         if result.stale:
             await self.mark(client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON)
             return
         label = (action.get("text") or {}).get("text") or value
-        # Refused (e.g. "back" at the first statement): the reason shows where the buttons
-        # were, and the engine's replies ask again.
         note = (
             result.refusal.reason
             if result.refusal is not None
             else slack_wording.SLACK_ANSWERED.format(choice=label, name=who.display_name)
         )
         await self.mark(client, channel, ts, blocks, text, note)
-        await self.post(client, channel, result.replies)
+        await self.show(client, channel, organisation_id, who, result)
 
     async def open_form(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, kind: str
@@ -550,9 +605,12 @@ class SlackAdapter:
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client)
         channel = await self.dm(client, origin.user_id)
-        await self.remember_dm(organisation_id, who, channel)
-        result = await self.service.open(organisation_id, who)
-        await self.post(client, channel, result.replies)
+        where = self.dm_conversation(who, channel)
+        result = await self.kept(
+            client, channel, Inbound(organisation_id, who, OpenReview(), None, where)
+        )
+        if result is not None:
+            await self.show(client, channel, organisation_id, who, result)
 
     # ----- forms ---------------------------------------------------------------------------
 
@@ -581,6 +639,7 @@ class SlackAdapter:
                 who,
                 Fields(Step.EVIDENCE, statement, values),
                 key=f"slack:view:{view['id']}:{view['hash']}",
+                conversation=self.form_conversation(who, meta),
             )
         )
         if result.stale:
@@ -599,7 +658,7 @@ class SlackAdapter:
             return
         await ack()
         if not result.duplicate:
-            await self.after_form(client, meta, who, result.replies)
+            await self.after_form(client, meta, organisation_id, who, result)
 
     async def priority_submitted(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
@@ -646,6 +705,7 @@ class SlackAdapter:
                 who,
                 Fields(Step.TARGET, meta.get("statement"), values),
                 key=f"slack:view:{view['id']}:{view['hash']}",
+                conversation=self.form_conversation(who, meta),
             )
         )
         if result.stale:
@@ -661,17 +721,29 @@ class SlackAdapter:
             return
         await ack()
         if not result.duplicate:
-            await self.after_form(client, meta, who, result.replies)
+            await self.after_form(client, meta, organisation_id, who, result)
 
     async def after_form(
-        self, client: AsyncWebClient, meta: Mapping[str, Any], who: Who, replies: Sequence[Reply]
+        self,
+        client: AsyncWebClient,
+        meta: Mapping[str, Any],
+        organisation_id: int,
+        who: Who,
+        result: TurnResult,
     ) -> None:
+        """The statement's message redrawn with what the form saved (an older message that
+        opened the form is marked answered instead)."""
         channel, ts = meta.get("channel"), meta.get("ts")
-        if channel and ts:
+        if channel and ts and ts not in result.messages.values():
             note = slack_wording.SLACK_ANSWERED_IN_FORM.format(name=who.display_name)
             await self.mark(client, channel, ts, None, "", note)
         if channel:
-            await self.post(client, channel, replies)
+            await self.show(client, channel, organisation_id, who, result)
+
+    def form_conversation(self, who: Who, meta: Mapping[str, Any]) -> Conversation | None:
+        """The DM a form was opened from: its turn redraws that statement's message."""
+        channel = str(meta.get("channel") or "")
+        return self.dm_conversation(who, channel) if channel.startswith("D") else None
 
     async def update_submitted(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
@@ -886,7 +958,7 @@ class SlackAdapter:
         )
         if result is None or result.duplicate:
             return
-        await self.post(client, channel, result.replies)
+        await self.show(client, channel, organisation_id, who, result)
 
     async def publish_home(self, client: AsyncWebClient, origin: Origin) -> None:
         if origin.foreign:

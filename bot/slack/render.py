@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from bot.slack import wording as slack_wording
@@ -30,6 +31,7 @@ from workflows.replies import (
     ShowActions,
     ShowPlan,
     ShowSummary,
+    StatementCard,
     StatementPrompt,
     Step,
     Tone,
@@ -95,31 +97,36 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
 
 @dataclass(frozen=True)
 class QuestionRef:
-    """Which question an actions block answers: statement and step, kept in its block_id."""
+    """Which question an actions block answers: statement and step, kept in its block_id,
+    with a token new each time the question is drawn, so the same button pressed twice is one
+    answer while the same question asked again (after "back") takes a new one."""
 
     statement_id: str | None
     step: Step
+    drawn: str = ""
 
     def block_id(self, n: int) -> str:
-        return f"q|{self.statement_id or ''}|{self.step.value}|{n}"
+        return f"q|{self.statement_id or ''}|{self.step.value}|{n}|{self.drawn}"
 
     @classmethod
     def parse(cls, block_id: str) -> QuestionRef | None:
         parts = block_id.split("|")
-        if len(parts) != 4 or parts[0] != "q":
+        if len(parts) not in (4, 5) or parts[0] != "q":
             return None
         try:
-            return cls(parts[1] or None, Step(parts[2]))
+            return cls(parts[1] or None, Step(parts[2]), parts[4] if len(parts) == 5 else "")
         except ValueError:
             return None
 
 
 @dataclass
 class SlackMessage:
-    """One chat.postMessage: its notification text and its blocks."""
+    """One chat.postMessage (or chat.update of a statement's message): its notification text
+    and its blocks; `statement_id` marks a statement's one message."""
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    statement_id: str | None = None
 
 
 def render(replies: Sequence[Reply]) -> list[SlackMessage]:
@@ -153,6 +160,9 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
             blocks.extend(question_blocks(reply))
             texts.append(reply.text)
             flush()
+        elif isinstance(reply, StatementCard):
+            flush()
+            out.append(card_message(reply))
         elif isinstance(reply, ShowSummary):
             blocks.extend(summary_blocks(reply.summary))
             texts.append(f"Summary – {reply.summary.title}")
@@ -239,9 +249,55 @@ def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
     return out
 
 
-def question_blocks(question: Question) -> list[Block]:
+def card_message(card: StatementCard) -> SlackMessage:
+    """A statement's one message: header, statement, descriptors, the answer so far, what
+    this turn said about it, and the pending question's buttons (none once it is answered)."""
+    statement = card.statement
+    out: list[Block] = []
+    if card.theme is not None:
+        numbers = ", ".join(str(b) for b in card.theme.benchmarks)
+        word = "Benchmark" if len(card.theme.benchmarks) == 1 else "Benchmarks"
+        out.append(header(f"Theme {card.theme.number}: {card.theme.title}"))
+        out.append(context(slack_wording.SLACK_BENCHMARKS.format(word=word, numbers=numbers)))
+    out.append(section(f"*{escape(statement.id)} {escape(statement.title)}*"))
+    chosen = card.answer.level if card.answer is not None else None
+    for choice in card.level_choices:
+        level = int(choice.value)
+        label = f"Level {level}" if statement.has_level(level) else choice.label
+        if chosen is not None and card.question is None and level != chosen:
+            continue  # answered: the chosen descriptor only, so the message stays short
+        text = descriptor(statement, level) or f"_{slack_wording.SLACK_NO_DESCRIPTOR}_"
+        mark = " :white_check_mark:" if level == chosen else ""
+        out.append(section(f"*{escape(label)}*{mark}\n{text}"))
+    if card.answer is not None and card.answer.level is not None:
+        prefix = (
+            slack_wording.SLACK_LAST_REVIEW
+            if card.answer.carried
+            else slack_wording.SLACK_YOUR_ANSWER
+        )
+        out.append(context(f"{prefix}: {escape(describe(card.answer))}"))
+        if card.answer.note:
+            out.append(context(f"{slack_wording.SLACK_NOTE}: {escape(card.answer.note)}"))
+    out.extend(message_block(notice) for notice in card.notices)
+    if card.question is not None:
+        out.extend(question_blocks(card.question, drawn=uuid4().hex[:8]))
+    progress = card.progress
+    out.append(
+        context(
+            slack_wording.SLACK_PROGRESS.format(
+                progress=progress.text, answered=progress.answered, total=progress.total
+            )
+        )
+    )
+    text = f"{statement.id} {statement.title}"
+    if card.question is not None:
+        text += f" – {card.question.text}"
+    return SlackMessage(clip(text, MAX_FALLBACK), out[:MAX_BLOCKS], statement.id)
+
+
+def question_blocks(question: Question, drawn: str = "") -> list[Block]:
     """The question, its choices as buttons, a form button where one helps, Back/Skip/Pause."""
-    ref = QuestionRef(question.statement_id, question.step)
+    ref = QuestionRef(question.statement_id, question.step, drawn)
     out: list[Block] = []
     if question.hint:
         out.append(context(escape(question.hint)))

@@ -132,3 +132,4 @@ SLACK_NOT_SAVED = (
     "Sorry, that answer was not saved: the service is busy. Please try again "
     "(send it or press the button again)."
 )
+SLACK_NOTE = "Note"
