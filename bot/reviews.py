@@ -439,10 +439,11 @@ class ReviewService:
                     if key is not None and await repo.input_handled(session, key):
                         return TurnResult(review.id, [], duplicate=True)
                     before = await repo.load_state(session, review)
+                    replies: list[Reply]
                     state, replies = before, []
                     for text in texts:
                         outcome = engine.handle(state, text, ctx)
-                        refused = [
+                        refused: list[Reply] = [
                             r
                             for r in outcome.replies
                             if isinstance(r, Message) and r.tone is Tone.ERROR

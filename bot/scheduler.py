@@ -281,7 +281,7 @@ class Dispatcher:
                     )
             targets = [t for t in targets if t.channel in self.notifiers]
             chart = await self._chart(delivery) if notice.attach_chart and targets else None
-            sent_to: list[object] = []
+            sent_to: list[deliveries.SentTo] = []
             for target in targets:
                 await self.pacer.wait(target.channel, target.conversation_id)
                 await self.notifiers[target.channel].send(target, notice, chart)

@@ -106,9 +106,9 @@ def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
     field_path: list[str] = []
     node = raw
     for key in loc:
-        if (isinstance(node, dict) and key in node) or (
-            isinstance(node, list) and isinstance(key, int) and key < len(node)
-        ):
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
             node = node[key]
         else:
             node = None

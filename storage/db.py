@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from platformdirs import user_data_dir
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +28,14 @@ def default_database_url() -> str:
     folder = Path(user_data_dir("careers-impact-bot", appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite+aiosqlite:///{folder / 'careers-bot.sqlite3'}"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE matched.
+
+    Executing DML returns a CursorResult, which has `rowcount`; AsyncSession.execute is
+    annotated with the plain Result for every statement, so the checker cannot see that."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def normalise_url(url: str) -> str:

@@ -8,17 +8,25 @@ every transaction there starts with BEGIN IMMEDIATE (storage.db), so claimers qu
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rowcount
 from storage.models import Delivery
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
+
+
+class SentTo(TypedDict):
+    """Where a delivery went (Delivery.sent_to): a channel's conversation, or the outbox."""
+
+    channel: str
+    conversation: NotRequired[str]
 
 
 async def record(
@@ -53,7 +61,7 @@ async def record(
     result = await session.execute(
         insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"])
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def drop_stale(session: AsyncSession, now: datetime) -> int:
@@ -70,7 +78,7 @@ async def drop_stale(session: AsyncSession, now: datetime) -> int:
         .values(status="dropped", last_error="stale: its moment passed before it could be sent")
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(rowcount(result) or 0)
 
 
 async def claim(
@@ -115,7 +123,7 @@ async def claim(
 
 
 async def mark_sent(
-    session: AsyncSession, delivery_id: int, worker: str, now: datetime, sent_to: list[Any]
+    session: AsyncSession, delivery_id: int, worker: str, now: datetime, sent_to: list[SentTo]
 ) -> bool:
     """Only the worker holding the claim marks it sent."""
     result = await session.execute(
@@ -126,7 +134,7 @@ async def mark_sent(
         .values(status="sent", sent_at=now, sent_to=sent_to, lease_until=None, last_error=None)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def mark_failed(

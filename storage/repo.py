@@ -578,9 +578,9 @@ async def claim_input(session: AsyncSession, key: str, review_id: int | None) ->
     """Record a delivery key; False if it was handled before (a retry or a double click).
 
     One statement (INSERT ... ON CONFLICT DO NOTHING) on both databases, no savepoint."""
-    insert = (postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(
-        m.HandledInput
-    )
+    insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )(m.HandledInput)
     result = await session.execute(
         insert.values(key=key, review_id=review_id, handled_at=m.utcnow()).on_conflict_do_nothing(
             index_elements=["key"]

@@ -92,8 +92,8 @@ def parse_command(text: str) -> Command | None:
     if not match:
         return None
     word = match.group("verb").lower()
-    for verb, words in _VERB_WORDS.items():
-        if word in words:
+    for verb, spellings in _VERB_WORDS.items():
+        if word in spellings:
             return ActOn(verb, int(match.group("id")), match.group("rest").strip())
     return None
 

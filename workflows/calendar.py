@@ -384,14 +384,35 @@ def _read_calendar(data: bytes, source: str) -> icalendar.Component:
     return calendar
 
 
+# The property types that hold a date, date-time, duration or period in `.dt`; a vBroken
+# (a value icalendar could not parse) raises AttributeError there, saying why.
+_DATE_PROPERTIES = (
+    icalendar.vBroken,
+    icalendar.vDDDTypes,
+    icalendar.vDate,
+    icalendar.vDatetime,
+    icalendar.vDuration,
+    icalendar.vPeriod,
+    icalendar.vTime,
+)
+
+
+def _value(event: icalendar.Component, key: str) -> object:
+    """The `.dt` of a date or time property; AttributeError (as before) for any other kind."""
+    prop = event[key]
+    if isinstance(prop, _DATE_PROPERTIES):
+        return prop.dt
+    raise AttributeError(f"'{type(prop).__name__}' object has no attribute 'dt'")
+
+
 def _event_days(event: icalendar.Component, name: str, source: str) -> tuple[date, date]:
     """First and last day (inclusive) of an event; all-day DTEND is exclusive (RFC 5545)."""
     if event.get("DTSTART") is None:
         raise CalendarError(f"{source}: {name} has no start date (DTSTART)")
     try:
-        start = event["DTSTART"].dt
-        end = event["DTEND"].dt if event.get("DTEND") is not None else None
-        duration = event["DURATION"].dt if event.get("DURATION") is not None else None
+        start = _value(event, "DTSTART")
+        end = _value(event, "DTEND") if event.get("DTEND") is not None else None
+        duration = _value(event, "DURATION") if event.get("DURATION") is not None else None
     except (ValueError, KeyError, AttributeError) as exc:
         raise CalendarError(f"{source}: {name} has a date that cannot be read ({exc})") from exc
     if isinstance(start, datetime):

@@ -21,7 +21,7 @@ from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.glossary import glossary_query, lookup, suggest
 from workflows.inputs import Choose, Fields, Input, Text
 from workflows.links import LinkError, parse_links
-from workflows.plan import build_action_plan, build_summary
+from workflows.plan import ActionPlan, Summary, build_action_plan, build_summary
 from workflows.replies import (
     Choice,
     Message,
@@ -650,6 +650,7 @@ class _Turn:
             return
         current = self.cursor.statement_id
         partial = self.state.answers.get(current or "")
+        step: Step
         if (
             partial is not None
             and partial.level is not None
@@ -965,7 +966,7 @@ class _Turn:
             self.refuse(msg.NOT_A_TARGET.format(level=level, options=" or ".join(options)))
             return
         answer.action = answer.action or ActionDraft()
-        answer.action.target_level = int(wanted)  # type: ignore[arg-type]
+        answer.action.target_level = int(wanted)
         self.touch(answer)
         self.move_to(self.statement.id, Step.NEXT_STEPS)
 
@@ -1099,10 +1100,10 @@ class _Turn:
         if self.cursor.step is not Step.DONE:
             self.ask(self.cursor.step, brief=True)
 
-    def summary(self):  # type: ignore[no-untyped-def]
+    def summary(self) -> Summary:
         return build_summary(self.ctx.model, self.state.answers, self.state.title)
 
-    def plan(self):  # type: ignore[no-untyped-def]
+    def plan(self) -> ActionPlan:
         return build_action_plan(
             self.ctx.model, self.state.answers, self.state.title, self.ctx.calendar
         )
