@@ -40,6 +40,7 @@ from workflows.replies import (
     ShowSummary,
     StatementCard,
     StatementPrompt,
+    Step,
     Tone,
 )
 from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
@@ -243,15 +244,45 @@ class ReviewService:
         raise AssertionError("unreachable")
 
     async def _handle(self, session: AsyncSession, inbound: Inbound) -> TurnResult:
-        organisation = await self._organisation(session, inbound.organisation_id)
-        what = inbound.what
-        review = await repo.open_review(session, organisation.id, lock=True)
+        who, what = inbound.who, inbound.what
+        organisation, review, person, leader_named = await repo.turn_rows(
+            session, inbound.organisation_id, who.channel, who.workspace, who.external_id
+        )
+        if organisation is None:
+            raise LookupError(f"no organisation {inbound.organisation_id}")
         if review is None and not isinstance(what, OpenReview):
             review = await repo.latest_review(session, organisation.id, lock=True)
         review_id = review.id if review is not None else None
         if inbound.key is not None and not await repo.claim_input(session, inbound.key, review_id):
             return TurnResult(review_id, [], duplicate=True)
-        person, ctx = await self._context(session, organisation, inbound.who)
+        if person is None:  # first contact: the person is made now
+            person = await repo.person_for_identity(
+                session, organisation.id, who.channel, who.external_id, who.display_name,
+                who.workspace,
+            )  # fmt: skip
+        # The people and term dates are read only for the questions that use them (owners,
+        # deadlines, the plan): a level answer needs neither.
+        light = engine.Context(
+            model=load_model(organisation.edition),
+            glossary=load_glossary(),
+            now=self.clock(),
+            actor=person.display_name,
+            calendar=default_calendar(),
+            timezone=organisation.timezone,
+            actor_id=person.id,
+        )
+        full: engine.Context | None = None
+
+        async def everything() -> engine.Context:
+            nonlocal full
+            if full is None:
+                full = replace(
+                    light,
+                    people=await repo.known_people(session, organisation.id),
+                    calendar=await self.calendar(session, organisation),
+                )
+            return full
+
         if inbound.conversation is not None:
             where = inbound.conversation
             await repo.save_conversation_ref(
@@ -261,35 +292,47 @@ class ReviewService:
                 where.conversation_id,
                 where.kind,
                 where.reference,
-                ctx.now,
+                light.now,
                 person_id=person.id if where.kind == "personal" else None,
             )
         if isinstance(what, OpenReview):
+            ctx = await everything()
             return await self._open(session, organisation, person, ctx, review, what, inbound)
         if isinstance(what, actions.ListActions | actions.ActOn):
+            ctx = await everything()
             return TurnResult(review_id, await self._act(session, organisation, person, ctx, what))
         if review is None and isinstance(what, Text) and _word(what.text) in OPEN_WORDS:
+            ctx = await everything()
             return await self._open(session, organisation, person, ctx, None, OpenReview(), inbound)
         if review is None:
             command = actions.parse_command(what.text) if isinstance(what, Text) else None
             if command is not None:
+                ctx = await everything()
                 replies = await self._act(session, organisation, person, ctx, command)
                 return TurnResult(None, replies)
             return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
-        if not await self._may_answer(session, organisation, person):
+        if not may_answer(person.role, leader_named):
             text = what.text if isinstance(what, Text) else ""
             command = actions.parse_command(text)
             if command is not None:
+                ctx = await everything()
                 replies = await self._act(session, organisation, person, ctx, command)
                 return TurnResult(review.id, replies)
             if not viewing(text):
                 return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
         before = await repo.load_state(session, review)
+        ctx = light
+        if _needs_everything(before, light.actor_key, what):
+            ctx = await everything()
         outcome = engine.handle(before, what, ctx)
+        if ctx is light and _shows_everything(outcome):
+            ctx = await everything()  # the next question offers people or dated deadlines
+            outcome = engine.handle(before, what, ctx)
         if outcome.unrecognised and isinstance(what, Text):
             # Not an answer to this person's question, nor a review command: an action one?
             command = actions.parse_command(what.text)
             if command is not None:
+                ctx = await everything()
                 replies = await self._act(session, organisation, person, ctx, command)
                 return TurnResult(review.id, replies, pending=outcome.pending)
         if outcome.state != before:
@@ -710,6 +753,21 @@ def action_view(
         updates=tuple(update_view(u) for u in updates),
         created_at=row.created_at,
     )
+
+
+def _needs_everything(before: engine.ReviewState, key: str, what: What) -> bool:
+    """Whether the answer itself uses the people (owners) or the term dates (deadlines)."""
+    if isinstance(what, Fields):
+        return True
+    return before.cursor_for(key).step in {Step.OWNERS, Step.DUE}
+
+
+def _shows_everything(outcome: engine.Outcome) -> bool:
+    """Whether what the turn shows next needs them: owners' or deadlines' choices, a plan."""
+    if outcome.pending is not None and outcome.pending.step in {Step.OWNERS, Step.DUE}:
+        return True
+    shows = (ShowPlan, ShowSummary, ShowActions, ShowAction)
+    return any(isinstance(reply, shows) for reply in outcome.replies)
 
 
 def viewing(text: str) -> bool:

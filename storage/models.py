@@ -172,6 +172,8 @@ class Response(Base):
     evidence: Mapped[list[EvidenceLink]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="EvidenceLink.position"
     )
+    # Loaded with the answers in one joined query (repo.load_answers); never implicitly.
+    action: Mapped[Action | None] = relationship(lazy="raise", foreign_keys=[action_id])
     # Read through repo.response_history; never loaded implicitly.
     history: Mapped[list[ResponseChange]] = relationship(
         cascade="all, delete-orphan", lazy="raise", passive_deletes=True

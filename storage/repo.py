@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
@@ -91,6 +92,72 @@ async def known_people(session: AsyncSession, organisation_id: int) -> list[Know
         .order_by(m.Person.id)
     )
     return [KnownPerson(id, name, initials) for id, name, initials in rows]
+
+
+# ----- a turn's rows ------------------------------------------------------------------------
+
+
+async def turn_rows(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str,
+    workspace: str,
+    external_id: str,
+) -> tuple[m.Organisation | None, m.Review | None, m.Person | None, bool]:
+    """What every turn reads first, in ONE statement: the review in progress (locked for the
+    transaction on PostgreSQL, so one review's turns run one at a time and each sees the one
+    before it), its organisation, the person behind this chat identity, and whether a Careers
+    Leader is named. With no review in progress, a second statement reads the organisation."""
+    person = aliased(m.Person)
+    identity = aliased(m.Identity)
+    in_progress = (
+        select(func.max(m.Review.id))
+        .where(m.Review.organisation_id == organisation_id, m.Review.completed_at.is_(None))
+        .scalar_subquery()
+    )
+    leader = (
+        select(m.Person.id)
+        .where(m.Person.organisation_id == organisation_id, m.Person.role == "careers_leader")
+        .exists()
+        .label("leader")
+    )
+
+    def who_and_leader(query: Any) -> Any:
+        return (
+            query.outerjoin(
+                identity,
+                and_(
+                    identity.channel == channel,
+                    identity.workspace == workspace,
+                    identity.external_id == external_id,
+                ),
+            )
+            .outerjoin(
+                person,
+                and_(person.id == identity.person_id, person.organisation_id == organisation_id),
+            )
+            .options(lazyload(person.identities))
+        )
+
+    with_review = who_and_leader(
+        select(m.Review, m.Organisation, person, leader)
+        .select_from(m.Review)
+        .join(m.Organisation, m.Organisation.id == m.Review.organisation_id)
+    ).where(m.Review.id == in_progress)
+    row = (
+        await session.execute(
+            with_review.options(lazyload(m.Review.participants)).with_for_update(of=m.Review)
+        )
+    ).first()
+    if row is not None:
+        return row[1], row[0], row[2], bool(row[3])
+    alone = who_and_leader(
+        select(m.Organisation, person, leader).select_from(m.Organisation)
+    ).where(m.Organisation.id == organisation_id)
+    found = (await session.execute(alone)).first()
+    if found is None:
+        return None, None, None, False
+    return found[0], None, found[1], bool(found[2])
 
 
 # ----- reviews -----------------------------------------------------------------------------
@@ -176,19 +243,26 @@ async def create_review(
 async def load_answers(
     session: AsyncSession, review_id: int, open_actions_only: bool = False
 ) -> dict[str, Answer]:
-    """A review's answers; with `open_actions_only` (carrying forward), done actions stay behind."""
+    """A review's answers in ONE query (responses joined with their evidence, action and its
+    owners); with `open_actions_only` (carrying forward), done actions stay behind.
+
+    The rows stay with the session, so saving this turn's answers reads nothing again."""
     responses = list(
-        await session.scalars(select(m.Response).where(m.Response.review_id == review_id))
+        (
+            await session.scalars(
+                select(m.Response)
+                .where(m.Response.review_id == review_id)
+                .options(
+                    joinedload(m.Response.evidence),
+                    joinedload(m.Response.action).joinedload(m.Action.owners),
+                )
+            )
+        ).unique()
     )
-    ids = [r.action_id for r in responses if r.action_id is not None]
-    actions = (
-        {a.id: a for a in await session.scalars(select(m.Action).where(m.Action.id.in_(ids)))}
-        if ids
-        else {}
-    )
+    session.info.setdefault(_LOADED, {})[review_id] = {r.statement_id: r for r in responses}
     answers: dict[str, Answer] = {}
     for row in responses:
-        action = actions.get(row.action_id) if row.action_id is not None else None
+        action = row.action
         if action is not None and open_actions_only and action.status in ("done", "dropped"):
             action = None
         answers[row.statement_id] = Answer(
@@ -203,6 +277,10 @@ async def load_answers(
             answered_at=row.answered_at,
         )
     return answers
+
+
+# session.info key: the response rows a turn loaded, by review, for its save to reuse.
+_LOADED = "careers_loaded_responses"
 
 
 def _action_draft(action: m.Action) -> ActionDraft:
@@ -296,14 +374,18 @@ async def _write_answers(
     changed = [sid for sid, answer in after.items() if before.get(sid) != answer]
     if not changed:
         return
-    rows = {
-        r.statement_id: r
-        for r in await session.scalars(
-            select(m.Response).where(
-                m.Response.review_id == review.id, m.Response.statement_id.in_(changed)
+    loaded: dict[str, m.Response] | None = session.info.get(_LOADED, {}).get(review.id)
+    if loaded is not None:  # read in this transaction already (repo.load_answers)
+        rows = {sid: loaded[sid] for sid in changed if sid in loaded}
+    else:
+        rows = {
+            r.statement_id: r
+            for r in await session.scalars(
+                select(m.Response).where(
+                    m.Response.review_id == review.id, m.Response.statement_id.in_(changed)
+                )
             )
-        )
-    }
+        }
     for sid in changed:
         new = after[sid]
         old = before.get(sid)
@@ -311,6 +393,8 @@ async def _write_answers(
         if row is None:
             row = m.Response(review_id=review.id, statement_id=sid, evidence=[])
             session.add(row)
+            if loaded is not None:
+                loaded[sid] = row
         elif old is not None and old.complete and old.content() != new.content():
             session.add(
                 m.ResponseChange(
