@@ -563,14 +563,15 @@ class ReviewService:
             )
             if not chosen:
                 return [Message(msg.NO_ACTIONS[command.listing.value])]
-            return [ShowActions(msg.ACTION_LISTS[command.listing.value], chosen, ctx.today)]
+            title = msg.ACTION_LISTS[command.listing.value]
+            return [ShowActions(title, chosen, ctx.today, ctx.timezone)]
         row = await repo.get_action(session, command.action_id, organisation.id, lock=True)
         if row is None:
             return [Message(msg.NO_SUCH_ACTION.format(id=command.action_id), Tone.ERROR)]
         updates = await repo.action_updates(session, [row.id])
         view = action_view(row, ctx, updates)
         if command.verb is actions.Verb.SHOW:
-            return [ShowAction(view, ctx.today)]
+            return [ShowAction(view, ctx.today, ctx.timezone)]
         owns = view.owned_by(person.id, [person.display_name, person.initials or ""])
         leader_named = await repo.careers_leader_named(session, organisation.id)
         if not may_change_action(person.role, leader_named, owns):

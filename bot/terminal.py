@@ -36,7 +36,6 @@ from workflows.replies import (
 )
 from workflows.review import describe
 
-LONDON = ZoneInfo("Europe/London")
 _STYLE = {Tone.INFO: "", Tone.SUCCESS: "green", Tone.ERROR: "bold red"}
 LEAVE_WORDS = {"quit", "exit", "bye", "pause", "stop"}
 
@@ -171,7 +170,7 @@ def render_actions(title: str, actions: list[ActionView], today: date) -> Table:
     return table
 
 
-def render_action(action: ActionView, today: date) -> Panel:
+def render_action(action: ActionView, today: date, timezone: str = "Europe/London") -> Panel:
     lines = [
         Text(f"Level {action.current_level} → {action.target_level}"),
         Text(f"Next steps: {action.next_steps or ''}"),
@@ -185,8 +184,8 @@ def render_action(action: ActionView, today: date) -> Panel:
     if action.updates:
         lines.append(Text("History:", style="bold"))
         for update in action.updates:
-            when = update.at.astimezone(LONDON)
-            parts = [f"{when:%a} {when.day} {when:%b %Y}", update.kind]
+            when = update.at.astimezone(ZoneInfo(timezone))  # the organisation's own
+            parts = [f"{when:%a} {when.day} {when:%b %Y} {when:%H:%M}", update.kind]
             if update.by:
                 parts.append(f"by {update.by}")
             line = " · ".join(parts)
@@ -216,7 +215,7 @@ def render(reply: Reply) -> list[object]:
     if isinstance(reply, ShowActions):
         return [render_actions(reply.title, reply.actions, reply.today)]
     if isinstance(reply, ShowAction):
-        return [render_action(reply.action, reply.today)]
+        return [render_action(reply.action, reply.today, reply.timezone)]
     raise TypeError(f"cannot render {reply!r}")
 
 

@@ -512,6 +512,41 @@ async def test_one_message_per_statement_over_a_whole_review(
     assert all(not c.buttons() for c in cards)
 
 
+async def test_a_reopened_review_shows_exactly_the_pending_question(
+    slack: Slack, school: MaturityModel
+) -> None:
+    """Left half-way through a statement (the bot waits for evidence), reopened: the
+    statement's message comes back with the evidence question and only its controls (seen
+    before: "Reply with a level to change it, or 'keep'" with no buttons at all)."""
+    await seed(slack, school, ["just me", "2"])
+    await slack.command("review")
+    await slack.settle()
+    card = slack.on_screen()[-1]
+    assert "1.1" in card.text()
+    assert "Any evidence links?" in card.text()
+    assert "Reply with a level" not in card.text()
+    assert [b["value"] for b in card.buttons()] == ["evidence", "done", "back", "skip", "pause"]
+    # Typing "3" there is a link it cannot save, refused as such (not taken as a level).
+    await slack.dm("3")
+    assert "not a link" in slack.texts()
+
+
+async def test_action_history_is_shown_in_the_organisations_timezone(
+    slack: Slack, school: MaturityModel
+) -> None:
+    """Seen: history times were London time in Slack whatever the school's own timezone."""
+    organisation_id = await seed(slack, school)
+    async with slack.db.transaction() as session:
+        organisation = await repo.get_organisation(session, organisation_id)
+        assert organisation is not None
+        organisation.timezone = "Asia/Dubai"  # a British school abroad: UTC+4
+        action = (await repo.organisation_actions(session, organisation_id))[0]
+    await slack.dm(f"progress {action.id} Met the Enterprise Adviser")
+    await slack.dm(f"action {action.id}")
+    shown = slack.posted()[-1].text()
+    assert "Wed 15 Jan 2025 13:30 · progress" in shown  # 09:30 UTC is 13:30 in Dubai
+
+
 async def test_a_complete_review_through_slack(
     database: Database, school: MaturityModel, mock: MockSlack
 ) -> None:

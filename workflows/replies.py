@@ -137,6 +137,7 @@ class ShowActions:
     title: str
     actions: list[ActionView]
     today: date
+    timezone: str = "Europe/London"  # the organisation's: times are shown in it
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class ShowAction:
 
     action: ActionView
     today: date
+    timezone: str = "Europe/London"  # the organisation's: times are shown in it
 
 
 Reply = (

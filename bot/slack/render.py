@@ -39,7 +39,6 @@ from workflows.replies import (
 from workflows.review import describe
 
 Block = dict[str, Any]
-LONDON = ZoneInfo("Europe/London")
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -176,7 +175,7 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
             texts.append(reply.title)
             flush()
         elif isinstance(reply, ShowAction):
-            blocks.extend(action_blocks(reply.action, reply.today))
+            blocks.extend(action_blocks(reply.action, reply.today, reply.timezone))
             texts.append(f"Action #{reply.action.id}")
             flush()
         else:  # pragma: no cover - every Reply type is drawn above
@@ -443,13 +442,15 @@ def actions_blocks(title: str, actions: Sequence[ActionView], today: date) -> li
     return out
 
 
-def action_blocks(action: ActionView, today: date) -> list[Block]:
+def action_blocks(action: ActionView, today: date, timezone: str = "Europe/London") -> list[Block]:
+    """One action with its dated history, in the organisation's own timezone."""
+    zone = ZoneInfo(timezone)
     out = [section(action_line(action, today))]
     if action.updates:
         lines = []
         for update in action.updates:
-            at = update.at.astimezone(LONDON)
-            line = f"{at:%a} {at.day} {at:%b %Y} · {update.kind}"
+            at = update.at.astimezone(zone)
+            line = f"{at:%a} {at.day} {at:%b %Y} {at:%H:%M} · {update.kind}"
             if update.by:
                 line += f" · {update.by}"
             if update.note:
