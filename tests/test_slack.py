@@ -547,6 +547,43 @@ async def test_action_history_is_shown_in_the_organisations_timezone(
     assert "Wed 15 Jan 2025 13:30 · progress" in shown  # 09:30 UTC is 13:30 in Dubai
 
 
+async def test_a_careers_leaders_words_are_kept_as_typed_in_slack(
+    slack: Slack, school: MaturityModel
+) -> None:
+    """Issue 9's "seen" cases, typed in the Slack DM: evidence with an action word, next
+    steps that read like commands, a note that reads like a glossary question, "keep" with no
+    note, an owner with "and" in the title, and the plan at the end with real dates."""
+    organisation_id = await seed(slack, school, ["just me"])
+    await slack.dm("2")
+    await slack.dm("Progress 8 data https://school.example/p8")
+    await slack.dm("done")
+    await slack.dm("keep")  # no earlier note: refused, nothing saved as the note
+    assert "There is no earlier note to keep" in slack.texts()
+    await slack.dm("What is working: SLT buy-in")
+    await slack.dm("priority")
+    await slack.dm("3")
+    await slack.dm("Explain the careers plan to parents at options evening; Edit handbook")
+    await slack.dm("Head of Teaching and Learning")
+    await slack.dm("HT3/4")
+    state = await review_state(slack, organisation_id)
+    answer = state.answers["1.1"]
+    assert [(e.label, e.url) for e in answer.evidence] == [
+        ("Progress 8 data", "https://school.example/p8")
+    ]
+    assert answer.note == "What is working: SLT buy-in"
+    assert answer.action is not None
+    assert answer.action.next_steps == (
+        "Explain the careers plan to parents at options evening\nEdit handbook"
+    )
+    assert [o.name for o in answer.action.owners] == ["Head of Teaching and Learning"]
+    assert answer.action.due == "HT3/4"
+    assert "There is no statement" not in slack.texts()
+    # The plan as every channel shows it: the deadline with its real date.
+    await slack.dm("go 1.2")
+    await slack.dm("plan")
+    assert "HT3/4 (Fri 4 Apr 2025) – Head of Teaching and Learning" in slack.texts()
+
+
 async def test_a_complete_review_through_slack(
     database: Database, school: MaturityModel, mock: MockSlack
 ) -> None:
@@ -641,9 +678,14 @@ async def test_a_complete_review_through_slack(
         answer = await slack.submit(form, {**values, "target": choice_value("1")})
         assert answer["response_action"] == "errors"
         assert "above your current level 2" in answer["errors"]["target"]
+        posts = len(slack.posted())
         answer = await slack.submit(form, values)
         assert answer == {}
         assert "Saved 1.2 Leaders' vision" in slack.texts()
+        # The questions the form answered are not asked again: one new message, 1.3's.
+        [new] = slack.posted()[posts:]
+        assert "1.3" in new.text()
+        assert "next steps" not in new.text() and "owns this action" not in new.text()
 
         # The rest, typed in the DM.
         priorities = {p.id: p for p in seed003_priorities()}
