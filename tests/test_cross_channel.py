@@ -124,16 +124,19 @@ async def run_teams(url: str, school: MaturityModel) -> None:
         card = connector.last_card()
         assert "1.1" in teams.card_texts(card)
         await teams.click(card, f"Level {before[LEVEL_1_1]}")
-        assert "Your answer: Level 3" in teams.card_texts(card)
+        # The statement's one card, updated in place: level saved, evidence asked.
+        assert "Level 3 saved for 1.1" in teams.card_texts(card)
         for line in before[LEVEL_1_1 + 1 :]:
             await teams.say(line)
+        card_1_2 = connector.last_card()
         await teams.say("pause")
-        assert "Paused at 1.2" in texts_of(connector.sent(SAM.chat))
-        await teams.say("review")  # typed while paused: resumes
-        assert "Who owns this action?" in texts_of(connector.sent(SAM.chat)[-2:])
+        assert "Paused at 1.2" in texts_of(connector.sent(SAM.chat)[-1:])
+        await teams.say("review")  # typed while paused: resumes, on 1.2's card
+        assert "Who owns this action?" in teams.card_texts(card_1_2)
         for line in after:
             await teams.say(line)
-        texts = texts_of(connector.sent(SAM.chat))
+        shown = [connector.current(c.activity_id) for c in connector.sent(SAM.chat)]
+        texts = texts_of(shown)
         assert msg.COMPLETE in texts
         assert msg.UPDATED_COMPLETE in texts
 

@@ -51,7 +51,7 @@ from bot.teams import wording as teams_wording
 from bot.teams.package import build_package, manifest
 from bot.teams.proactive import as_activities
 from bot.teams.work import BackgroundWork
-from model_data import MaturityModel, load_glossary
+from model_data import MaturityModel, load_glossary, load_model
 from storage import models as m
 from storage import repo
 from storage.db import Database
@@ -193,6 +193,21 @@ class TeamsClient:
     async def click(self, call: Call, title: str, user: User = SAM, **values: str) -> None:
         assert await self.post(self.submitted(call, title, user, **values)) == 201
 
+    def card_now(self, call: Call) -> dict[str, Any]:
+        """A card as Teams shows it now (after any update in place)."""
+        card = self.mock.current(call.activity_id).card
+        assert card is not None
+        return card
+
+    def statement_cards(self, conversation: str = SAM.chat) -> dict[str, Call]:
+        """Each statement's card as first sent (the latest sent if there were several)."""
+        found: dict[str, Call] = {}
+        for call in self.mock.sent(conversation):
+            statement = (call.body or {}).get("summary") or ""
+            if call.card is not None and "Statement " in json.dumps(call.card):
+                found[statement.split(" ", 1)[0]] = call
+        return found
+
     def card_texts(self, call: Call) -> str:
         card = self.mock.current(call.activity_id).card or {}
         return "\n".join(e.get("text", "") for e in walk(card) if e.get("type") == "TextBlock")
@@ -310,7 +325,9 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
                 await teams.click(mock.last_card(), LABEL["save"], note="Note on 1.2")
                 await teams.click(mock.last_card(), "Priority action area")
                 details = mock.last_card()
-                assert set(inputs(details.card)) >= {"target", "next_steps", "owners_pick", "due"}
+                assert details.activity_id == card.activity_id  # the statement's one card
+                form = inputs(teams.card_now(details))
+                assert set(form) >= {"target", "next_steps", "owners_pick", "due"}
                 await teams.click(
                     details,
                     LABEL["save"],
@@ -319,10 +336,10 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
                     owners_pick=",".join(seed.owners),
                     due=seed.by_when,
                 )
-                answered = teams.card_texts(details)
-                assert "Your answer: target level 4" in answered
-                assert "by when: HT3 - ends Fri 14 Feb 2025" in answered
-                assert not submit_actions(mock.current(details.activity_id).card)
+                answered = json.dumps(teams.card_now(details))
+                assert "priority action area (target 4, HT3" in answered
+                assert "Create shared vision" in answered  # the action's next steps
+                assert not submit_actions(teams.card_now(details))
 
         # The end: summary grid and action plan cards, and the review saved as complete.
         last = mock.sent(SAM.chat)[-3:]
@@ -351,15 +368,105 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
         } == expected
         assert len(document.summary.strengths) == 3
 
-        # Every card answered by a click was replaced in place (update_activity), without buttons.
-        updates = [c for c in mock.calls if c.kind == "update"]
-        assert len(updates) == 10
-        assert all(not submit_actions(c.card) for c in updates if c.card)
+        # One card per statement, each updated in place as it was answered: none still
+        # offers a button or a form.
+        statement_cards = teams.statement_cards()
+        assert sorted(statement_cards) == sorted(s.id for s in school.statements)
+        assert all(not submit_actions(teams.card_now(c)) for c in statement_cards.values())
+        updated = {c.activity_id for c in mock.calls if c.kind == "update"}
+        assert {c.activity_id for c in statement_cards.values()} <= updated
 
         # A double click (or a retried delivery) of an answered card changes and sends nothing.
         before = mock.mark()
         assert await teams.post(pressed) == 201
         assert mock.since(before) == []
+
+
+# ----- issue 9: one card per statement, updated in place ----------------------------------
+
+
+async def test_one_card_per_statement_over_a_whole_review(
+    tmp_path: Path, school: MaturityModel
+) -> None:
+    """Seed 003's whole review typed in the personal chat: each statement is one card updated
+    in place (at most 1.5 new activities per statement), and at the end no card offers a
+    button or a form."""
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        await teams.say("review")
+        start = len(mock.sent(SAM.chat))
+        for line in full_review_lines(school):
+            await teams.say(line)
+        assert (await review_state(teams)).completed
+        total = len(school.statements)
+        new_activities = len(mock.sent(SAM.chat)) - start
+        print(
+            f"new activities per statement: {new_activities}/{total} = {new_activities / total:.2f}"
+        )
+        assert new_activities / total <= 1.5, (new_activities, total)
+        cards = teams.statement_cards()
+        assert sorted(cards) == sorted(s.id for s in school.statements)
+        live = [sid for sid, call in cards.items() if submit_actions(teams.card_now(call))]
+        assert live == []
+        # Nor any other card: the participants question was answered by typing too.
+        assert not any(
+            c.card and submit_actions(teams.card_now(c)) for c in mock.sent(SAM.chat)[:start]
+        )
+        # The plan card's download buttons are the only ones left in the chat.
+        assert [a["title"] for a in submit_actions(mock.last_card().card or {})] == [
+            LABEL["download_docx"],
+            LABEL["download_xlsx"],
+        ]
+
+
+async def test_a_level_button_updates_its_card_in_place(tmp_path: Path) -> None:
+    """A level pressed on a statement's card: that same activity (update_activity) now shows
+    the level chosen, its descriptors folded behind their headings, and the next question;
+    "back" asks the level again on the same card, and that new drawing takes a new answer."""
+    async with teams_bot(sqlite_settings(tmp_path)) as teams:
+        mock = teams.mock
+        for line in ["review", "just me"]:
+            await teams.say(line)
+        card = mock.last_card()
+        first = teams.card_now(card)
+        assert "Action.ToggleVisibility" not in json.dumps(first)  # all four to read
+        assert all(e.get("isVisible", True) is not False for e in walk(first))
+        before = mock.mark()
+        await teams.click(card, "Level 3")
+        assert mock.since(before, "send") == []
+        (update,) = mock.since(before, "update")
+        assert update.activity_id == card.activity_id
+        shown = teams.card_now(card)
+        texts = teams.card_texts(card)
+        assert "Level 3 saved for 1.1" in texts and msg.ASK_EVIDENCE in texts
+        assert "Your answer so far: level 3" in texts
+        titles = [a["title"] for a in submit_actions(shown)]
+        assert not any(t.startswith("Level") for t in titles) and "Done" in titles
+        # The four descriptors folded behind their level headings, the chosen one marked.
+        toggles = [
+            e["selectAction"]
+            for e in walk(shown)
+            if (e.get("selectAction") or {}).get("type") == "Action.ToggleVisibility"
+        ]
+        assert len(toggles) == 4
+        folded = {e["id"]: e for e in walk(shown) if e.get("isVisible") is False}
+        assert {t["targetElements"][0] for t in toggles} == set(folded)
+        assert "Level 3 ✓" in texts
+        statement = load_model("school").statement("1.1")
+        descriptor = statement.level_text(3) or ""
+        assert descriptor[:40] in json.dumps(folded, ensure_ascii=False)
+
+        # Back: the level asked again on the same card, with its buttons; pressed, it is a new
+        # answer (a new drawing of the question), not a double click of the first.
+        await teams.click(card, LABEL["back"])
+        assert (await sam_place(teams)).step.value == "level"
+        assert "Level 2" in [a["title"] for a in submit_actions(teams.card_now(card))]
+        before = mock.mark()
+        await teams.click(card, "Level 2")
+        assert mock.since(before, "send") == []
+        assert (await review_state(teams)).answers["1.1"].level == 2
+        assert (await sam_place(teams)).step.value == "evidence"
+        assert "Your answer so far: level 2" in teams.card_texts(card)
 
 
 # ----- cards: replaced, refused and shown again, out of date, changed answers --------------
@@ -371,19 +478,26 @@ async def test_changed_answer_stale_card_and_refused_link(tmp_path: Path) -> Non
         for line in ["review", "just me", "3", "done", "none", "neither"]:
             await teams.say(line)
         card_12 = mock.last_card()  # 1.2's statement card, never answered
+        level_1 = teams.submitted(card_12, "Level 1")  # pressed later, on a card not yet redrawn
+        before = mock.mark()
         await teams.say("go 1.1")
-        card_11 = mock.last_card()
+        assert mock.since(before, "send") == []  # both cards redrawn in place
+        card_11 = teams.statement_cards()["1.1"]
         shown = teams.card_texts(card_11)
         assert "Your answer so far: level 3, neither" in shown
-        assert [a["title"] for a in submit_actions(card_11.card)][:5] == [
+        assert [a["title"] for a in submit_actions(teams.card_now(card_11))][:5] == [
             "Level 1", "Level 2", "Level 3", "Level 4", "Keep",
         ]  # fmt: skip
+        assert not submit_actions(teams.card_now(card_12))  # left: its question is gone
 
-        # The review has moved on from 1.2's card: pressing it changes nothing and retires it.
+        # The review has moved on from 1.2's question: pressing it changes nothing, and the
+        # card says so, in place.
         before = mock.mark()
-        await teams.click(card_12, "Level 1")
-        assert teams_wording.TEAMS_CARD_OUT_OF_DATE in texts_of(mock.since(before, "send"))
-        assert teams_wording.TEAMS_CARD_RETIRED in teams.card_texts(card_12)
+        assert await teams.post(level_1) == 201
+        assert mock.since(before, "send") == []
+        assert msg.STALE_QUESTION in teams.card_texts(card_12)
+        assert "1.2 Leaders' vision" in teams.card_texts(card_12)  # still the statement
+        assert not submit_actions(teams.card_now(card_12))
         organisation = await organisation_of(teams.db)
         service = ReviewService(teams.db, lambda: NOW)
         state = await service.state(organisation.id)
@@ -391,7 +505,8 @@ async def test_changed_answer_stale_card_and_refused_link(tmp_path: Path) -> Non
 
         # Change 1.1 from level 3 to 2 on its card; the change is kept in the answer's history.
         await teams.click(card_11, "Level 2")
-        assert "Your answer: Level 2" in teams.card_texts(card_11)
+        assert "Your answer so far: level 2" in teams.card_texts(card_11)
+        assert msg.ASK_EVIDENCE in teams.card_texts(card_11)  # the next question, same card
         for line in ["done", "none", "neither"]:
             await teams.say(line)
         async with teams.db.transaction() as session:
@@ -419,7 +534,9 @@ async def test_changed_answer_stale_card_and_refused_link(tmp_path: Path) -> Non
         state = await service.state(organisation.id)
         assert state is not None and state.cursor.step.value == "note"
         assert [e.url for e in state.answers["1.2"].evidence] == ["https://school.example/plan"]
-        assert "Your answer: 1 evidence link(s)" in teams.card_texts(evidence)
+        shown = teams.card_texts(evidence)
+        assert "level 2, 1 evidence link" in shown and msg.ASK_NOTE in shown
+        assert "(https://school.example/plan)" in shown
 
 
 async def test_priority_card_with_people_picker_and_real_dates(tmp_path: Path) -> None:
@@ -438,7 +555,7 @@ async def test_priority_card_with_people_picker_and_real_dates(tmp_path: Path) -
         for line in ["go 1.1", "2", "done", "none", "priority"]:
             await teams.say(line)
         details = mock.last_card()
-        form = inputs(details.card)
+        form = inputs(teams.card_now(details))
         assert [c["value"] for c in form["target"]["choices"]] == ["3", "4"]
         assert form["owners_pick"]["choices.data"] == {
             "type": "Data.Query",
@@ -597,7 +714,7 @@ async def test_links_typed_into_the_evidence_card_are_saved_with_done(tmp_path: 
             (None, "https://school.example/destinations"),
         ]
         assert (await sam_place(teams)).step.value == "note"
-        assert "Your answer: 2 evidence link(s)" in teams.card_texts(evidence)
+        assert "level 3, 2 evidence links" in teams.card_texts(evidence)
 
         # Pause pressed with a link typed: the link is kept, then the review pauses.
         await teams.say("back")
@@ -622,24 +739,30 @@ async def test_links_typed_into_the_evidence_card_are_saved_with_done(tmp_path: 
         assert (await sam_place(teams)).step.value == "evidence"
 
 
-async def test_a_card_answered_by_typing_is_stale_and_retired(tmp_path: Path) -> None:
+async def test_a_card_answered_by_typing_is_stale_and_says_so(tmp_path: Path) -> None:
+    """A question typed away loses its buttons at once; a press that was already on its way
+    (the card not yet redrawn on a phone) changes nothing, and the card says why."""
     async with teams_bot(sqlite_settings(tmp_path)) as teams:
         mock = teams.mock
         for line in ["review", "just me"]:
             await teams.say(line)
         level_card = mock.last_card()
-        await teams.say("3")  # answered by typing: the card is now out of date
+        pressed = teams.submitted(level_card, "Level 1")
+        before = mock.mark()
+        await teams.say("3")  # answered by typing: the card is redrawn with the next question
+        assert mock.since(before, "send") == []
+        assert [c.activity_id for c in mock.since(before, "update")] == [level_card.activity_id]
+        titles = [a["title"] for a in submit_actions(teams.card_now(level_card))]
+        assert "Level 1" not in titles and "Done" in titles
         async with teams.db.transaction() as session:
             review = await repo.open_review(session, (await organisation_of(teams.db)).id)
             assert review is not None
             version = review.version
         before = mock.mark()
-        await teams.click(level_card, "Level 1")
-        sent = mock.since(before, "send")
-        assert teams_wording.TEAMS_CARD_OUT_OF_DATE in texts_of(sent)
-        assert all(not (c.card and submit_actions(c.card)) for c in sent)  # no question re-sent
-        assert teams_wording.TEAMS_CARD_RETIRED in teams.card_texts(level_card)
-        assert not submit_actions(mock.current(level_card.activity_id).card)
+        assert await teams.post(pressed) == 201
+        assert mock.since(before, "send") == []  # no new message: the card itself says so
+        assert msg.STALE_QUESTION in teams.card_texts(level_card)
+        assert msg.ASK_EVIDENCE in teams.card_texts(level_card)  # still the question now
         state = await review_state(teams)
         assert state.answers["1.1"].level == 3
         assert (await sam_place(teams)).step.value == "evidence"
@@ -654,7 +777,7 @@ async def test_priority_form_offers_spans_in_date_order(tmp_path: Path) -> None:
         for line in ["review", "just me", "2", "done", "none", "priority"]:
             await teams.say(line)
         details = mock.last_card()
-        due = inputs(details.card)["due"]["choices"]
+        due = inputs(teams.card_now(details))["due"]["choices"]
         codes = [c["value"] for c in due]
         assert codes[0] == "HT3" and codes[-1] == "ongoing"
         assert {"HT3/4", "HT4/5", "HT5/6"} <= set(codes)
@@ -720,31 +843,46 @@ async def test_a_colleagues_my_actions_is_not_the_leaders_note(tmp_path: Path) -
         assert (await review_state(teams)).answers["1.1"].note == "my actions are in the plan"
 
 
-async def test_resumed_mid_statement_shows_the_pending_question(tmp_path: Path) -> None:
+async def test_reopened_mid_statement_shows_exactly_the_pending_question(tmp_path: Path) -> None:
     async with teams_bot(sqlite_settings(tmp_path)) as teams:
         mock = teams.mock
+        assert await teams.post(teams.activity("installation_update_add.json")) == 201
+        welcome = mock.last_card()
         for line in ["review", "just me", "3", "pause"]:
             await teams.say(line)
+        card = mock.last_card()  # 1.1's one card
+        assert not submit_actions(teams.card_now(card))  # paused: nothing waits for an answer
+
+        # Typed "review": the same card asks the evidence question, with only its controls.
         before = mock.mark()
         await teams.say("review")
-        shown = [c for c in mock.since(before, "send") if c.card]
-        context, question = shown[-2], shown[-1]
-        assert "Distributed careers leadership" in teams.card_texts(context)
-        assert not submit_actions(context.card)  # no level buttons waiting on nothing
-        assert msg.ASK_LEVEL_KEEP not in teams.card_texts(context)
-        assert msg.ASK_EVIDENCE in teams.card_texts(question)
-        assert "link_1" in inputs(question.card)
-        assert "Done" in [a["title"] for a in submit_actions(question.card)]
-        await teams.click(question, "Done")
+        assert [c for c in mock.since(before, "send") if c.card] == []  # only "welcome back"
+        shown = teams.card_now(card)
+        assert msg.ASK_EVIDENCE in teams.card_texts(card)
+        assert msg.ASK_LEVEL_KEEP not in teams.card_texts(card)
+        assert set(inputs(shown)) == {f"{k}_{n}" for k in ("label", "link") for n in (1, 2, 3)}
+        assert [a["title"] for a in submit_actions(shown)] == [
+            LABEL["save_links"], "Done", LABEL["back"], LABEL["skip"], LABEL["pause"],
+        ]  # fmt: skip
+        await teams.click(card, "Done")
         assert (await sam_place(teams)).step.value == "note"
 
-        # At the note step: the note box and its buttons.
+        # Paused at the note, opened again from the welcome card's button: the card comes
+        # afresh at the bottom with the note box and its buttons; the old one keeps none.
         await teams.say("pause")
-        await teams.say("review")
-        note = mock.last_card()
-        assert msg.ASK_NOTE in teams.card_texts(note) and "note" in inputs(note.card)
+        before = mock.mark()
+        await teams.click(welcome, LABEL["start"])
+        (note,) = [c for c in mock.since(before, "send") if c.card]
+        assert note.activity_id != card.activity_id
+        assert msg.ASK_NOTE in teams.card_texts(note)
+        assert set(inputs(teams.card_now(note))) == {"note"}
+        titles = [a["title"] for a in submit_actions(teams.card_now(note))]
+        assert not any(t.startswith("Level") for t in titles) and LABEL["save"] in titles
+        assert not submit_actions(teams.card_now(card))
+        assert "Your answer so far: level 3" in teams.card_texts(card)  # retired, readable
         await teams.click(note, LABEL["save"], note="Governors briefed in December")
         assert (await review_state(teams)).answers["1.1"].note == "Governors briefed in December"
+        assert msg.ASK_FLAG in teams.card_texts(note)  # and the next question, same card
 
 
 async def test_uninstall_marks_the_organisation_disconnected(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from hashlib import sha256
 from typing import Any
 
@@ -29,7 +29,7 @@ from botbuilder.schema.teams import FileConsentCardResponse
 
 from bot.config import Settings
 from bot.formats import FORMATS
-from bot.reviews import Inbound, OpenReview, ReviewService, TurnResult, What, Who
+from bot.reviews import Conversation, Inbound, OpenReview, ReviewService, TurnResult, What, Who
 from bot.teams import cards
 from bot.teams import wording as teams_wording
 from bot.teams.preview import Preview
@@ -42,6 +42,7 @@ from bot.teams.proactive import (
     stored_reference,
     tenant_of,
 )
+from bot.teams.sending import update_failed
 from bot.teams.work import BackgroundWork
 from model_data import Edition, load_model
 from storage import repo
@@ -56,6 +57,7 @@ from workflows.replies import (
     Reply,
     ShowPlan,
     ShowSummary,
+    StatementCard,
     Step,
     Tone,
 )
@@ -68,9 +70,15 @@ SLT_SETTING = "teams_slt_conversation"
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 MAX_KEY = 300  # HandledInput.key
+# The participants question is no statement, but its card is kept like one (in the statement
+# column of the bot's messages: no statement id looks like this) so that answered by typing
+# it loses its Save button.
+PARTICIPANTS_CARD = "people"
 
-# What people type to the adapter itself (everything else goes to the engine as typed).
-REVIEW_WORDS = {"review", "start review", "start the review", "start"}
+# What people type to the adapter itself: command forms that cannot be an answer (everything
+# else, "review" included, goes to the engine as typed: the service opens a review when there
+# is none, and the engine reads a resume word only where it is not an answer).
+REVIEW_WORDS = {"review", "start review", "start the review", "start"}  # the welcome's button
 NEW_REVIEW_WORDS = {"new review", "next review", "start a new review"}
 HELP_WORDS = {"help", "?", "commands"}
 DIGEST_WORDS = {"digest here", "post the digest here", "slt digest here"}
@@ -100,14 +108,18 @@ class Turn:
 
     @property
     def answer_key(self) -> str:
-        """What makes a retry harmless: for a question card, the card and exactly what was
-        sent from it (a double click, or Teams delivering the same submit again, is one
-        answer; a form corrected after a refusal is a new one); otherwise the activity
-        (each typed message and command button is its own turn)."""
+        """What makes a retry harmless: for a button, the card, its question and the token
+        of that drawing of it (a double click, or Teams delivering the same submit again, is
+        one answer; the same question drawn again on the same card, after "back", is a new
+        one); for a form, also exactly what was sent (corrected after a refusal, it is new);
+        otherwise the activity (each typed message and command button is its own turn)."""
         activity = self.activity
         value = activity.value if isinstance(activity.value, dict) else {}
-        answers_a_question = value.get(cards.MARK) in {cards.CHOICE, cards.FORM}
-        if answers_a_question and activity.reply_to_id:
+        kind = value.get(cards.MARK)
+        drawn = str(value.get(cards.DRAWN) or "")
+        if kind == cards.CHOICE and drawn and activity.reply_to_id:
+            target = f"{activity.reply_to_id}:{value.get('step')}:{value.get('sid')}:{drawn}"
+        elif kind in {cards.CHOICE, cards.FORM} and activity.reply_to_id:
             sent = json.dumps(value, sort_keys=True, default=str).encode()
             target = f"{activity.reply_to_id}:{sha256(sent).hexdigest()[:16]}"
         else:
@@ -337,6 +349,13 @@ class CareersBot(TeamsActivityHandler):
         welcome: bool,
     ) -> None:
         turn.organisation = organisation
+        # A message in a personal chat from someone known: the turn pipeline remembers the
+        # conversation in its own transaction (Inbound.conversation), so not here as well.
+        pipeline_remembers = (
+            turn.personal
+            and turn.person_id is not None
+            and turn.activity.type == ActivityTypes.message
+        )
         # Someone new belongs to the school they first write to the bot in (a team channel
         # places them in a trust); only with their name, which would stick to their answers.
         if turn.person_id is None and turn.named:
@@ -356,6 +375,21 @@ class CareersBot(TeamsActivityHandler):
                 )
                 if turn.personal:
                     turn.person_id = person.id
+        if not pipeline_remembers:
+            await self._remember_conversation(session, turn, organisation, reference)
+        if welcome:
+            turn.first_contact = await repo.claim_input(
+                session, f"teams:welcome:{turn.conversation_id}"[:MAX_KEY], None
+            )
+
+    async def _remember_conversation(
+        self,
+        session: Any,
+        turn: Turn,
+        organisation: Organisation,
+        reference: ConversationReference,
+    ) -> None:
+        """Keep where this conversation is (for reminders and digests), writing only if new."""
         if turn.personal:
             kind = PERSONAL
         elif (organisation.settings or {}).get(SLT_SETTING) == turn.conversation_id:
@@ -364,17 +398,13 @@ class CareersBot(TeamsActivityHandler):
             kind = TEAM_KIND
         stored = reference.serialize()
         row = await repo.conversation_ref(session, CHANNEL, turn.conversation_id)
-        if row is None or (
+        known = row is not None and (
             row.organisation_id,
             row.kind,
             row.person_id,
             row.reference,
-        ) != (
-            organisation.id,
-            kind,
-            turn.person_id,
-            stored,
-        ):
+        ) == (organisation.id, kind, turn.person_id, stored)
+        if not known:
             await repo.save_conversation_ref(
                 session,
                 organisation.id,
@@ -385,10 +415,6 @@ class CareersBot(TeamsActivityHandler):
                 self.service.clock(),
                 turn.person_id,
             )
-        if welcome:
-            turn.first_contact = await repo.claim_input(
-                session, f"teams:welcome:{turn.conversation_id}"[:MAX_KEY], None
-            )
 
     # ----- typed messages ----------------------------------------------------------------------
 
@@ -397,9 +423,7 @@ class CareersBot(TeamsActivityHandler):
         word = normalised(text)
         setup = SETUP.match(text)
         export = EXPORT.match(word)
-        if word in REVIEW_WORDS:
-            result = await self._handle(turn, OpenReview())
-        elif word in NEW_REVIEW_WORDS:
+        if word in NEW_REVIEW_WORDS:
             result = await self._handle(turn, OpenReview(new=True))
         elif setup:
             await self._setup(turn_context, turn, setup.group("edition"), setup.group("name"))
@@ -419,11 +443,23 @@ class CareersBot(TeamsActivityHandler):
             if word in HELP_WORDS:  # the adapter's commands, then the engine's (if a review)
                 engine_help = result.replies if result.review_id is not None else []
                 result.replies = [Message(teams_wording.TEAMS_HELP), *engine_help]
-        await self._say(turn_context, turn, result.replies)
+        await self._show(turn_context, turn, result)
 
-    async def _handle(self, turn: Turn, what: What, key: str | None = None) -> TurnResult:
-        """The service's one turn pipeline, for this organisation and person."""
-        return await self.service.handle(Inbound(turn.organisation.id, turn.who, what, key))
+    async def _handle(
+        self, turn: Turn, what: What, key: str | None = None, cards_here: bool = True
+    ) -> TurnResult:
+        """The service's one turn pipeline, for this organisation and person. From a personal
+        chat (unless `cards_here` is False) the turn knows the conversation: it remembers it
+        for reminders and answers with each statement's one card and where it already is."""
+        where = self._conversation(turn) if cards_here else None
+        return await self.service.handle(Inbound(turn.organisation.id, turn.who, what, key, where))
+
+    @staticmethod
+    def _conversation(turn: Turn) -> Conversation | None:
+        if not turn.personal:
+            return None
+        reference = stored_reference(turn.activity, channel_post=False)
+        return Conversation(turn.conversation_id, PERSONAL, reference.serialize())
 
     async def _channel_text(self, turn_context: TurnContext, turn: Turn, text: str) -> None:
         """A team channel: views, set-up and the digest; the review stays in personal chats."""
@@ -496,9 +532,9 @@ class CareersBot(TeamsActivityHandler):
             refusal = Refusal(step, str(problem))  # DONE: a card no step of ours drew
             await self._show_again(turn_context, turn, card_id, value, refusal, problem.field)
             return
-        earlier: list[Reply] = []
+        earlier: list[Message] = []
         if first is not None:  # links typed on an evidence card, then Back, Skip or Pause
-            saved = await self._handle(turn, first, f"{turn.answer_key}:links")
+            saved = await self._handle(turn, first, f"{turn.answer_key}:links", cards_here=False)
             if saved.refusal is not None and not saved.stale:
                 await self._show_again(turn_context, turn, card_id, value, saved.refusal)
                 return
@@ -506,24 +542,19 @@ class CareersBot(TeamsActivityHandler):
         result = await self._handle(turn, what, turn.answer_key)
         if result.duplicate:
             return  # a double click, or Teams delivering the same submit again
-        if result.stale:  # answered already (typed, or another card): nothing was changed
-            await self._replace(turn_context, card_id, cards.retired_card(title))
-            await self._say(
-                turn_context, turn, [Message(teams_wording.TEAMS_CARD_OUT_OF_DATE, Tone.ERROR)]
-            )
-            return
-        if result.refusal is not None and isinstance(what, Fields):
+        if result.refusal is not None and isinstance(what, Fields) and not result.stale:
             await self._show_again(turn_context, turn, card_id, value, result.refusal)
             return
-        errors_only = bool(result.replies) and all(
-            isinstance(r, Message) and r.tone is Tone.ERROR for r in result.replies
-        )
-        if result.refusal is None and not errors_only:
-            await self._replace(turn_context, card_id, cards.answered_card(title, answer))
-        elif cards.question_of(result.replies) is not None:  # asked again on a new card
-            await self._replace(turn_context, card_id, cards.retired_card(title))
-        # Otherwise refused outright (e.g. view only): the card stays; the reason is sent.
-        await self._say(turn_context, turn, [*earlier, *result.replies])
+        if card_id and card_id not in result.messages.values():
+            # Not a statement's current card (the participants question, or a card drawn
+            # before cards were kept one per statement): it loses its controls here.
+            if result.stale:
+                await self._replace(turn_context, card_id, cards.retired_card(title))
+            elif result.refusal is None:
+                await self._replace(turn_context, card_id, cards.answered_card(title, answer))
+        # A statement's card is redrawn in place by the turn: answered, refused (the reason
+        # on it), or stale (the card says nothing was changed, and shows the question now).
+        await self._show(turn_context, turn, result, earlier)
 
     def _choice(self, value: dict[str, Any]) -> tuple[Choose | Fields, str, Fields | None]:
         """A button as a typed choice, how it reads once answered, and anything to save first.
@@ -550,13 +581,16 @@ class CareersBot(TeamsActivityHandler):
         if not turn.personal:
             await self._channel_text(turn_context, turn, text)
             return
-        command = parse_command(text)
-        if command is None:  # the adapter's own words ("review", "export docx")
-            await self._text(turn_context, turn, text)
-            return
-        result = await self._handle(turn, command, turn.answer_key)
+        if normalised(text) in REVIEW_WORDS:  # the welcome card's button: open the review
+            result = await self._handle(turn, OpenReview(), turn.answer_key)
+        else:
+            command = parse_command(text)
+            if command is None:  # the adapter's own words ("export docx")
+                await self._text(turn_context, turn, text)
+                return
+            result = await self._handle(turn, command, turn.answer_key)
         if not result.duplicate:
-            await self._say(turn_context, turn, result.replies)
+            await self._show(turn_context, turn, result)
 
     async def _show_again(
         self,
@@ -578,8 +612,7 @@ class CareersBot(TeamsActivityHandler):
         except ValueError:
             step = refusal.step
         preview = await Preview.load(self.service, turn.organisation.id, turn.who, turn.person_id)
-        question = preview.question(step) if preview is not None else None
-        if question is None or card_id is None or preview is None:
+        if card_id is None or preview is None:
             await self._say(turn_context, turn, [Message(refusal.reason, Tone.ERROR)])
             return
         priority = preview.priority_form() if step is Step.TARGET else None
@@ -590,8 +623,19 @@ class CareersBot(TeamsActivityHandler):
             priority=priority,
             invalid={field: refusal.reason} if field else {},
         )
-        rendered = cards.render([question], options)
-        await self._replace(turn_context, card_id, rendered[-1].attachments[0].content)
+        sid = value.get("sid")
+        shown: Reply | None = None
+        if sid is not None and sid == preview.statement_id:
+            shown = preview.card(str(sid))  # the statement's card, its question still asked
+            if shown.question is None or shown.question.step is not step:
+                shown = None
+        if shown is None:
+            shown = preview.question(step)
+        if shown is None:
+            await self._say(turn_context, turn, [Message(refusal.reason, Tone.ERROR)])
+            return
+        (drawn,) = cards.draw([shown], options)
+        await self._replace(turn_context, card_id, drawn.activity.attachments[0].content)
 
     async def _owner_names(
         self, turn_context: TurnContext, turn: Turn, values: dict[str, str]
@@ -865,6 +909,77 @@ class CareersBot(TeamsActivityHandler):
         """Render replies as cards and send them; a priority question gets the whole form."""
         if not replies:
             return
+        activities = cards.render(replies, await self._turn_options(turn, replies))
+        if activities:
+            await turn_context.send_activities(activities)
+
+    async def _show(
+        self,
+        turn_context: TurnContext,
+        turn: Turn,
+        result: TurnResult,
+        earlier: Sequence[Message] = (),
+    ) -> None:
+        """A turn's replies: each statement's one card updated in place where it already is
+        (an answered question loses its controls at once), sent afresh if the update fails or
+        it is new, anything else sent; new cards are remembered for the next turn to update.
+
+        `earlier` is what a first part of the same press said (links saved before Back):
+        shown on its statement's card."""
+        replies = _with_notices(list(result.replies), earlier)
+        options = await self._turn_options(turn, replies)
+        for bare, retired_id in result.retired:  # the review opened again: the old card retires
+            content = cards.statement_message(bare, (), options)
+            await self._update(turn_context, retired_id, cards.card_activity(content))
+        fresh: list[cards.Drawn] = []
+        for drawn in cards.draw(replies, options, on_screen=result.messages):
+            old_id = result.messages.get(drawn.statement_id) if drawn.statement_id else None
+            if old_id is not None and await self._update(turn_context, old_id, drawn.activity):
+                continue
+            fresh.append(drawn)
+        if not fresh:
+            return
+        responses = await turn_context.send_activities([d.activity for d in fresh])
+        posted: dict[str, str] = {}
+        for drawn, response in zip(fresh, responses or [], strict=False):
+            if response is None or not response.id:
+                continue
+            if drawn.statement_id:
+                posted[drawn.statement_id] = response.id
+            elif drawn.step is Step.PARTICIPANTS:
+                posted[PARTICIPANTS_CARD] = response.id
+        if not posted or result.review_id is None or not turn.personal:
+            return
+        await self.service.remember_messages(
+            turn.organisation.id, result.review_id, turn.who, turn.conversation_id, posted
+        )
+        first = load_model(turn.organisation.edition).statements[0].id
+        if first in posted:  # the review's first card: the participants were answered
+            await self._retire_participants(turn_context, turn, result.review_id, replies)
+
+    async def _retire_participants(
+        self, turn_context: TurnContext, turn: Turn, review_id: int, replies: Sequence[Reply]
+    ) -> None:
+        """The participants question answered (typed, or on its card): its card keeps no
+        Save button. Looked for only when the review's first statement card is posted."""
+        async with self.service.db.read() as session:
+            found = await repo.bot_messages(
+                session, CHANNEL, turn.conversation_id, review_id, [PARTICIPANTS_CARD]
+            )
+        card_id = found.get(PARTICIPANTS_CARD)
+        if card_id is None or card_id == turn.activity.reply_to_id:
+            return  # none, or the card just pressed (replaced with its answer already)
+        said = next(
+            (r.text for r in replies if isinstance(r, Message) and r.tone is not Tone.ERROR),
+            "",
+        )
+        content = (
+            cards.card([cards.text_block(said, color="Good")]) if said else cards.retired_card("")
+        )
+        await self._update(turn_context, card_id, cards.card_activity(content))
+
+    async def _turn_options(self, turn: Turn, replies: Sequence[Reply]) -> cards.RenderOptions:
+        """How to draw a turn: a priority question gets the whole priority form."""
         priority = None
         question = cards.question_of(replies)
         if turn.personal and isinstance(question, Question) and question.step is Step.TARGET:
@@ -872,9 +987,25 @@ class CareersBot(TeamsActivityHandler):
                 self.service, turn.organisation.id, turn.who, turn.person_id
             )
             priority = preview.priority_form() if preview else None
-        activities = cards.render(replies, self._options(turn, priority=priority))
-        if activities:
-            await turn_context.send_activities(activities)
+        return self._options(turn, priority=priority)
+
+    async def _update(
+        self, turn_context: TurnContext, activity_id: str, activity: Activity
+    ) -> bool:
+        """Replace one of our activities in place; False if Teams would not (then the caller
+        sends it anew, so the person always sees the card as it is now)."""
+        activity.id = activity_id
+        try:
+            outcome = await turn_context.update_activity(activity)
+        except Exception:  # the answer is saved; the card is sent again instead
+            log.exception("could not update activity %s", activity_id)
+            outcome = None
+            failed = True
+        else:
+            failed = update_failed(outcome)
+        if failed:
+            activity.id = None
+        return not failed
 
     async def _replace(
         self, turn_context: TurnContext, card_id: str | None, content: dict[str, Any]
@@ -888,6 +1019,30 @@ class CareersBot(TeamsActivityHandler):
             await turn_context.update_activity(replacement)
         except Exception:  # the answer is saved; a card that stays clickable is only stale
             log.exception("could not replace card %s", card_id)
+
+
+def _with_notices(replies: list[Reply], earlier: Sequence[Message]) -> list[Reply]:
+    """Messages from an earlier part of the same press, on their statement's card (or
+    ahead of the replies when no card of theirs is drawn)."""
+    if not earlier:
+        return replies
+    loose: list[Reply] = []
+    for message in earlier:
+        index = next(
+            (
+                i
+                for i, r in enumerate(replies)
+                if isinstance(r, StatementCard) and r.statement.id == message.about
+            ),
+            None,
+        )
+        if index is None:
+            loose.append(message)
+            continue
+        shown = replies[index]
+        assert isinstance(shown, StatementCard)
+        replies[index] = replace(shown, notices=[message, *shown.notices])
+    return [*loose, *replies]
 
 
 async def _may_set_up(session: Any, caller: Person | None, organisation: Organisation) -> bool:

@@ -1,14 +1,17 @@
 """Adaptive Cards (schema 1.5) for the channel-neutral replies: rendering only, no decisions.
 
-A turn's replies become a few Teams activities: the messages that lead up to a question are
-printed at the top of that question's card, so a turn costs one or two posts (Teams limits a
-bot's rate per conversation). Every button sends back the very text a person could type
-(`Choice.value`), so a click and a typed answer take the same road through the engine.
+In a personal chat each statement is ONE card (`statement_message`, from the service's
+`StatementCard`), updated in place as it is answered: the statement, its descriptors (folded
+behind their level headings with Action.ToggleVisibility once a level is chosen), the answer
+so far, what the turn said about it, and only the pending question's controls. Other replies
+become a few more activities (Teams limits a bot's rate per conversation). Every button sends
+back the very text a person could type (`Choice.value`), so a click and a typed answer take
+the same road through the engine, with `drawn`, a token new for each drawing of a question.
 
 What a submitted card sends back (`Activity.value`) is this module's own format, marked with
 `MARK`:
 
-``{"cib": "choice", "text": "3", "step": "level", "sid": "1.1", "title": ..., "label": ...}``
+``{"cib": "choice", "text": "3", "step": "level", "sid": "1.1", "drawn": ..., "label": ...}``
     a button: `chosen` makes it a typed `Choose` for the question it was drawn for.
 ``{"cib": "form", "form": <step>, "step": ..., "sid": ..., "title": ..., <input ids>: ...}``
     a form: `form_fields` makes its inputs the engine's `Fields`, applied all or none.
@@ -23,18 +26,20 @@ person's place has moved on) in the same transaction that would have saved the a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from bot.teams import wording as teams_wording
-from model_data import MaturityModel, Statement
+from model_data import MaturityModel, Statement, Theme
 from workflows.actions import ActionView
-from workflows.answers import ActionDraft
+from workflows.answers import ActionDraft, Answer, Flag
+from workflows.deadlines import parse_by_when
 from workflows.inputs import Choose, Fields
 from workflows.notices import Notice
 from workflows.plan import ActionPlan, Summary
@@ -47,6 +52,7 @@ from workflows.replies import (
     ShowActions,
     ShowPlan,
     ShowSummary,
+    StatementCard,
     StatementPrompt,
     Step,
     Tone,
@@ -57,6 +63,7 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
 MARK = "cib"
+DRAWN = "drawn"  # a question's token, new each time it is drawn (see `answer_token`)
 CHOICE, FORM, COMMAND = "choice", "form", "command"
 LINK_ROWS = 3  # more links can be pasted as messages
 NAVIGATION = ("back", "skip", "pause")  # the engine's own words for these buttons
@@ -201,9 +208,9 @@ def _heading(options: RenderOptions, statement_id: str | None) -> str:
 
 
 def _choice_data(
-    choice: Choice, step: Step, statement_id: str | None, title: str
+    choice: Choice, step: Step, statement_id: str | None, title: str, drawn: str = ""
 ) -> dict[str, Any]:
-    return {
+    data = {
         MARK: CHOICE,
         "text": choice.value,
         "step": step.value,
@@ -211,27 +218,175 @@ def _choice_data(
         "title": title,
         "label": choice.label,
     }
+    if drawn:
+        data[DRAWN] = drawn
+    return data
 
 
-def _form_data(form: str, step: Step, statement_id: str | None, title: str) -> dict[str, Any]:
-    return {MARK: FORM, "form": form, "step": step.value, "sid": statement_id, "title": title}
+def _form_data(
+    form: str, step: Step, statement_id: str | None, title: str, drawn: str = ""
+) -> dict[str, Any]:
+    data = {MARK: FORM, "form": form, "step": step.value, "sid": statement_id, "title": title}
+    if drawn:
+        data[DRAWN] = drawn
+    return data
 
 
-def _navigation(step: Step, statement_id: str | None, title: str) -> dict[str, Any] | None:
+def _navigation(
+    step: Step, statement_id: str | None, title: str, drawn: str = ""
+) -> dict[str, Any] | None:
     if statement_id is None:
         return None
     return action_set(
         [
-            submit(LABEL[word], _choice_data(Choice(LABEL[word], word), step, statement_id, title))
+            submit(
+                LABEL[word],
+                _choice_data(Choice(LABEL[word], word), step, statement_id, title, drawn),
+            )
             for word in NAVIGATION
         ]
     )
 
 
 def _buttons(
-    choices: Sequence[Choice], step: Step, statement_id: str | None, title: str
+    choices: Sequence[Choice], step: Step, statement_id: str | None, title: str, drawn: str = ""
 ) -> list[dict[str, Any]]:
-    return [submit(c.label, _choice_data(c, step, statement_id, title)) for c in choices]
+    return [submit(c.label, _choice_data(c, step, statement_id, title, drawn)) for c in choices]
+
+
+def _theme_header(theme: Theme) -> dict[str, Any]:
+    benchmarks = theme.benchmarks
+    return {
+        "type": "Container",
+        "style": "emphasis",
+        "bleed": True,
+        "items": [
+            text_block(
+                teams_wording.TEAMS_THEME.format(number=theme.number, title=theme.title),
+                size="Large",
+                weight="Bolder",
+            ),
+            text_block(
+                teams_wording.TEAMS_BENCHMARKS[len(benchmarks) > 1].format(
+                    numbers=", ".join(str(b) for b in benchmarks)
+                ),
+                isSubtle=True,
+                spacing="None",
+            ),
+        ],
+    }
+
+
+def _level_row(label: str, descriptor: str) -> dict[str, Any]:
+    """A level beside its descriptor: how the four read while a level is being chosen."""
+    return {
+        "type": "ColumnSet",
+        "separator": True,
+        "columns": [
+            {"type": "Column", "width": "90px", "items": [text_block(label, weight="Bolder")]},
+            {"type": "Column", "width": "stretch", "items": [text_block(descriptor)]},
+        ],
+    }
+
+
+def _level_folded(level: int, label: str, descriptor: str, chosen: bool) -> list[dict[str, Any]]:
+    """A level's heading that shows or hides its descriptor (Action.ToggleVisibility): once a
+    level is chosen the four descriptors are folded away, so the card stays short on a phone."""
+    target = f"descriptor_{level}"
+    heading = teams_wording.TEAMS_LEVEL_CHOSEN if chosen else teams_wording.TEAMS_LEVEL_FOLDED
+    return [
+        {
+            "type": "Container",
+            "separator": True,
+            "selectAction": {
+                "type": "Action.ToggleVisibility",
+                "title": label,
+                "targetElements": [target],
+            },
+            "items": [
+                text_block(
+                    heading.format(level=label),
+                    weight="Bolder",
+                    color="Good" if chosen else "Default",
+                )
+            ],
+        },
+        {"type": "Container", "id": target, "isVisible": False, "items": [text_block(descriptor)]},
+    ]
+
+
+def _answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    """The answer so far: its level and flag in a line, then its links, note and action."""
+    out: list[dict[str, Any]] = []
+    if answer.level is not None:
+        template = (
+            teams_wording.TEAMS_LAST_REVIEW if answer.carried else teams_wording.TEAMS_YOUR_ANSWER
+        )
+        out.append(text_block(template.format(answer=describe(answer)), color="Accent"))
+    if answer.evidence:
+        lines = [
+            f"- [{link.label or link.url}]({link.url})" if "://" in link.url else f"- {link}"
+            for link in answer.evidence
+        ]
+        out.append(text_block(LABEL["evidence"], weight="Bolder", spacing="Small"))
+        out.append(text_block("\n".join(lines), spacing="None"))
+    if answer.note:
+        out.append(text_block(teams_wording.TEAMS_NOTE_SHOWN.format(note=answer.note)))
+    action = answer.action
+    if answer.flag is Flag.PRIORITY and action is not None and action.target_level:
+        due = ""
+        if action.due:
+            try:
+                due = parse_by_when(action.due).label
+            except ValueError:
+                due = action.due
+        out.append(
+            fact_set(
+                [
+                    (LABEL["target"], str(action.target_level)),
+                    (LABEL["next_steps"], "; ".join((action.next_steps or "").splitlines())),
+                    (LABEL["who"], " / ".join(action.owner_names)),
+                    (LABEL["due"], due),
+                ]
+            )
+        )
+    return out
+
+
+def statement_message(
+    statement_card: StatementCard,
+    preface: Sequence[Message],
+    options: RenderOptions,
+    drawn: str = "",
+) -> dict[str, Any]:
+    """A statement's one card, redrawn as it is answered: the theme (on its first statement),
+    the statement, its four descriptors (folded behind their headings once a level is
+    chosen), the answer so far, what this turn said about it, and only the pending question's
+    controls, each carrying `drawn` so one drawing of a question is answered once."""
+    shown = statement_card
+    statement = shown.statement
+    body: list[dict[str, Any]] = _error_blocks(options.errors) + _message_blocks(preface)
+    if shown.theme is not None:
+        body.append(_theme_header(shown.theme))
+    body.append(text_block(statement.label, size="Medium", weight="Bolder"))
+    body.append(text_block(shown.progress.text, isSubtle=True, spacing="None"))
+    chosen = shown.answer.level if shown.answer is not None else None
+    asking_level = shown.question is not None and shown.question.step is Step.LEVEL
+    for choice in shown.level_choices:
+        if not choice.value.isdigit():
+            continue
+        level = int(choice.value)
+        text = _descriptor(statement, level)
+        if chosen is None or asking_level:
+            body.append(_level_row(choice.label, text))
+        else:
+            body.extend(_level_folded(level, choice.label, text, level == chosen))
+    if shown.answer is not None:
+        body.extend(_answer_blocks(shown.answer))
+    body.extend(_message_blocks(shown.notices))
+    if shown.question is None or not options.interactive:
+        return card(body)
+    return question_card(shown.question, (), options, drawn=drawn, head=body)
 
 
 def statement_card(
@@ -250,53 +405,13 @@ def statement_card(
     title = statement.short_label
     body: list[dict[str, Any]] = _error_blocks(options.errors) + _message_blocks(preface)
     if prompt.theme is not None:
-        benchmarks = prompt.theme.benchmarks
-        body.append(
-            {
-                "type": "Container",
-                "style": "emphasis",
-                "bleed": True,
-                "items": [
-                    text_block(
-                        teams_wording.TEAMS_THEME.format(
-                            number=prompt.theme.number, title=prompt.theme.title
-                        ),
-                        size="Large",
-                        weight="Bolder",
-                    ),
-                    text_block(
-                        teams_wording.TEAMS_BENCHMARKS[len(benchmarks) > 1].format(
-                            numbers=", ".join(str(b) for b in benchmarks)
-                        ),
-                        isSubtle=True,
-                        spacing="None",
-                    ),
-                ],
-            }
-        )
+        body.append(_theme_header(prompt.theme))
     body.append(text_block(statement.label, size="Medium", weight="Bolder"))
     body.append(text_block(prompt.progress.text, isSubtle=True, spacing="None"))
     for choice in prompt.level_choices:
         if not choice.value.isdigit():
             continue
-        body.append(
-            {
-                "type": "ColumnSet",
-                "separator": True,
-                "columns": [
-                    {
-                        "type": "Column",
-                        "width": "90px",
-                        "items": [text_block(choice.label, weight="Bolder")],
-                    },
-                    {
-                        "type": "Column",
-                        "width": "stretch",
-                        "items": [text_block(_descriptor(statement, int(choice.value)))],
-                    },
-                ],
-            }
-        )
+        body.append(_level_row(choice.label, _descriptor(statement, int(choice.value))))
     if prompt.current is not None:
         template = (
             teams_wording.TEAMS_LAST_REVIEW
@@ -316,20 +431,33 @@ def statement_card(
 
 
 def question_card(
-    question: Question, preface: Sequence[Message], options: RenderOptions
+    question: Question,
+    preface: Sequence[Message],
+    options: RenderOptions,
+    *,
+    drawn: str = "",
+    head: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One question of a statement, with the inputs its step needs."""
+    """One question of a statement, with the inputs its step needs.
+
+    `head` replaces the question's own title (a statement card draws the statement above its
+    question); `drawn` is the drawing's token, sent back with every button and form."""
     sid, step = question.statement_id, question.step
     title = _heading(options, sid)
-    body: list[dict[str, Any]] = _error_blocks(options.errors) + _message_blocks(preface)
-    if title:
-        body.append(text_block(title, weight="Bolder", isSubtle=True))
+    body: list[dict[str, Any]]
+    if head is not None:
+        body = head
+    else:
+        body = _error_blocks(options.errors) + _message_blocks(preface)
+        if title:
+            body.append(text_block(title, weight="Bolder", isSubtle=True))
     if (
         step is Step.TARGET
         and options.priority is not None
         and options.priority.statement_id == sid
     ):
-        return _mark_invalid(_priority_card(options.priority, body, options, title), options)
+        priority = _priority_card(options.priority, body, options, title, drawn)
+        return _mark_invalid(priority, options)
     if question.hint:
         body.append(text_block(question.hint, color="Accent"))
     body.append(text_block(question.text, weight="Bolder"))
@@ -340,36 +468,38 @@ def question_card(
     form: list[dict[str, Any]] = []
     if step is Step.PARTICIPANTS:
         body.append(_text_input("participants", LABEL["participants"], values))
-        form = [submit(LABEL["save"], _form_data("participants", step, sid, title), "positive")]
+        data = _form_data("participants", step, sid, title, drawn)
+        form = [submit(LABEL["save"], data, "positive")]
     elif step is Step.EVIDENCE:
         for n in range(1, LINK_ROWS + 1):
             body.append(_link_row(n, values))
-        data = _form_data("evidence", step, sid, title)
+        data = _form_data("evidence", step, sid, title, drawn)
         data["finish"] = buttons[0].value if buttons else ""
         form = [submit(LABEL["save_links"], data, "positive")]
     elif step is Step.NOTE:
         body.append(_text_input("note", LABEL["note"], values, multiline=True))
-        data = _form_data("note", step, sid, title)
+        data = _form_data("note", step, sid, title, drawn)
         data["empty"] = buttons[0].value if buttons else ""
         form = [submit(LABEL["save"], data, "positive")]
     elif step is Step.NEXT_STEPS:
         body.append(_text_input("next_steps", LABEL["next_steps"], values, multiline=True))
-        form = [submit(LABEL["save"], _form_data("next_steps", step, sid, title), "positive")]
+        data = _form_data("next_steps", step, sid, title, drawn)
+        form = [submit(LABEL["save"], data, "positive")]
     elif step is Step.OWNERS:
         people = [c for c in buttons if c.value != KEEP]
         buttons = [c for c in buttons if c.value == KEEP]
         body.extend(_owner_inputs(people, values, options.people_picker))
-        form = [submit(LABEL["save"], _form_data("owners", step, sid, title), "positive")]
+        form = [submit(LABEL["save"], _form_data("owners", step, sid, title, drawn), "positive")]
     elif step is Step.DUE:
         dated = [c for c in buttons if c.value != KEEP]
         buttons = [c for c in buttons if c.value == KEEP]
         body.append(_choice_input("due", LABEL["due"], dated, values.get("due")))
-        data = _form_data("due", step, sid, title)
+        data = _form_data("due", step, sid, title, drawn)
         data["labels"] = {c.value: c.label for c in dated}
         form = [submit(LABEL["save"], data, "positive")]
-    body.append(action_set(form + _buttons(buttons, step, sid, title)))
+    body.append(action_set(form + _buttons(buttons, step, sid, title, drawn)))
     if step is not Step.PARTICIPANTS:
-        navigation = _navigation(step, sid, title)
+        navigation = _navigation(step, sid, title, drawn)
         if navigation:
             body.append(navigation)
     return _mark_invalid(card(body), options)
@@ -504,7 +634,11 @@ def _owner_inputs(
 
 
 def _priority_card(
-    form: PriorityForm, body: list[dict[str, Any]], options: RenderOptions, title: str
+    form: PriorityForm,
+    body: list[dict[str, Any]],
+    options: RenderOptions,
+    title: str,
+    drawn: str = "",
 ) -> dict[str, Any]:
     """Target level, next steps, owners and by when, saved together or not at all."""
     sid = form.statement_id
@@ -523,10 +657,10 @@ def _priority_card(
     body.extend(_owner_inputs(people, values, options.people_picker))
     dated = [c for c in form.due.choices if c.value != KEEP]
     body.append(_choice_input("due", LABEL["due"], dated, values.get("due")))
-    data = _form_data("priority", Step.TARGET, sid, title)
+    data = _form_data("priority", Step.TARGET, sid, title, drawn)
     data["labels"] = {c.value: c.label for c in dated}
     body.append(action_set([submit(LABEL["save"], data, "positive")]))
-    navigation = _navigation(Step.TARGET, sid, title)
+    navigation = _navigation(Step.TARGET, sid, title, drawn)
     if navigation:
         body.append(navigation)
     return card(body)
@@ -908,20 +1042,60 @@ def welcome_card(text: str) -> dict[str, Any]:
 # ----- a turn's replies ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """One activity of a turn; `statement_id` marks a statement's one card (updated in place)."""
+
+    activity: Activity
+    statement_id: str | None = None
+    step: Step | None = None  # the question a question card (not a statement's) asks
+
+
 def render(replies: Sequence[Reply], options: RenderOptions | None = None) -> list[Activity]:
     """The replies of one turn as Teams activities, in order."""
+    return [d.activity for d in draw(replies, options)]
+
+
+def draw(
+    replies: Sequence[Reply],
+    options: RenderOptions | None = None,
+    on_screen: Collection[str] = (),
+) -> list[Drawn]:
+    """The replies of one turn as Teams activities, in order, each statement's card marked.
+
+    Plain messages ride at the top of the card that follows them. Statement cards already
+    `on_screen` are updated in place, perhaps far up the chat, so messages go on the turn's
+    last card only when it is new (and no summary or plan follows); otherwise they are sent
+    on their own, as refusals always are, next to the words they answer."""
     options = options or RenderOptions()
-    out: list[Activity] = []
+    out: list[Drawn] = []
     pending: list[Message] = []
 
     def flush() -> None:
         if pending:
-            out.append(text_activity("\n\n".join(m.text for m in pending)))
+            out.append(Drawn(text_activity("\n\n".join(m.text for m in pending))))
             pending.clear()
 
     for index, reply in enumerate(replies):
         if isinstance(reply, Message):
             pending.append(reply)
+        elif isinstance(reply, StatementCard):
+            rest = [m for m in pending if m.tone is not Tone.ERROR]
+            if len(rest) < len(pending):  # refusals first, on their own
+                pending[:] = [m for m in pending if m.tone is Tone.ERROR]
+                flush()
+                pending.extend(rest)
+            last = all(isinstance(r, Message) for r in replies[index + 1 :])
+            preface: list[Message] = []
+            if last and reply.statement.id not in on_screen:
+                preface, pending[:] = list(pending), []
+            else:
+                flush()
+            content = statement_message(reply, preface, options, drawn=answer_token())
+            summary = reply.statement.short_label
+            if reply.question is not None:
+                summary = f"{summary} – {reply.question.text}"
+            out.append(Drawn(card_activity(content, summary), reply.statement.id))
         elif isinstance(reply, StatementPrompt):
             later = any(
                 isinstance(r, Question) and r.statement_id == reply.statement.id
@@ -930,34 +1104,43 @@ def render(replies: Sequence[Reply], options: RenderOptions | None = None) -> li
             content = statement_card(reply, pending, options, context_only=later)
             summary = reply.statement.short_label
             pending.clear()
-            out.append(card_activity(content, summary))
+            out.append(Drawn(card_activity(content, summary)))
         elif isinstance(reply, Question):
-            content = question_card(reply, pending, options)
+            content = question_card(reply, pending, options, drawn=answer_token())
             pending.clear()
-            out.append(card_activity(content, reply.text))
+            out.append(Drawn(card_activity(content, reply.text), step=reply.step))
         elif isinstance(reply, ShowSummary):
             flush()
-            out.append(card_activity(summary_card(reply.summary), reply.summary.title))
+            out.append(Drawn(card_activity(summary_card(reply.summary), reply.summary.title)))
         elif isinstance(reply, ShowPlan):
             flush()
-            out.append(card_activity(plan_card(reply.plan, options.exports), reply.plan.title))
+            plan = plan_card(reply.plan, options.exports)
+            out.append(Drawn(card_activity(plan, reply.plan.title)))
         elif isinstance(reply, ShowActions):
             flush()
-            out.append(
-                card_activity(actions_card(reply.title, reply.actions, reply.today), reply.title)
-            )
+            listing = actions_card(reply.title, reply.actions, reply.today)
+            out.append(Drawn(card_activity(listing, reply.title)))
         elif isinstance(reply, ShowAction):
             flush()
-            out.append(card_activity(action_card(reply.action, reply.today, options.timezone)))
+            shown = action_card(reply.action, reply.today, options.timezone)
+            out.append(Drawn(card_activity(shown)))
         else:  # pragma: no cover - the Reply union is closed
             raise TypeError(f"cannot render {reply!r}")
     flush()
     return out
 
 
+def answer_token() -> str:
+    """A new token for one drawing of a question: its buttons and forms send it back, so a
+    double click is one answer while the same question drawn again (after "back") is new."""
+    return uuid4().hex[:8]
+
+
 def question_of(replies: Sequence[Reply]) -> Question | StatementPrompt | None:
     """The last question among replies (the one a card would ask)."""
     for reply in reversed(replies):
+        if isinstance(reply, StatementCard) and reply.question is not None:
+            return reply.question
         if isinstance(reply, Question | StatementPrompt):
             return reply
     return None

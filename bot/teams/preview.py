@@ -1,7 +1,7 @@
 """The engine's own questions for one person's place in the review, read without answering.
 
 A Teams card can hold several questions at once (the priority details), and a refused form
-is drawn again with the question it answered. Both need the engine's questions (their
+is drawn again on its statement's card. Both need the engine's questions (their
 text, choices and real dates) for this person's current statement: `engine.question_for`
 asks them on a copy, so nothing is replayed, guessed or saved here.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from bot.reviews import ReviewService, Who
 from bot.teams.cards import PriorityForm
 from workflows import review as engine
-from workflows.replies import Question, Step
+from workflows.replies import Question, StatementCard, Step
 
 
 @dataclass
@@ -35,6 +35,11 @@ class Preview:
     @property
     def statement_id(self) -> str | None:
         return self.state.cursor_for(self.ctx.actor_key).statement_id
+
+    def card(self, statement_id: str) -> StatementCard:
+        """A statement's one card as the engine draws it for this person now (a refused
+        form is shown again on it, with what was typed and why)."""
+        return engine.statement_card(self.state, self.ctx, statement_id)
 
     def question(self, step: Step) -> Question | None:
         """The engine's question for `step` of this person's current statement."""

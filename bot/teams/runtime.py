@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
+from botbuilder.core import ActivityHandler
 
 from bot.teams.sending import RetryingCloudAdapter
 from bot.teams.work import BackgroundWork
-
-if TYPE_CHECKING:
-    from bot.teams.bot import CareersBot
 
 
 @dataclass
 class TeamsRuntime:
     adapter: RetryingCloudAdapter  # a CloudAdapter whose sends and updates are retried
-    bot: CareersBot
+    # The activity handler (bot.teams.bot.CareersBot), typed by its SDK base class so this
+    # module never imports bot.py: bot.py -> proactive.py -> runtime.py stays acyclic.
+    bot: ActivityHandler
     work: BackgroundWork
     app_id: str  # "" in local mode (Bot Framework Emulator, tests)
     http: aiohttp.ClientSession  # uploads to OneDrive

@@ -97,6 +97,9 @@ TEAMS_ERROR = (
 )
 TEAMS_LAST_REVIEW = "Last review: {answer}"
 TEAMS_YOUR_ANSWER = "Your answer so far: {answer}"
+TEAMS_NOTE_SHOWN = "Note: {note}"
+TEAMS_LEVEL_FOLDED = "▸ {level}"  # a folded descriptor's heading: select it to read it
+TEAMS_LEVEL_CHOSEN = "▸ {level} ✓ (your level)"
 TEAMS_THEME = "Theme {number}: {title}"
 TEAMS_BENCHMARKS = ("Gatsby Benchmark {numbers}", "Gatsby Benchmarks {numbers}")  # one, several
 TEAMS_NO_DESCRIPTOR = "(no descriptor at this level in the model)"
@@ -124,6 +127,7 @@ TEAMS_LABELS = {
     "strength": "STRENGTH",
     "participants": "Names, separated by commas",
     "link": "Evidence link {n}",
+    "evidence": "Evidence",
     "link_label": "Label (optional)",
     "link_placeholder": "https://",
     "note": "Note",
