@@ -1130,7 +1130,11 @@ def describe(answer: Answer) -> str:
     if answer.flag is Flag.PRIORITY and action is not None:
         who = " / ".join(action.owner_names)
         due = parse_by_when(action.due).label if action.due else ""
-        text += f" (target {action.target_level}, {' – '.join(p for p in (due, who) if p)})"
+        details = [f"target {action.target_level}"] if action.target_level else []
+        if due or who:
+            details.append(" – ".join(p for p in (due, who) if p))
+        if details:  # a priority half-way through its details shows only what is there
+            text += f" ({', '.join(details)})"
     if answer.evidence:
         text += f", {len(answer.evidence)} evidence link{'s' if len(answer.evidence) != 1 else ''}"
     return text
