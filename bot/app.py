@@ -10,18 +10,27 @@ from aiohttp import web
 
 from bot import plan_links
 from bot.config import Settings, get_settings
-from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
+from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
 from bot.reviews import ReviewService
 from bot.scheduler import Dispatcher, scheduler_context
 from bot.slack import setup_slack
 from bot.teams import setup_teams
+from bot.workspaces import WorkspaceService
 from model_data import load_all
 from storage.db import Database
 from workflows import messages as msg
 
 log = logging.getLogger("careers_bot")
 
-__all__ = ["DATABASE", "NOTIFIERS", "SERVICE", "SETTINGS", "ConfigurationError", "init_app"]
+__all__ = [
+    "DATABASE",
+    "NOTIFIERS",
+    "SERVICE",
+    "SETTINGS",
+    "WORKSPACES",
+    "ConfigurationError",
+    "init_app",
+]
 
 
 def init_app(
@@ -38,6 +47,7 @@ def init_app(
     db = database or Database(settings.database_url)
     app[DATABASE] = db
     app[SERVICE] = ReviewService(db, clock)
+    app[WORKSPACES] = WorkspaceService(db, clock)
     app[NOTIFIERS] = {}
     app.cleanup_ctx.append(_database)
     app.router.add_get("/healthz", healthz)

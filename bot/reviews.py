@@ -147,36 +147,13 @@ class ReviewService:
         name: str | None = None,
         edition: Edition | str = Edition.SCHOOL,
     ) -> Organisation:
-        """The organisation a workspace (or tenant and team) belongs to, created on first contact.
+        """The organisation a workspace (or tenant and team) belongs to: kept for callers of
+        the turn service; the rule lives in `WorkspaceService.organisation_for`."""
+        from bot.workspaces import WorkspaceService  # it builds on this module's types
 
-        A tenant may hold several schools: a team linked on its own (`scope`) wins over the
-        tenant-wide link.
-        """
-        async with self.db.read() as session:  # nearly always known: no write lock
-            known = await self._linked(session, channel, workspace, scope)
-        if known is not None:
-            return known
-        async with self.db.transaction() as session:
-            found = await self._linked(session, channel, workspace, scope)
-            if found is not None:
-                return found
-            organisation = await repo.create_organisation(
-                session,
-                name or f"{channel.capitalize()} workspace {workspace}",
-                Edition(edition).value,
-            )
-            await repo.link_organisation(session, organisation.id, channel, workspace)
-            return organisation
-
-    @staticmethod
-    async def _linked(
-        session: AsyncSession, channel: str, workspace: str, scope: str
-    ) -> Organisation | None:
-        if scope:
-            found = await repo.linked_organisation(session, channel, workspace, scope)
-            if found is not None:
-                return found
-        return await repo.linked_organisation(session, channel, workspace)
+        return await WorkspaceService(self.db, self.clock).organisation_for(
+            channel, workspace, scope, name, edition
+        )
 
     async def _context(
         self, session: AsyncSession, organisation: Organisation, who: Who

@@ -268,6 +268,8 @@ class Dispatcher:
         notice = Notice.from_payload(delivery.payload)
         try:
             async with self.db.transaction() as session:
+                organisation = await repo.get_organisation(session, delivery.organisation_id)
+                gone = repo.disconnected_channels(organisation) if organisation else set()
                 if delivery.kind == "digest":
                     targets = await repo.conversation_refs(
                         session, delivery.organisation_id, kind="channel"
@@ -279,14 +281,20 @@ class Dispatcher:
                         person_id=delivery.person_id,
                         kind="personal",
                     )
-            targets = [t for t in targets if t.channel in self.notifiers]
+            # A channel the school removed the app from is skipped (its other channels are not).
+            skipped = [t for t in targets if t.channel in gone]
+            targets = [t for t in targets if t.channel in self.notifiers and t.channel not in gone]
             chart = await self._chart(delivery) if notice.attach_chart and targets else None
             sent_to: list[deliveries.SentTo] = []
             for target in targets:
                 await self.pacer.wait(target.channel, target.conversation_id)
                 await self.notifiers[target.channel].send(target, notice, chart)
                 sent_to.append({"channel": target.channel, "conversation": target.conversation_id})
-            if not targets:
+            sent_to.extend(
+                {"channel": t.channel, "conversation": t.conversation_id, "skipped": "disconnected"}
+                for t in skipped
+            )
+            if not targets and not skipped:
                 sent_to.append({"channel": "outbox"})
                 report.outbox += 1
             async with self.db.transaction() as session:

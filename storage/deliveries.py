@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rowcount
-from storage.models import Delivery
+from storage.models import Delivery, Organisation
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
@@ -84,11 +84,17 @@ async def drop_stale(session: AsyncSession, now: datetime) -> int:
 async def claim(
     session: AsyncSession, worker: str, now: datetime, limit: int = 50
 ) -> list[Delivery]:
-    """Take up to `limit` ready deliveries for `worker`, with a lease that another can take over."""
+    """Take up to `limit` ready deliveries for `worker`, with a lease that another can take over.
+
+    A disconnected school's deliveries are left waiting: they go out if it reconnects before
+    they are stale (`drop_stale` drops them otherwise).
+    """
+    disconnected = select(Organisation.id).where(Organisation.disconnected_at.is_not(None))
     ready = (
         select(Delivery.id)
         .where(
             Delivery.stale_at > now,
+            Delivery.organisation_id.not_in(disconnected),
             or_(
                 and_(Delivery.status.in_(["pending", "failed"]), Delivery.next_attempt_at <= now),
                 and_(Delivery.status == "claimed", Delivery.lease_until < now),

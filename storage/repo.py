@@ -965,20 +965,51 @@ async def forget_conversation_refs(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def set_disconnected(
-    session: AsyncSession, channel: str, workspace: str, at: datetime | None
-) -> list[int]:
-    """Mark the organisations a workspace belongs to as disconnected (`at`) or connected (None).
+DISCONNECTED = "disconnected"  # Organisation.settings: chat channel -> when it was removed
 
-    Their data stays: an uninstalled app loses only its tokens.
+
+def disconnected_channels(organisation: m.Organisation) -> set[str]:
+    """The chat channels the school removed the app from (nothing is sent through them)."""
+    return set((organisation.settings or {}).get(DISCONNECTED) or {})
+
+
+async def organisation_channels(session: AsyncSession, organisation_id: int) -> set[str]:
+    """The chat channels an organisation is linked through (Slack, Teams)."""
+    rows = await session.scalars(
+        select(m.ChatLink.channel).where(m.ChatLink.organisation_id == organisation_id)
+    )
+    return set(rows)
+
+
+async def set_channel_disconnected(
+    session: AsyncSession, organisation_id: int, channel: str, at: datetime | None
+) -> bool:
+    """Record one school as disconnected from one chat channel (`at`) or back on it (None).
+
+    Per organisation, not per workspace: one team of a trust removing the app leaves the
+    trust's other schools alone. `disconnected_at` is set once every channel the school is
+    linked through is disconnected, so the scheduler stops planning for it altogether.
+    Returns whether anything changed (a reconnect of a connected school writes nothing).
     """
-    ids = [link.organisation_id for link in await links_for(session, channel, workspace)]
-    for organisation_id in ids:
-        organisation = await session.get(m.Organisation, organisation_id)
-        if organisation is not None:
-            organisation.disconnected_at = at
+    organisation = await session.get(m.Organisation, organisation_id)
+    if organisation is None:
+        return False
+    gone = dict((organisation.settings or {}).get(DISCONNECTED) or {})
+    if at is None:
+        if channel not in gone and organisation.disconnected_at is None:
+            return False
+        gone.pop(channel, None)
+    else:
+        gone[channel] = at.isoformat()
+    settings = {k: v for k, v in (organisation.settings or {}).items() if k != DISCONNECTED}
+    if gone:
+        settings[DISCONNECTED] = gone
+    organisation.settings = settings  # a new dict, so that SQLAlchemy sees the JSON change
+    linked = await organisation_channels(session, organisation_id) | {channel}
+    everywhere = bool(gone) and linked <= gone.keys()
+    organisation.disconnected_at = (at or organisation.disconnected_at) if everywhere else None
     await session.flush()
-    return ids
+    return True
 
 
 # ----- the bot's own messages --------------------------------------------------------------

@@ -177,6 +177,14 @@ REMINDER_BUTTONS = (
 DIGEST_PLAN_HINT = "The full plan: ask the bot for 'plan', or run careers-bot export."
 DIGEST_PLAN_LINK = "The full plan (Word, link valid for two weeks): {url}"
 
+# ----- set-up, roles and the digest channel (every channel) -------------------------------
+SETUP_EDITION_LOCKED = (
+    "The edition can't change once a review has started: reviews keep the edition they began with."
+)
+SETUP_TWO_ROLES = "Someone is chosen twice: each person either answers or only views."
+SETUP_NOT_ALLOWED = "Only the Careers Leader of {organisation} can change its set-up."
+DIGEST_NOT_LEADER = "Only the Careers Leader of {organisation} can choose where the digest goes."
+
 # Slack's and Teams' own wording is with each channel: bot/slack/wording.py, bot/teams/wording.py.
 
 # ----- public pages (the Teams manifest links to these) --------------------------------------

@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Settings
-from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
+from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
 from bot.slack.bolt import EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH, SlackBot, build
 from bot.slack.notifier import SlackNotifier
 
@@ -54,7 +54,7 @@ def setup_slack(app: web.Application) -> SlackBot | None:
     problems = check(settings)
     if problems:
         raise ConfigurationError("; ".join(problems))
-    bot = build(settings, app[DATABASE], app[SERVICE])
+    bot = build(settings, app[DATABASE], app[SERVICE], app[WORKSPACES])
     app[SLACK] = bot
     app[NOTIFIERS]["slack"] = SlackNotifier(bot)
     if settings.slack_configured:

@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.reviews import ReviewService
 from bot.slack import modals, render
 from bot.slack.handlers import Origin, SlackAdapter
+from bot.workspaces import WorkspaceService
 from storage.db import Database
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
 
@@ -196,7 +197,12 @@ class SlackBot:
         return make_client(self.settings, token, self.session)
 
 
-def build(settings: Settings, database: Database, service: ReviewService) -> SlackBot:
+def build(
+    settings: Settings,
+    database: Database,
+    service: ReviewService,
+    workspaces: WorkspaceService | None = None,
+) -> SlackBot:
     """The Bolt app for these settings: one workspace (bot token) or many (OAuth)."""
     store: AsyncSQLAlchemyInstallationStore | None = None
     kwargs: dict[str, Any] = {}
@@ -234,7 +240,7 @@ def build(settings: Settings, database: Database, service: ReviewService) -> Sla
         logger=logging.getLogger("careers_bot.slack.bolt"),
         **kwargs,
     )
-    bot = SlackBot(settings, app, SlackAdapter(service), store, InFlight())
+    bot = SlackBot(settings, app, SlackAdapter(service, workspaces), store, InFlight())
     register(bot)
     return bot
 

@@ -41,6 +41,7 @@ from bot.slack.render import (
     section,
 )
 from bot.slack.turns import Preview, act
+from bot.workspaces import DIGEST, SetupField, SetupRefusal, SetupRequest, WorkspaceService
 from model_data import Edition, load_model
 from storage import repo
 from storage.db import Database
@@ -49,7 +50,7 @@ from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
 from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
-from workflows.roles import Role, may_configure
+from workflows.roles import Role
 
 log = logging.getLogger("careers_bot.slack")
 
@@ -68,6 +69,12 @@ EXPORT_FORMATS = ("docx", "xlsx")
 # The priority form's fields, in the order the engine asks their questions.
 PRIORITY_STEPS = (Step.TARGET, Step.NEXT_STEPS, Step.OWNERS, Step.DUE)
 PRIORITY_BLOCKS = dict(zip(PRIORITY_STEPS, modals.PRIORITY_FIELDS, strict=True))
+# Where a set-up form shows each of the service's refusals.
+SETUP_BLOCKS = {
+    SetupField.PERMISSION: modals.ORG_NAME,
+    SetupField.EDITION: modals.EDITION,
+    SetupField.PEOPLE: modals.SLT,
+}
 FAST_LOOKUP_SECONDS = 1.5  # a lookup made before a form's acknowledgement must be quick
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -150,8 +157,9 @@ def errors_of(result: TurnResult) -> list[str]:
 class SlackAdapter:
     """The translator between Slack requests and the review service."""
 
-    def __init__(self, service: ReviewService) -> None:
+    def __init__(self, service: ReviewService, workspaces: WorkspaceService | None = None) -> None:
         self.service = service
+        self.workspaces = workspaces or WorkspaceService(service.db, service.clock)
 
     @property
     def db(self) -> Database:
@@ -161,14 +169,11 @@ class SlackAdapter:
 
     async def organisation_id(self, origin: Origin) -> int:
         """The workspace's organisation (created on first contact), reconnected if it was."""
-        organisation = await self.service.chat_organisation(
+        organisation = await self.workspaces.organisation_for(
             CHANNEL,
             origin.workspace,
             name=f"Slack workspace {origin.team_name}" if origin.team_name else None,
         )
-        if organisation.disconnected_at is not None:
-            async with self.db.transaction() as session:
-                await repo.set_disconnected(session, CHANNEL, origin.workspace, None)
         return organisation.id
 
     async def who(
@@ -190,14 +195,7 @@ class SlackAdapter:
 
         `fast` is for work done before a form is acknowledged: one quick attempt, no retries.
         """
-        found: dict[str, str] = {}
-        async with self.db.read() as session:
-            for user_id in dict.fromkeys(user_ids):
-                person = await repo.person_by_identity(
-                    session, CHANNEL, origin.workspace, user_id, organisation_id
-                )
-                if person is not None:
-                    found[user_id] = person.display_name
+        found = await self.workspaces.names(organisation_id, CHANNEL, origin.workspace, user_ids)
         lookup = client
         if fast:
             lookup = AsyncWebClient(
@@ -244,20 +242,9 @@ class SlackAdapter:
 
     async def remember_dm(self, organisation_id: int, who: Who, channel_id: str) -> None:
         """Keep the DM for reminders later (ConversationRef kind "personal")."""
-        async with self.db.transaction() as session:
-            person = await repo.person_for_identity(
-                session, organisation_id, CHANNEL, who.external_id, who.display_name, who.workspace
-            )
-            await repo.save_conversation_ref(
-                session,
-                organisation_id,
-                CHANNEL,
-                channel_id,
-                "personal",
-                {"team_id": who.workspace, "user_id": who.external_id, "channel_id": channel_id},
-                self.service.clock(),
-                person_id=person.id,
-            )
+        await self.workspaces.remember_conversation(
+            organisation_id, who, self.dm_conversation(who, channel_id)
+        )
 
     async def handled(self, key: str) -> bool:
         async with self.db.transaction() as session:
@@ -776,14 +763,14 @@ class SlackAdapter:
 
     # ----- set-up --------------------------------------------------------------------------
 
+    @staticmethod
+    def caller(origin: Origin) -> Who:
+        """The sender as an identity to look up (their name is not needed for that)."""
+        return Who(CHANNEL, origin.user_id, origin.user_id, origin.workspace)
+
     async def leads(self, organisation_id: int, origin: Origin) -> bool:
         """The Careers Leader, or anyone while none is named (the first to start leads)."""
-        async with self.db.read() as session:
-            named = await repo.careers_leader_named(session, organisation_id)
-            person = await repo.person_by_identity(
-                session, CHANNEL, origin.workspace, origin.user_id, organisation_id
-            )
-            return may_configure(person.role if person else None, named)
+        return await self.workspaces.may_configure(organisation_id, self.caller(origin))
 
     async def slack_admin(self, origin: Origin, client: AsyncWebClient) -> bool:
         """A workspace admin or owner (an IT admin setting the bot up for the school)."""
@@ -807,16 +794,18 @@ class SlackAdapter:
             if not admin:
                 await respond(text=slack_wording.SLACK_SETUP_NOT_ALLOWED, response_type="ephemeral")
                 return
-        async with self.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            assert organisation is not None
-            roles = await self.slack_roles(session, organisation_id, origin.workspace)
-            name, edition, settings = organisation.name, organisation.edition, organisation.settings
+        current = await self.workspaces.setup_of(organisation_id, CHANNEL, origin.workspace)
+        roles = current.roles
+        settings = {
+            "slt_channel": current.digest,
+            "digest_day": current.digest_day,
+            "digest_time": current.digest_time,
+        }
         leader = next((u for u, r in roles.items() if r == Role.CAREERS_LEADER.value), None)
         view = modals.setup_modal(
-            name,
-            edition,
-            settings or {},
+            current.name,
+            current.edition,
+            {key: value for key, value in settings.items() if value},
             leader,
             [u for u, r in roles.items() if r == Role.COLLEAGUE.value],
             [u for u, r in roles.items() if r == Role.SLT.value],
@@ -826,15 +815,33 @@ class SlackAdapter:
         )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @staticmethod
-    async def slack_roles(session: Any, organisation_id: int, workspace: str) -> dict[str, str]:
-        """Slack user id -> role, for this workspace's people who have one."""
-        out = {}
-        for person in await repo.people(session, organisation_id):
-            for identity in person.identities:
-                if identity.channel == CHANNEL and identity.workspace == workspace and person.role:
-                    out[identity.external_id] = person.role
-        return out
+    def setup_request(
+        self, origin: Origin, form: modals.SetupForm, names: Mapping[str, str]
+    ) -> SetupRequest:
+        """The form as the workspace service's typed, channel-neutral set-up."""
+
+        def who(user: str) -> Who:
+            return Who(CHANNEL, user, names.get(user, user), origin.workspace)
+
+        people = [(who(form.leader), Role.CAREERS_LEADER)] if form.leader else []
+        people += [(who(user), Role.COLLEAGUE) for user in form.colleagues]
+        people += [(who(user), Role.SLT) for user in form.slt]
+        digest = None
+        if form.slt_channel:
+            reference: dict[str, object] = {
+                "team_id": origin.workspace,
+                "channel_id": form.slt_channel,
+            }
+            digest = Conversation(form.slt_channel, DIGEST, reference)
+        return SetupRequest(
+            by=who(origin.user_id),
+            name=form.name or None,
+            edition=form.edition,
+            digest_day=form.digest_day,
+            digest_time=form.digest_time,
+            people=people,
+            digest=digest,
+        )
 
     async def setup_submitted(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, ack: Any
@@ -856,17 +863,14 @@ class SlackAdapter:
                 errors={modals.ORG_NAME: slack_wording.SLACK_SETUP_NOT_ALLOWED},
             )
             return
-        errors: dict[str, str] = {}
-        async with self.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            assert organisation is not None
-            started = await repo.latest_review(session, organisation_id) is not None
-            if started and form.edition != organisation.edition:
-                errors[modals.EDITION] = slack_wording.SLACK_SETUP_EDITION_LOCKED
-        if form.twice():
-            errors[modals.SLT] = slack_wording.SLACK_SETUP_TWO_ROLES
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        refusals = await self.workspaces.check_setup(
+            organisation_id, self.setup_request(origin, form, {})
+        )
+        if refusals:
+            await ack(
+                response_action="errors",
+                errors={SETUP_BLOCKS[r.field]: r.reason for r in refusals},
+            )
             return
         await ack()
         await self.save_setup(client, origin, organisation_id, form)
@@ -876,46 +880,13 @@ class SlackAdapter:
     ) -> None:
         """After the acknowledgement: names looked up, then everything saved in one transaction."""
         names = await self.names(organisation_id, origin, [*form.people(), origin.user_id], client)
-        roles = form.roles()
-        now = self.service.clock()
-        async with self.db.transaction() as session:
-            organisation = await repo.update_organisation(
-                session,
-                organisation_id,
-                name=form.name or None,
-                edition=form.edition,
-                settings={
-                    "slt_channel": form.slt_channel,
-                    "digest_day": form.digest_day,
-                    "digest_time": form.digest_time,
-                },
-            )
-            for user, role in roles.items():
-                person = await repo.person_for_identity(
-                    session, organisation_id, CHANNEL, user, names.get(user, user), origin.workspace
-                )
-                await repo.set_role(session, person, role)
-            for person in await repo.people(session, organisation_id):
-                slack_ids = {
-                    i.external_id
-                    for i in person.identities
-                    if i.channel == CHANNEL and i.workspace == origin.workspace
-                }
-                if slack_ids and not slack_ids & roles.keys() and person.role is not None:
-                    await repo.set_role(session, person, None)
-            keep = (form.slt_channel,) if form.slt_channel else ()
-            await repo.forget_conversation_refs(session, organisation_id, CHANNEL, "channel", keep)
-            if form.slt_channel:
-                await repo.save_conversation_ref(
-                    session,
-                    organisation_id,
-                    CHANNEL,
-                    form.slt_channel,
-                    "channel",
-                    {"team_id": origin.workspace, "channel_id": form.slt_channel},
-                    now,
-                )
-            organisation_name, edition = organisation.name, organisation.edition
+        saved = await self.workspaces.save_setup(
+            organisation_id, self.setup_request(origin, form, names)
+        )
+        channel = await self.dm(client, origin.user_id)
+        if isinstance(saved, SetupRefusal):  # changed since the form was checked
+            await self.send(client, channel, [SlackMessage(saved.reason, [section(saved.reason)])])
+            return
         invite = False
         if form.slt_channel:
             try:
@@ -923,11 +894,10 @@ class SlackAdapter:
             except SlackApiError as exc:  # a private channel: the bot must be invited
                 log.info("conversations.join %s: %s", form.slt_channel, exc)
                 invite = True
-        channel = await self.dm(client, origin.user_id)
         await self.send(
             client,
             channel,
-            [setup_saved(form, organisation_name, edition, names, invite)],
+            [setup_saved(form, saved.name, saved.edition, names, invite)],
         )
 
     # ----- typed messages, App Home, uninstall ---------------------------------------------
@@ -972,20 +942,15 @@ class SlackAdapter:
             build_summary(load_model(state.edition), state.answers, state.title) if state else None
         )
         mine = await act(self.service, organisation_id, who, "my actions")
-        async with self.db.transaction() as session:
-            organisation = await repo.get_organisation(session, organisation_id)
-            person = await repo.person_by_identity(
-                session, CHANNEL, origin.workspace, origin.user_id, organisation_id
-            )
-            name = organisation.name if organisation else ""
-            role = Role(person.role).label if person is not None and person.role else None
-        view = home_view(name, role, state, summary, mine.replies)
+        organisation = await self.workspaces.organisation(organisation_id)
+        role = await self.workspaces.role_of(organisation_id, who)
+        name = organisation.name if organisation else ""
+        view = home_view(name, role.label if role else None, state, summary, mine.replies)
         await client.views_publish(user_id=origin.user_id, view=view)
 
     async def disconnected(self, origin: Origin) -> None:
         """The app was uninstalled or its bot token revoked: the organisation's data stays."""
-        async with self.db.transaction() as session:
-            await repo.set_disconnected(session, CHANNEL, origin.workspace, self.service.clock())
+        await self.workspaces.disconnect(CHANNEL, origin.workspace)
 
 
 def setup_saved(

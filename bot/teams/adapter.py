@@ -21,7 +21,7 @@ from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.schema import Activity
 
 from bot.config import Settings
-from bot.keys import NOTIFIERS, SERVICE, SETTINGS, ConfigurationError
+from bot.keys import NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
 from bot.teams import cards
 from bot.teams import wording as teams_wording
 from bot.teams.bot import CareersBot
@@ -100,7 +100,7 @@ async def _teams(app: web.Application) -> AsyncIterator[None]:
     adapter = RetryingCloudAdapter(ConnectorAuthentication(config))
     work = BackgroundWork()
     http = aiohttp.ClientSession(timeout=UPLOAD_TIMEOUT)
-    bot = CareersBot(app[SERVICE], settings, adapter, work, http)
+    bot = CareersBot(app[SERVICE], settings, adapter, work, http, app[WORKSPACES])
     adapter.on_turn_error = _on_turn_error
     app[TEAMS] = TeamsRuntime(adapter, bot, work, settings.microsoft_app_id, http)
     try:

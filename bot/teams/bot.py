@@ -44,9 +44,10 @@ from bot.teams.proactive import (
 )
 from bot.teams.sending import update_failed
 from bot.teams.work import BackgroundWork
+from bot.workspaces import SetupField, SetupRefusal, WorkspaceService
 from model_data import Edition, load_model
 from storage import repo
-from storage.models import Organisation, Person
+from storage.models import Organisation
 from workflows import messages as msg
 from workflows.actions import parse_command
 from workflows.inputs import Choose, Fields, Text
@@ -61,12 +62,10 @@ from workflows.replies import (
     Step,
     Tone,
 )
-from workflows.roles import leads, may_configure
 
 log = logging.getLogger("careers_bot.teams")
 
 LOCAL_TENANT = "local"  # the Bot Framework Emulator sends no tenant
-SLT_SETTING = "teams_slt_conversation"
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 MAX_KEY = 300  # HandledInput.key
@@ -105,6 +104,7 @@ class Turn:
     person_id: int | None = None
     first_contact: bool = False  # no welcome was sent to this conversation before
     named: bool = True  # Teams leaves the name out of some events (conversationUpdate)
+    conversation: Conversation | None = None  # as the workspace service remembers it
 
     @property
     def answer_key(self) -> str:
@@ -150,8 +150,10 @@ class CareersBot(TeamsActivityHandler):
         adapter: CloudAdapter,
         work: BackgroundWork,
         http: aiohttp.ClientSession,
+        workspaces: WorkspaceService | None = None,
     ) -> None:
         self.service = service
+        self.workspaces = workspaces or WorkspaceService(service.db, service.clock)
         self.settings = settings
         self.adapter = adapter
         self.work = work
@@ -209,16 +211,13 @@ class CareersBot(TeamsActivityHandler):
         activity = turn_context.activity
         tenant = tenant_of(activity) or LOCAL_TENANT
         kind = getattr(activity.conversation, "conversation_type", None)
-        personal = kind in (None, "personal")
         user = activity.from_property
-        async with self.service.db.transaction() as session:
-            if personal:
-                external = (user.aad_object_id or user.id) if user else ""
-                person = await repo.person_by_identity(session, CHANNEL, tenant, external)
-                if person is None or not leads(person.role):
-                    log.info("removed from a personal chat in %s", tenant)
-                    return
-            ids = await repo.set_disconnected(session, CHANNEL, tenant, self.service.clock())
+        if kind in (None, "personal"):
+            external = (user.aad_object_id or user.id) if user else ""
+            ids = await self.workspaces.disconnect_person(Who(CHANNEL, external, "", tenant))
+        else:  # only the school this team belongs to: a trust's other schools carry on
+            team = ((activity.channel_data or {}).get("team") or {}).get("id") or ""
+            ids = await self.workspaces.disconnect(CHANNEL, tenant, team)
         log.info("uninstalled from %s: organisations %s disconnected", tenant, ids)
 
     async def on_teams_file_consent_accept(
@@ -281,11 +280,10 @@ class CareersBot(TeamsActivityHandler):
         """Find the organisation and remember this conversation (for reminders and digests)."""
         activity = turn_context.activity
         channel_data: dict[str, Any] = activity.channel_data or {}
-        conversation = activity.conversation
         tenant = tenant_of(activity) or LOCAL_TENANT
         team = (channel_data.get("team") or {}).get("id") or ""
         team_name = (channel_data.get("team") or {}).get("name")
-        kind = getattr(conversation, "conversation_type", None)
+        kind = getattr(activity.conversation, "conversation_type", None)
         personal = kind in (None, "personal")
         user = activity.from_property
         who = Who(
@@ -295,126 +293,35 @@ class CareersBot(TeamsActivityHandler):
             workspace=tenant,
         )
         reference = stored_reference(activity, channel_post=not personal)
-        turn = Turn(
+        conversation = Conversation(
+            reference.conversation.id,
+            PERSONAL if personal else TEAM_KIND,
+            reference.serialize(),
+        )
+        arrival = await self.workspaces.arrive(
+            who,
+            conversation,
+            scope=team,
+            name=team_name if team else None,
+            edition=self.settings.default_edition,
+            named=bool(user and user.name),
+            welcome_key=f"teams:welcome:{conversation.conversation_id}"[:MAX_KEY]
+            if welcome
+            else None,
+        )
+        return Turn(
             activity=activity,
             tenant=tenant,
             team=team,
-            conversation_id=reference.conversation.id,
+            conversation_id=conversation.conversation_id,
             personal=personal,
             who=who,
-            organisation=None,  # type: ignore[arg-type]  # found just below
+            organisation=arrival.organisation,
+            person_id=arrival.person_id,
+            first_contact=arrival.first_contact,
             named=bool(user and user.name),
+            conversation=conversation,
         )
-        async with self.service.db.transaction() as session:
-            organisation = await self._find_organisation(session, turn)
-            if organisation is not None:
-                await self._remember(session, turn, organisation, reference, welcome)
-        if organisation is None:
-            organisation = await self.service.chat_organisation(
-                CHANNEL,
-                tenant,
-                team,
-                name=team_name if team else None,
-                edition=self.settings.default_edition,
-            )
-            async with self.service.db.transaction() as session:
-                await self._remember(session, turn, organisation, reference, welcome)
-        if organisation.disconnected_at is not None:  # reinstalled, or written to again
-            async with self.service.db.transaction() as session:
-                await repo.set_disconnected(session, CHANNEL, tenant, None)
-            organisation.disconnected_at = None
-        return turn
-
-    async def _find_organisation(self, session: Any, turn: Turn) -> Organisation | None:
-        """A personal chat belongs to the person's school; a team to its own link or the tenant's."""
-        if turn.personal:
-            person = await repo.person_by_identity(
-                session, CHANNEL, turn.tenant, turn.who.external_id
-            )
-            if person is not None:
-                turn.person_id = person.id
-                return await repo.get_organisation(session, person.organisation_id)
-        if turn.team:
-            found = await repo.linked_organisation(session, CHANNEL, turn.tenant, turn.team)
-            if found is not None:
-                return found
-        return await repo.linked_organisation(session, CHANNEL, turn.tenant)
-
-    async def _remember(
-        self,
-        session: Any,
-        turn: Turn,
-        organisation: Organisation,
-        reference: ConversationReference,
-        welcome: bool,
-    ) -> None:
-        turn.organisation = organisation
-        # A message in a personal chat from someone known: the turn pipeline remembers the
-        # conversation in its own transaction (Inbound.conversation), so not here as well.
-        pipeline_remembers = (
-            turn.personal
-            and turn.person_id is not None
-            and turn.activity.type == ActivityTypes.message
-        )
-        # Someone new belongs to the school they first write to the bot in (a team channel
-        # places them in a trust); only with their name, which would stick to their answers.
-        if turn.person_id is None and turn.named:
-            known = None
-            if not turn.personal:
-                known = await repo.person_by_identity(
-                    session, CHANNEL, turn.tenant, turn.who.external_id
-                )
-            if known is None:
-                person = await repo.person_for_identity(
-                    session,
-                    organisation.id,
-                    CHANNEL,
-                    turn.who.external_id,
-                    turn.who.display_name,
-                    turn.tenant,
-                )
-                if turn.personal:
-                    turn.person_id = person.id
-        if not pipeline_remembers:
-            await self._remember_conversation(session, turn, organisation, reference)
-        if welcome:
-            turn.first_contact = await repo.claim_input(
-                session, f"teams:welcome:{turn.conversation_id}"[:MAX_KEY], None
-            )
-
-    async def _remember_conversation(
-        self,
-        session: Any,
-        turn: Turn,
-        organisation: Organisation,
-        reference: ConversationReference,
-    ) -> None:
-        """Keep where this conversation is (for reminders and digests), writing only if new."""
-        if turn.personal:
-            kind = PERSONAL
-        elif (organisation.settings or {}).get(SLT_SETTING) == turn.conversation_id:
-            kind = CHANNEL_KIND
-        else:
-            kind = TEAM_KIND
-        stored = reference.serialize()
-        row = await repo.conversation_ref(session, CHANNEL, turn.conversation_id)
-        known = row is not None and (
-            row.organisation_id,
-            row.kind,
-            row.person_id,
-            row.reference,
-        ) == (organisation.id, kind, turn.person_id, stored)
-        if not known:
-            await repo.save_conversation_ref(
-                session,
-                organisation.id,
-                CHANNEL,
-                turn.conversation_id,
-                kind,
-                stored,
-                self.service.clock(),
-                turn.person_id,
-            )
 
     # ----- typed messages ----------------------------------------------------------------------
 
@@ -657,19 +564,15 @@ class CareersBot(TeamsActivityHandler):
         return names
 
     async def _person_name(self, turn_context: TurnContext, turn: Turn, aad_id: str) -> str | None:
-        async with self.service.db.transaction() as session:
-            person = await repo.person_by_identity(session, CHANNEL, turn.tenant, aad_id)
-            if person is not None and person.organisation_id == turn.organisation.id:
-                return person.initials or person.display_name
-            channels = [
-                ref
-                for ref in await repo.conversation_refs(session, turn.organisation.id, CHANNEL)
-                if ref.kind in (CHANNEL_KIND, TEAM_KIND)
-            ]
+        known = Who(CHANNEL, aad_id, "", turn.tenant)
+        person = await self.workspaces.known_person(known, turn.organisation.id)
+        if person is not None:
+            return person.initials or person.display_name
+        channels = await self.workspaces.channel_conversations(turn.organisation.id, CHANNEL)
         connector = turn_context.turn_state.get(self.adapter.BOT_CONNECTOR_CLIENT_KEY)
         if connector is None:
             return None
-        for conversation in [turn.activity.conversation.id, *(c.conversation_id for c in channels)]:
+        for conversation in [turn.activity.conversation.id, *channels]:
             try:
                 member = await connector.conversations.get_conversation_member(conversation, aad_id)
             except Exception as exc:  # not in that roster: try the next one
@@ -682,122 +585,44 @@ class CareersBot(TeamsActivityHandler):
     # ----- set-up and the SLT digest channel ---------------------------------------------------
 
     async def _digest_here(self, turn_context: TurnContext, turn: Turn) -> None:
+        """This team channel gets senior leaders' weekly digest (the Careers Leader's choice)."""
         org = turn.organisation
-        async with self.service.db.transaction() as session:
-            person = await repo.person_by_identity(
-                session, CHANNEL, turn.tenant, turn.who.external_id
-            )
-            leader = person is not None and person.organisation_id == org.id and leads(person.role)
-            if leader:
-                await repo.update_organisation(
-                    session, org.id, settings={SLT_SETTING: turn.conversation_id}
-                )
-                # One digest channel: an earlier one stays known, as an ordinary team channel.
-                for ref in await repo.conversation_refs(session, org.id, CHANNEL):
-                    if ref.kind in (CHANNEL_KIND, TEAM_KIND):
-                        kind = (
-                            CHANNEL_KIND
-                            if ref.conversation_id == turn.conversation_id
-                            else TEAM_KIND
-                        )
-                        await repo.save_conversation_ref(
-                            session,
-                            org.id,
-                            CHANNEL,
-                            ref.conversation_id,
-                            kind,
-                            ref.reference,
-                            self.service.clock(),
-                        )
+        assert turn.conversation is not None
+        digest = Conversation(turn.conversation_id, CHANNEL_KIND, turn.conversation.reference)
+        leader = await self.workspaces.set_digest_channel(org.id, turn.who, digest)
         text = teams_wording.TEAMS_DIGEST_SET if leader else teams_wording.TEAMS_DIGEST_NOT_LEADER
         tone = Tone.SUCCESS if leader else Tone.ERROR
         await self._say(turn_context, turn, [Message(text.format(organisation=org.name), tone)])
 
     async def _setup(self, turn_context: TurnContext, turn: Turn, edition: str, name: str) -> None:
-        """Link this team (or, from a personal chat, the tenant) to a school by name.
-
-        Allowed for the Careers Leader of the school it points at now, or anyone while that
-        school has no Careers Leader; joining an existing school with a Careers Leader needs
-        that Careers Leader. The person setting up then belongs to the school.
-        """
+        """Link this team (or, from a personal chat, the tenant) to a school by name; the
+        rules (who may, which school, the edition once a review started) are the service's."""
         name = " ".join(name.strip().strip("\"'“”‘’").split())
         if not name:
             await self._say(turn_context, turn, [Message(teams_wording.TEAMS_SETUP_HOW)])
             return
         scope = "" if turn.personal else turn.team
-        notes: list[Reply] = []
-        refusal: str | None = None
-        async with self.service.db.transaction() as session:
-            caller = await repo.person_by_identity(
-                session, CHANNEL, turn.tenant, turn.who.external_id
+        joined = await self.workspaces.join_school(
+            turn.who, scope, name, edition, turn.conversation if turn.personal else None
+        )
+        if isinstance(joined, SetupRefusal):
+            reason = (
+                teams_wording.TEAMS_SETUP_NOT_ALLOWED.format(organisation=joined.organisation)
+                if joined.field is SetupField.PERMISSION
+                else joined.reason
             )
-            current = await repo.linked_organisation(session, CHANNEL, turn.tenant, scope)
-            target = await repo.linked_organisation_named(session, CHANNEL, turn.tenant, name)
-            for organisation in (current, target):
-                if organisation is not None and not await _may_set_up(
-                    session, caller, organisation
-                ):
-                    refusal = teams_wording.TEAMS_SETUP_NOT_ALLOWED.format(
-                        organisation=organisation.name
-                    )
-                    break
-            if refusal is None:
-                if (
-                    target is None
-                    and turn.personal
-                    and current is not None
-                    and caller is not None
-                    and caller.organisation_id == current.id
-                ):
-                    # The school that first contact created for the tenant gets its real
-                    # name, keeping a review already started in it.
-                    target = await repo.update_organisation(
-                        session, current.id, name=name, edition=Edition(edition).value
-                    )
-                elif target is None:
-                    target = await repo.create_organisation(session, name, Edition(edition).value)
-                if target.edition != edition:
-                    notes.append(
-                        Message(
-                            teams_wording.TEAMS_SETUP_EDITION_KEPT.format(
-                                organisation=target.name, edition=target.edition
-                            )
-                        )
-                    )
-                await repo.link_organisation(session, target.id, CHANNEL, turn.tenant, scope)
-                person = await repo.move_identity(
-                    session,
-                    CHANNEL,
-                    turn.tenant,
-                    turn.who.external_id,
-                    target.id,
-                    turn.who.display_name,
-                )
-                if turn.personal:
-                    reference = stored_reference(turn.activity, channel_post=False)
-                    await repo.save_conversation_ref(
-                        session,
-                        target.id,
-                        CHANNEL,
-                        turn.conversation_id,
-                        PERSONAL,
-                        reference.serialize(),
-                        self.service.clock(),
-                        person.id,
-                    )
-                turn.organisation = target
-        if refusal is not None or target is None:
-            await self._say(turn_context, turn, [Message(refusal or "", Tone.ERROR)])
+            await self._say(turn_context, turn, [Message(reason, Tone.ERROR)])
             return
+        turn.organisation = joined
         where = (
             teams_wording.TEAMS_SETUP_WHERE_TENANT
             if turn.personal
             else teams_wording.TEAMS_SETUP_WHERE_TEAM
         )
         done = teams_wording.TEAMS_SETUP_DONE.format(
-            where=where, organisation=target.name, edition=Edition(target.edition).label
+            where=where, organisation=joined.name, edition=Edition(joined.edition).label
         )
-        await self._say(turn_context, turn, [Message(done, Tone.SUCCESS), *notes])
+        await self._say(turn_context, turn, [Message(done, Tone.SUCCESS)])
 
     # ----- the plan as a document (after the reply) --------------------------------------------
 
@@ -1043,10 +868,3 @@ def _with_notices(replies: list[Reply], earlier: Sequence[Message]) -> list[Repl
         assert isinstance(shown, StatementCard)
         replies[index] = replace(shown, notices=[message, *shown.notices])
     return [*loose, *replies]
-
-
-async def _may_set_up(session: Any, caller: Person | None, organisation: Organisation) -> bool:
-    """Changing what a team or tenant points at: its Careers Leader, or anyone before one."""
-    named = await repo.careers_leader_named(session, organisation.id)
-    own = caller is not None and caller.organisation_id == organisation.id
-    return may_configure(caller.role if own and caller else None, named)
