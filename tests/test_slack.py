@@ -1068,7 +1068,7 @@ async def test_setup_saves_the_organisation_digest_and_roles(slack: Slack) -> No
     answer = await slack.submit(form, setup_values(slt=users_value(["U_NADIA"])))
     assert answer == {
         "response_action": "errors",
-        "errors": {"slt": slack_wording.SLACK_SETUP_TWO_ROLES},
+        "errors": {"slt": msg.SETUP_TWO_ROLES},
     }
     answer = await slack.submit(form, setup_values())
     assert answer == {}
@@ -1127,7 +1127,7 @@ async def test_setup_saves_the_organisation_digest_and_roles(slack: Slack) -> No
     assert initial["slt"]["initial_users"] == ["U_PAT"]
     assert initial["slt_channel"]["initial_conversation"] == "C_SLT"
     answer = await slack.submit(form, setup_values(edition=choice_value("college")), user="U_ADMIN")
-    assert answer["errors"] == {"edition": slack_wording.SLACK_SETUP_EDITION_LOCKED}
+    assert answer["errors"] == {"edition": msg.SETUP_EDITION_LOCKED}
     answer = await slack.submit(
         form,
         setup_values(

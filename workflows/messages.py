@@ -183,7 +183,6 @@ SETUP_EDITION_LOCKED = (
 )
 SETUP_TWO_ROLES = "Someone is chosen twice: each person either answers or only views."
 SETUP_NOT_ALLOWED = "Only the Careers Leader of {organisation} can change its set-up."
-DIGEST_NOT_LEADER = "Only the Careers Leader of {organisation} can choose where the digest goes."
 
 # Slack's and Teams' own wording is with each channel: bot/slack/wording.py, bot/teams/wording.py.
 

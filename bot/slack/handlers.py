@@ -246,14 +246,6 @@ class SlackAdapter:
             organisation_id, who, self.dm_conversation(who, channel_id)
         )
 
-    async def handled(self, key: str) -> bool:
-        async with self.db.transaction() as session:
-            return await repo.input_handled(session, key)
-
-    async def claim(self, key: str) -> bool:
-        async with self.db.transaction() as session:
-            return await repo.claim_input(session, key, None)
-
     # ----- sending -------------------------------------------------------------------------
 
     async def dm(self, client: AsyncWebClient, user_id: str) -> str:

@@ -116,10 +116,6 @@ SLACK_SETUP_NOT_ALLOWED = (
     "Only the Careers Leader or a workspace admin can change the set-up. Ask your Careers "
     "Leader, or a Slack admin."
 )
-SLACK_SETUP_EDITION_LOCKED = (
-    "The edition can't change once a review has started: reviews keep the edition they began with."
-)
-SLACK_SETUP_TWO_ROLES = "Someone is chosen twice: each person either answers or only views."
 SLACK_SETUP_SAVED = (
     "Set-up saved for {name} ({edition} edition). Careers Leader: {leader}. Colleagues who "
     "answer: {colleagues}. Senior leaders who view: {slt}. Weekly digest: {digest}."

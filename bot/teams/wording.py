@@ -54,7 +54,6 @@ TEAMS_SETUP_HOW = (
 TEAMS_SETUP_DONE = "Set up: {where} now belongs to {organisation} ({edition} edition)."
 TEAMS_SETUP_WHERE_TEAM = "this team"
 TEAMS_SETUP_WHERE_TENANT = "your Microsoft 365 organisation"
-TEAMS_SETUP_EDITION_KEPT = "{organisation} already uses the {edition} edition, so that is kept."
 TEAMS_SETUP_NOT_ALLOWED = (
     "Only the Careers Leader of {organisation} can change which school this is. Nothing was "
     "changed."
