@@ -4,8 +4,9 @@ Every export is built from a `PlanDocument` (workflows/plan.py) and returned as 
 be saved, attached to a chat message or mailed. The Word document follows the shape of a real
 school's plan (seed 003): the summary grid of statements against levels 1-4 with priority action
 areas and areas of strength marked, then the action plan table "Leadership area | Current
-position | Actions to improve | Next steps | By when / who", and adds what the paper plan lacks:
-real due dates, each action's status and the evidence links.
+position | Actions to improve | Next steps | By when | Who", and adds what the paper plan lacks:
+real due dates, each action's status and latest update (saying what changed), the note given
+for each statement, and the evidence links. Plan rows never split across pages.
 
 The JSON export is a stable, documented structure (keys never removed or renamed)::
 
@@ -13,7 +14,8 @@ The JSON export is a stable, documented structure (keys never removed or renamed
       "title": str, "organisation": str, "review": str, "edition": "school" | "college",
       "as_of": "YYYY-MM-DD", "participants": [str],
       "summary": [{"statement_id": "1.5", "statement": "Governance", "theme": 1,
-                   "level": 1-4 | null, "flag": "priority" | "strength" | "none" | null}],
+                   "level": 1-4 | null, "flag": "priority" | "strength" | "none" | null,
+                   "note": str | null}],
       "themes": [{"number": 1, "title": str, "answered": int, "total": int,
                   "average_level": float | null}],
       "actions": [{"statement_id": "1.2", "leadership_area": "1.2 Leaders' vision ...",
@@ -21,14 +23,18 @@ The JSON export is a stable, documented structure (keys never removed or renamed
                    "actions_to_improve": str, "next_steps": [str], "by_when": "HT3" | null,
                    "due_date": "YYYY-MM-DD" | null, "owners": [str],
                    "status": "not_started" | "in_progress" | "done" | "dropped",
+                   "note": str | null,
                    "evidence": [{"url": str, "label": str | null}],
                    "updates": [{"at": ISO datetime, "by": str | null, "kind": str,
-                                "note": str | null, "link": str | null}]}]
+                                "note": str | null, "link": str | null,
+                                "changes": [str]}]}]
     }
 
 "statement" is the statement's short title without its id; "summary" has every statement of
-the edition in model order, "actions" one entry per priority action area, in the same order.
-The CSV export has one row per statement (see `CSV_COLUMNS`), UTF-8 with a byte order mark.
+the edition in model order, "actions" one entry per action, in the same order. "note" is the
+note given for the statement during the review; an update's "changes" say what it changed
+("Deadline HT3 -> HT5", "Owner SR -> NR"). The CSV export has the Word plan's columns
+(`CSV_COLUMNS`): one row per action and one per statement without one, UTF-8 with a BOM.
 
 Every writer first passes the document through `bot.sanitise.clean_data`, so no control
 character reaches a file; spreadsheet text that would run as a formula starts with "'"
@@ -42,6 +48,7 @@ import csv
 import io
 import json
 import re
+import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time
@@ -62,7 +69,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.chart import maturity_chart
+from bot.chart import chart_description, chart_title, maturity_chart
 from bot.formats import FORMATS, MEDIA_TYPES
 from bot.sanitise import (
     clean_data,
@@ -74,17 +81,30 @@ from bot.sanitise import (
 )
 from model_data import Edition
 from workflows.answers import EvidenceLink
-from workflows.plan import ActionStatus, PlanDocument, PlanRow, Summary, SummaryRow
+from workflows.plan import (
+    ARROW,
+    ActionStatus,
+    PlanDocument,
+    PlanRow,
+    Summary,
+    SummaryRow,
+    theme_targets,
+)
 
 LEVELS = (1, 2, 3, 4)
-# The action plan's columns, as the seed school's plan has them, plus status.
+# The action plan's columns: the seed school's plan ("By when / who" as two columns, so a
+# spreadsheet can filter by owner), then what the paper plan lacks. Word, Markdown and CSV
+# all use these.
 PLAN_HEADERS = (
     "Leadership area",
     "Current position",
     "Actions to improve",
     "Next steps",
-    "By when / who",
+    "By when",
+    "Who",
     "Status",
+    "Latest update",
+    "Note",
 )
 MARK = "●"
 PRIORITY_KEY = f"{MARK} PRIORITY ACTION AREAS"
@@ -107,20 +127,8 @@ STATUS_INK = {
 XLSX_CELL_LIMIT = 32767
 DOCX_PROPERTY_LIMIT = 255
 
-CSV_COLUMNS = (
-    "statement_id",
-    "statement",
-    "theme",
-    "level",
-    "flag",
-    "target_level",
-    "next_steps",
-    "by_when",
-    "due_date",
-    "owners",
-    "status",
-    "evidence",
-)
+# The CSV is the Word plan as a table a school can sort and filter: the same columns.
+CSV_COLUMNS = PLAN_HEADERS
 
 
 # ----- shared helpers ----------------------------------------------------------------------
@@ -153,39 +161,54 @@ def _flag_label(row: SummaryRow) -> str:
     return ""
 
 
-def _by_when_who_dated(row: PlanRow) -> str:
-    """ "HT3 (Fri 14 Feb 2025) – SR": the plan's "By when / who" with the real date."""
-    who = " / ".join(row.owners)
-    return " – ".join(part for part in (row.by_when_dated, who) if part)
-
-
 def _text_lines(text: str) -> list[str]:
     """A level descriptor one line per paragraph, list items ("- item") as bullets."""
     return [f"• {line[2:]}" if line.startswith("- ") else line for line in text.splitlines()]
 
 
 def _last_update(row: PlanRow) -> str:
-    if not row.updates:
+    """ "28 Jan 2025 Sam Rivers: Deadline HT3 -> HT5": the latest update says what changed."""
+    update = row.latest_update
+    if update is None:
         return ""
-    update = max(row.updates, key=lambda u: u.at)
     parts = [f"{update.at.day} {update.at:%b %Y}"]
     if update.by:
         parts.append(update.by)
-    head = " ".join(parts)
-    body = update.note or update.kind.capitalize()
-    return f"{head}: {body}"
+    return f"{' '.join(parts)}: {update.summary}"
 
 
-def _plan_rows(document: PlanDocument) -> dict[str, PlanRow]:
-    return {row.statement_id: row for row in document.plan.rows}
+def _level_lines(level: int | None, descriptor: str) -> list[str]:
+    """ "Level 2" then the descriptor's lines: the plan's position, with its level named."""
+    if not level:
+        return _text_lines(descriptor) if descriptor else []
+    return [f"Level {level}", *(_text_lines(descriptor) if descriptor else [])]
+
+
+def _level_text(level: int | None, descriptor: str) -> str:
+    """ "Level 2 – The school ...": one cell's worth of `_level_lines`, for CSV."""
+    lines = _level_lines(level, descriptor)
+    if not lines:
+        return ""
+    if level and len(lines) > 1:
+        return f"{lines[0]} – " + "\n".join(lines[1:])
+    return "\n".join(lines)
+
+
+def _plan_rows(document: PlanDocument) -> dict[str, list[PlanRow]]:
+    """The plan's rows by statement: a statement can have more than one action (seed 003)."""
+    rows: dict[str, list[PlanRow]] = {}
+    for row in document.plan.rows:
+        rows.setdefault(row.statement_id, []).append(row)
+    return rows
 
 
 def _evidence(document: PlanDocument, statement_id: str) -> list[EvidenceLink]:
-    """The statement's evidence from the review and its action, each url once."""
-    row = _plan_rows(document).get(statement_id)
+    """The statement's evidence from the review and its actions, each url once."""
+    rows = _plan_rows(document).get(statement_id, [])
     links: list[EvidenceLink] = []
     seen: set[str] = set()
-    for link in [*document.evidence.get(statement_id, []), *(row.evidence if row else ())]:
+    action_links = [link for row in rows for link in row.evidence]
+    for link in [*document.evidence.get(statement_id, []), *action_links]:
         if link.url not in seen:
             seen.add(link.url)
             links.append(link)
@@ -220,6 +243,22 @@ def _previous(document: PlanDocument, previous: Summary | None) -> Summary | Non
     return getattr(document, "previous_summary", None)
 
 
+def chart(document: PlanDocument, previous: Summary | None = None) -> bytes:
+    """The document's chart: titled with the school and the review, with the plan's targets."""
+    return maturity_chart(
+        document.summary,
+        _previous(document, previous),
+        title=chart_title(document.organisation, document.as_of),
+        targets=theme_targets(document.summary, document.plan),
+    )
+
+
+def _other_notes(document: PlanDocument) -> list[SummaryRow]:
+    """Statements with a note that the action plan table does not show (no action row)."""
+    planned = _plan_rows(document)
+    return [row for row in document.summary.rows if row.note and row.statement_id not in planned]
+
+
 def export(document: PlanDocument, fmt: str, *, previous: Summary | None = None) -> bytes:
     """The document in one of `FORMATS` (case-insensitive; "markdown" is "md").
 
@@ -230,7 +269,7 @@ def export(document: PlanDocument, fmt: str, *, previous: Summary | None = None)
     if fmt == "docx":
         return to_docx(document, previous=previous)
     if fmt == "png":
-        return maturity_chart(document.summary, _previous(document, previous))
+        return chart(document, previous)
     writers: dict[str, Callable[[PlanDocument], bytes]] = {
         "xlsx": to_xlsx,
         "csv": to_csv,
@@ -278,10 +317,22 @@ def _repeat_as_header(row: _Row) -> None:
 
 
 def _keep_row_together(row: _Row) -> None:
+    """A row is never split across pages (w:cantSplit): a plan row read across a page break
+    loses its deadline and owner from its statement. First in trPr, as the schema orders it."""
     tr_pr = row._tr.get_or_add_trPr()
+    if tr_pr.find(qn("w:cantSplit")) is not None:
+        return
     cant_split = OxmlElement("w:cantSplit")
     cant_split.set(qn("w:val"), "true")
     tr_pr.insert(0, cant_split)
+
+
+def _describe_picture(doc: Any, description: str, title: str) -> None:
+    """Alternative text on the last picture (wp:docPr descr/title), read by screen readers."""
+    doc_prs = doc.inline_shapes[-1]._inline.findall(qn("wp:docPr"))
+    for doc_pr in doc_prs:
+        doc_pr.set("descr", description[:4000])
+        doc_pr.set("title", title[:DOCX_PROPERTY_LIMIT])
 
 
 def _write(
@@ -362,15 +413,37 @@ def _table(doc: Any, headers: list[str], widths: list[float]) -> Any:
         _write(cell, [text], bold=True)
         _shade(cell, HEADER_FILL)
         cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+    _keep_row_together(header)
     _repeat_as_header(header)
     return table
 
 
 def _add_row(table: Any, widths: list[float]) -> _Row:
+    """A new row of the given widths that never splits across pages."""
     row = table.add_row()
     for cell, width in zip(row.cells, widths, strict=True):
         cell.width = Cm(width)
+    _keep_row_together(row)
     return row
+
+
+# Word plan column widths, 26.7 cm across a landscape A4 page with 1.5 cm margins.
+PLAN_WIDTHS_CM = (3.2, 4.6, 4.6, 3.8, 2.0, 1.7, 2.2, 2.5, 2.1)
+
+
+# "->" with a word joiner (U+2060) inside: Word and LibreOffice may break a line after a
+# hyphen, which split "HT3 -> HT5" into "HT3 -" and "> HT5" in a narrow column.
+WORD_ARROW = "-\u2060>"
+
+
+def _level_cell(cell: _Cell, level: int, descriptor: str) -> None:
+    """ "Level 2" in bold, then the level's descriptor: where the school is, or aims to be."""
+    lines = _level_lines(level, descriptor)
+    _write(cell, lines[:1], bold=True)
+    for line in lines[1:]:
+        paragraph = cell.add_paragraph()
+        _run(paragraph, line)
+        paragraph.paragraph_format.space_after = Pt(1)
 
 
 def to_docx(
@@ -438,7 +511,6 @@ def to_docx(
             merged = row.cells[0].merge(row.cells[-1])
             _write(merged, [f"Theme {item.theme}: {themes[item.theme].title}"], bold=True)
             _shade(merged, THEME_FILL)
-            _keep_row_together(row)
         row = _add_row(grid, widths)
         fill = PRIORITY_FILL if item.priority else STRENGTH_FILL if item.strength else None
         ink = PRIORITY_INK if item.priority else STRENGTH_INK if item.strength else None
@@ -456,36 +528,57 @@ def to_docx(
 
     # The maturity profile: after the grid, on its page if there is room (a picture never splits).
     doc.add_heading("Maturity profile by theme", level=2).paragraph_format.keep_with_next = True
-    doc.add_picture(io.BytesIO(maturity_chart(summary, previous)), width=Cm(19.0))
+    title = chart_title(document.organisation, document.as_of)
+    targets = theme_targets(summary, document.plan)
+    picture = maturity_chart(summary, previous, title=title, targets=targets)
+    doc.add_picture(io.BytesIO(picture), width=Cm(19.0))
+    description = chart_description(summary, previous, targets)
+    _describe_picture(doc, description, title)
     doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
     doc.paragraphs[-1].paragraph_format.keep_with_next = True  # with its caption
-    caption = "Average level of each theme's statements (1-4) and how many were answered."
+    caption = f"{title}: average level of each theme's statements (1-4) and how many were answered."
     if previous is not None:
         caption += f" Grey bars: {previous.title}."
+    if targets:
+        caption += (
+            " Orange diamonds: each theme's average once its priority actions reach their"
+            " target levels."
+        )
     paragraph = doc.add_paragraph()
     _run(paragraph, caption, italic=True, size=8, colour="595959")
 
     # The action plan.
-    doc.add_page_break()
-    doc.add_heading("Action plan", level=2)
-    widths = [4.2, 6.2, 6.2, 4.6, 3.0, 2.5]
+    # A new page by the heading itself: a break paragraph after a full page leaves one blank.
+    doc.add_heading("Action plan", level=2).paragraph_format.page_break_before = True
+    widths = list(PLAN_WIDTHS_CM)
     headers = list(PLAN_HEADERS)
     plan = _table(doc, headers, widths)
     for plan_row in document.plan.rows:
         row = _add_row(plan, widths)
         cells = row.cells
         _write(cells[0], [plan_row.leadership_area], bold=True)
-        levels = f"Level {plan_row.current_level}"
+        _level_cell(cells[1], plan_row.current_level, plan_row.current_position)
         if plan_row.target_level:
-            levels += f" → {plan_row.target_level}"
-        _run(cells[0].add_paragraph(), levels, size=8, colour="595959")
-        _write(cells[1], _text_lines(plan_row.current_position))
-        _write(cells[2], _text_lines(plan_row.actions_to_improve))
+            _level_cell(cells[2], plan_row.target_level, plan_row.actions_to_improve)
+        else:
+            _write(cells[2], ["No target level set"], colour="595959")
         _write(cells[3], plan_row.next_steps)
-        _write(cells[4], [_by_when_who_dated(plan_row) or "Not set"])
-        _write(cells[5], [plan_row.status.label], bold=True, colour=STATUS_INK[plan_row.status])
-        if plan_row.updates:
-            _run(cells[5].add_paragraph(), _last_update(plan_row), size=8, colour="595959")
+        _write(cells[4], [plan_row.by_when_dated or "Not set"])
+        _write(cells[5], [" / ".join(plan_row.owners) or "Not set"])
+        _write(cells[6], [plan_row.status.label], bold=True, colour=STATUS_INK[plan_row.status])
+        _write(cells[7], [_last_update(plan_row).replace(ARROW, WORD_ARROW)], size=8)
+        _write(cells[8], [plan_row.note or ""], size=8)
+    if not document.plan.rows:
+        doc.add_paragraph("No priority action areas.")
+
+    # Notes given for statements the plan table does not show.
+    others = _other_notes(document)
+    if others:
+        doc.add_heading("Other notes from the review", level=2)
+        for item in others:
+            paragraph = doc.add_paragraph()
+            _run(paragraph, f"{item.label}: ", bold=True)
+            _run(paragraph, item.note or "")
 
     # Evidence links, per statement.
     doc.add_heading("Evidence", level=2)
@@ -493,10 +586,7 @@ def to_docx(
     any_evidence = False
     for item in summary.rows:
         links = _evidence(document, item.statement_id)
-        updates = [
-            u for u in (plan_rows[item.statement_id].updates if item.statement_id in plan_rows else ())
-            if u.link
-        ]  # fmt: skip
+        updates = [u for row in plan_rows.get(item.statement_id, []) for u in row.updates if u.link]
         if not links and not updates:
             continue
         any_evidence = True
@@ -526,7 +616,7 @@ def to_docx(
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor=HEADER_FILL)
 _WRAP = Alignment(wrap_text=True, vertical="top")
-_CENTRE = Alignment(horizontal="center", vertical="top")
+_CENTRE = Alignment(horizontal="center", vertical="top", wrap_text=True)
 
 
 # Excel reads "_x0001_" in a cell's text as the character U+0001; "_x005F_" is its escaped "_".
@@ -544,9 +634,41 @@ def _xlsx_value(value: Any) -> Any:
     return value
 
 
+# Excel's default font (Calibri 11): a column width unit is one "0", about 1.4 characters of
+# prose in Calibri and 1.25 in the wider fonts that stand in for it where Calibri is missing
+# (LibreOffice's DejaVu Sans); a wrapped line is 15 points high. Estimates err tall: a row too
+# tall wastes a little paper, one too short hides text under the next row.
+_CHARS_PER_UNIT = 1.2
+_LINE_POINTS = 15.0
+_MAX_ROW_POINTS = 409.0  # Excel's limit
+
+
+def _wrapped_lines(value: Any, width: float) -> int:
+    """How many lines a wrapped cell's text takes in a column `width` units wide."""
+    if value is None:
+        return 1
+    text = value if isinstance(value, str) else str(value)
+    per_line = max(1, int(width * _CHARS_PER_UNIT))
+    return sum(
+        max(1, len(textwrap.wrap(line, per_line, break_long_words=True)))
+        for line in text.split("\n")
+    )
+
+
+def _fit_rows(ws: Worksheet, widths: list[float]) -> None:
+    """Each row as tall as its most wrapped cell, so no text hides behind the next row
+    (Excel does not grow rows written by a library; LibreOffice and Sheets differ again)."""
+    for row in ws.iter_rows():
+        lines = max(_wrapped_lines(cell.value, widths[index]) for index, cell in enumerate(row))
+        height = min(_MAX_ROW_POINTS, lines * _LINE_POINTS + 3)
+        ws.row_dimensions[row[0].row].height = height
+
+
 def _sheet(
     ws: Worksheet, headers: list[str], widths: list[float], rows: list[list[Any]], freeze: str
 ) -> None:
+    """A filterable sheet that prints readably: wrapped text in rows sized to it, one page
+    wide and as many tall as it needs (fitToHeight 0), landscape A4, the header on each page."""
     ws.append(headers)
     for cell in ws[1]:
         cell.font = _BOLD
@@ -563,12 +685,17 @@ def _sheet(
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = freeze
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
+    _fit_rows(ws, widths)
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "1:1"
+    ws.print_options.gridLines = True  # the cells' edges on paper, as on screen
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.oddFooter.center.text = "&A – page &P of &N"
 
 
 def to_xlsx(document: PlanDocument) -> bytes:
@@ -584,14 +711,15 @@ def to_xlsx(document: PlanDocument) -> bytes:
     assert summary_ws is not None
     summary_ws.title = "Summary"
     headers = ["Statement", "Short label", "Theme", "Level"]
-    headers += [f"Level {n}" for n in LEVELS] + ["Flag"]
+    headers += [f"Level {n}" for n in LEVELS] + ["Flag", "Note"]
     rows: list[list[Any]] = []
     for item in document.summary.rows:
         marks = [MARK if item.level == n else None for n in LEVELS]
         rows.append(
-            [item.statement_id, item.label, item.theme, item.level, *marks, _flag_label(item)]
-        )
-    _sheet(summary_ws, headers, [10, 42, 8, 8, 9, 9, 9, 9, 22], rows, "A2")
+            [item.statement_id, item.label, item.theme, item.level, *marks, _flag_label(item),
+             item.note or None]
+        )  # fmt: skip
+    _sheet(summary_ws, headers, [10, 36, 7, 7, 8, 8, 8, 8, 20, 45], rows, "A2")
     for ws_row, item in zip(summary_ws.iter_rows(min_row=2), document.summary.rows, strict=True):
         fill = PRIORITY_FILL if item.priority else STRENGTH_FILL if item.strength else None
         for cell in ws_row[2:8]:
@@ -599,7 +727,7 @@ def to_xlsx(document: PlanDocument) -> bytes:
         if fill:
             for cell in ws_row:
                 cell.fill = PatternFill("solid", fgColor=fill)
-        ws_row[-1].font = Font(bold=item.priority)
+        ws_row[8].font = Font(bold=item.priority)
 
     actions_ws = wb.create_sheet("Actions")
     headers = [
@@ -615,6 +743,7 @@ def to_xlsx(document: PlanDocument) -> bytes:
         "Owners",
         "Status",
         "Last update",
+        "Note",
         "Evidence",
     ]
     rows = []
@@ -633,10 +762,13 @@ def to_xlsx(document: PlanDocument) -> bytes:
                 " / ".join(plan_row.owners) or None,
                 plan_row.status.label,
                 _last_update(plan_row) or None,
+                plan_row.note or None,
                 "\n".join(link.url for link in _evidence(document, plan_row.statement_id)) or None,
             ]
         )
-    widths = [10, 30, 9, 48, 9, 48, 40, 10, 13, 18, 13, 30, 40]
+    # About 210 units across: printed one page wide on landscape A4 at roughly 70%, so
+    # 11-point text prints near 8 points, which a governor can read.
+    widths = [10, 18, 8, 30, 8, 30, 24, 8, 11, 9, 11, 20, 18, 15]
     _sheet(actions_ws, headers, widths, rows, "B2")
     for ws_row in actions_ws.iter_rows(min_row=2):
         for cell in (ws_row[2], ws_row[4], ws_row[7]):
@@ -645,13 +777,15 @@ def to_xlsx(document: PlanDocument) -> bytes:
         ws_row[8].alignment = _CENTRE
 
     themes_ws = wb.create_sheet("Themes")
+    targets = theme_targets(document.summary, document.plan)
     rows = [
-        [t.number, t.title, t.answered, t.total, t.average_level] for t in document.summary.themes
+        [t.number, t.title, t.answered, t.total, t.average_level, targets.get(t.number)]
+        for t in document.summary.themes
     ]
-    _sheet(themes_ws, ["Theme", "Title", "Answered", "Total", "Average level"],
-           [8, 60, 10, 8, 13], rows, "A2")  # fmt: skip
+    _sheet(themes_ws, ["Theme", "Title", "Answered", "Total", "Average level", "Target level"],
+           [8, 60, 10, 8, 13, 13], rows, "A2")  # fmt: skip
     for ws_row in themes_ws.iter_rows(min_row=2):
-        ws_row[4].number_format = "0.00"
+        ws_row[4].number_format = ws_row[5].number_format = "0.00"
 
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -661,32 +795,61 @@ def to_xlsx(document: PlanDocument) -> bytes:
 # ----- CSV ---------------------------------------------------------------------------------
 
 
-def to_csv(document: PlanDocument) -> bytes:
-    """One row per statement (`CSV_COLUMNS`), UTF-8 with a BOM so Excel reads it right.
+def _plan_values(row: PlanRow) -> list[str]:
+    """One action as the Word plan's columns (`PLAN_HEADERS`), each cell as text."""
+    target = _level_text(row.target_level, row.actions_to_improve) if row.target_level else ""
+    return [
+        row.leadership_area,
+        _level_text(row.current_level, row.current_position),
+        target,
+        "\n".join(row.next_steps),
+        row.by_when_dated,
+        " / ".join(row.owners),
+        row.status.label,
+        _last_update(row),
+        row.note or "",
+    ]
 
-    Text that a spreadsheet would run as a formula starts with "'"; numbers stay numbers.
+
+def _statement_values(item: SummaryRow) -> list[str]:
+    """A statement without an action in the plan's columns: its level, flag and note."""
+    position = _level_text(item.level, item.position) if item.level else "Not answered"
+    return [
+        item.area or item.label,
+        position,
+        "",
+        "",
+        "",
+        "",
+        _flag_label(item),
+        "",
+        item.note or "",
+    ]
+
+
+def to_csv(document: PlanDocument) -> bytes:
+    """The Word plan's columns (`CSV_COLUMNS`), UTF-8 with a BOM so Excel reads it right.
+
+    One row per action, as seed 003's plan has them (a statement with two actions has two
+    rows), and one per statement without an action, with its level and note, in statement
+    order. Text that a spreadsheet would run as a formula starts with "'".
     """
     document = clean_data(document)
     plan_rows = _plan_rows(document)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
+    lines: list[list[str]] = []
+    listed: set[str] = set()
     for item in document.summary.rows:
-        plan_row = plan_rows.get(item.statement_id)
-        values: list[Any] = [
-            item.statement_id,
-            _statement_title(item),
-            item.theme,
-            item.level if item.level is not None else "",
-            item.flag.value if item.flag else "",
-            (plan_row.target_level or "") if plan_row else "",
-            " | ".join(plan_row.next_steps) if plan_row else "",
-            plan_row.by_when if plan_row else "",
-            plan_row.due_date.isoformat() if plan_row and plan_row.due_date else "",
-            " / ".join(plan_row.owners) if plan_row else "",
-            plan_row.status.value if plan_row else "",
-            " | ".join(link.url for link in _evidence(document, item.statement_id)),
-        ]
+        listed.add(item.statement_id)
+        rows = plan_rows.get(item.statement_id)
+        if rows:
+            lines += [_plan_values(row) for row in rows]
+        else:
+            lines.append(_statement_values(item))
+    lines += [_plan_values(row) for row in document.plan.rows if row.statement_id not in listed]
+    for values in lines:
         writer.writerow([spreadsheet_value(value) for value in values])
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -759,25 +922,16 @@ def to_markdown(document: PlanDocument) -> bytes:
 
     out += ["## Action plan", ""]
     if document.plan.rows:
-        rows = []
-        for plan_row in document.plan.rows:
-            status = plan_row.status.label
-            if plan_row.updates:
-                status += f"\n{_last_update(plan_row)}"
-            rows.append(
-                [
-                    _cell(plan_row.leadership_area),
-                    _cell("\n".join(_text_lines(plan_row.current_position))),
-                    _cell("\n".join(_text_lines(plan_row.actions_to_improve))),
-                    _cell("\n".join(plan_row.next_steps)),
-                    _cell(_by_when_who_dated(plan_row)),
-                    _cell(status),
-                ]
-            )
-        headers = list(PLAN_HEADERS)
-        out += [_md_table(headers, rows), ""]
+        rows = [[_cell(value) for value in _plan_values(r)] for r in document.plan.rows]
+        out += [_md_table(list(PLAN_HEADERS), rows), ""]
     else:
         out += ["No priority action areas.", ""]
+
+    others = _other_notes(document)
+    if others:
+        out += ["## Other notes from the review", ""]
+        out += [f"- **{markdown_text(item.label)}**: {markdown_text(item.note)}" for item in others]
+        out.append("")
 
     evidence = [(item, _evidence(document, item.statement_id)) for item in summary.rows]
     evidence = [(item, links) for item, links in evidence if links]
@@ -813,6 +967,7 @@ def to_data(document: PlanDocument) -> dict[str, Any]:
                 "theme": item.theme,
                 "level": item.level,
                 "flag": item.flag.value if item.flag else None,
+                "note": item.note,
             }
             for item in summary.rows
         ],
@@ -839,6 +994,7 @@ def to_data(document: PlanDocument) -> dict[str, Any]:
                 "due_date": row.due_date.isoformat() if row.due_date else None,
                 "owners": list(row.owners),
                 "status": row.status.value,
+                "note": row.note,
                 "evidence": [
                     {"url": link.url, "label": link.label}
                     for link in _evidence(document, row.statement_id)
@@ -850,6 +1006,7 @@ def to_data(document: PlanDocument) -> dict[str, Any]:
                         "kind": update.kind,
                         "note": update.note,
                         "link": update.link,
+                        "changes": update.changes,
                     }
                     for update in sorted(row.updates, key=lambda u: u.at)
                 ],

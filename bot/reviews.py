@@ -701,8 +701,9 @@ class ReviewService:
 
 def update_view(update: m.ActionUpdate) -> ActionUpdateView:
     return ActionUpdateView(
-        at=update.at, by=update.by, kind=update.kind, note=update.note, link=update.link
-    )
+        at=update.at, by=update.by, kind=update.kind, note=update.note, link=update.link,
+        before=dict(update.before or {}), after=dict(update.after or {}),
+    )  # fmt: skip
 
 
 def action_view(

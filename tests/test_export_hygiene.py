@@ -222,21 +222,20 @@ def test_xlsx_shows_excel_escapes_and_long_text_as_typed() -> None:
 
 def test_csv_has_no_live_formula(rendered: dict[str, bytes]) -> None:
     rows = csv_fields(rendered["csv"])
-    assert len(rows) == 4  # header and three statements
+    assert len(rows) == 4  # header, the action and two statements without one
     for row in rows:
         for value in row:
             assert not live_formula(value), value
             assert not has_control(value), value
     header, first = rows[0], dict(zip(rows[0], rows[1], strict=True))
-    assert header[0] == "statement_id"
-    assert first["next_steps"].startswith("'=HYPERLINK(")
-    assert CONTROL_CLEAN in first["next_steps"]
-    assert first["owners"] == "'=HOFS() / +SR / @NR"
-    assert first["by_when"] == "'\t=1+1"
-    assert first["statement"] == "'=Hill School <script>x</script>"
-    # Numbers stay plain numbers, not quoted text.
-    assert (first["theme"], first["level"], first["target_level"]) == ("1", "1", "3")
-    assert first["due_date"] == "2025-02-14"
+    assert header[0] == "Leadership area"
+    assert first["Next steps"].startswith("'=HYPERLINK(")
+    assert CONTROL_CLEAN in first["Next steps"]
+    assert first["Who"] == "'=HOFS() / +SR / @NR"
+    assert first["By when"] == "'\t=1+1 (Fri 14 Feb 2025)"
+    assert first["Leadership area"].startswith("'\n=1+1 ")
+    assert first["Current position"].startswith("Level 1 – ")
+    assert rows[2][0] == "1.2 =Hill School <script>x</script>"
 
 
 # ----- Markdown ----------------------------------------------------------------------------
@@ -257,10 +256,10 @@ def test_markdown_shows_markup_as_text(rendered: dict[str, bytes]) -> None:
         " - January 2025"
     )
     assert lines[2].startswith("Review =Hill School &lt;script&gt;x&lt;/script&gt; $\\\\foo$ · ")
-    # The action plan row keeps its six columns: every pipe from the school is escaped.
+    # The action plan row keeps its nine columns: every pipe from the school is escaped.
     start = lines.index("## Action plan")
     plan = [line for line in lines[start:] if line.startswith("| <br>=1+1")]
-    assert len(plan) == 1 and len(re.findall(r"(?<!\\)\|", plan[0])) == 7
+    assert len(plan) == 1 and len(re.findall(r"(?<!\\)\|", plan[0])) == 10
     # Only the http(s) evidence is a link, its URL percent-encoded; the rest is plain text.
     links = re.findall(r"\]\(<([^>]*)>\)", text)
     assert links == ["https://ok.example/a%20b%29c"]

@@ -23,12 +23,13 @@ from docx.oxml.ns import qn
 from PIL import Image
 from review_scripts import STRENGTHS, full_review_lines, seed003_priorities
 
-from bot.chart import SIZE, maturity_chart, short_theme_title
+from bot.chart import SIZE, short_theme_title
 from bot.exports import (
     CSV_COLUMNS,
     FORMATS,
     PRIORITY_FILL,
     STRENGTH_FILL,
+    chart,
     default_filename,
     export,
 )
@@ -209,8 +210,11 @@ def test_docx_action_plan(docx: Any, model: MaturityModel) -> None:
         "Current position",
         "Actions to improve",
         "Next steps",
-        "By when / who",
+        "By when",
+        "Who",
         "Status",
+        "Latest update",
+        "Note",
     ]
     assert plan.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None
     rows = plan.rows[1:]
@@ -222,31 +226,31 @@ def test_docx_action_plan(docx: Any, model: MaturityModel) -> None:
 
     first = by_id["1.2"].cells
     statement = model.statement("1.2")
-    assert first[0].paragraphs[0].text == "1.2 Leaders' vision and intent for careers"
-    assert first[0].paragraphs[1].text == "Level 2 → 4"
-    assert first[1].text == statement.level_text(2)
-    assert first[2].text == statement.level_text(4)
+    assert first[0].text == "1.2 Leaders' vision and intent for careers"
+    assert cell_lines(first[1]) == ["Level 2", *statement.level_text(2).splitlines()]
+    assert cell_lines(first[2]) == ["Level 4", *statement.level_text(4).splitlines()]
     assert cell_lines(first[3]) == [
         "Create shared vision for careers which matches new Gatsby changes",
         "Share vision with Governors and LT",
         "Align with wider school priorities",
     ]
-    assert first[4].text == "HT3 (Fri 14 Feb 2025) – SR"
-    assert first[5].text == "Not started"
+    assert (first[4].text, first[5].text) == ("HT3 (Fri 14 Feb 2025)", "SR")
+    assert first[6].text == "Not started"
+    assert first[8].text == "Note on 1.2"
 
-    assert by_id["1.6"].cells[4].text == "HT3/4 (Fri 4 Apr 2025) – SR / JHu"
-    assert by_id["2.4"].cells[4].text == "HT3/4 (Fri 4 Apr 2025) – SR / NR"
-    assert by_id["3.6"].cells[4].text == "Ongoing – HOFS / SR / ALL STAFF"
-    assert by_id["2.2"].cells[4].text == "Ongoing – SR"
+    assert [c.text for c in by_id["1.6"].cells[4:6]] == ["HT3/4 (Fri 4 Apr 2025)", "SR / JHu"]
+    assert [c.text for c in by_id["2.4"].cells[4:6]] == ["HT3/4 (Fri 4 Apr 2025)", "SR / NR"]
+    assert [c.text for c in by_id["3.6"].cells[4:6]] == ["Ongoing", "HOFS / SR / ALL STAFF"]
+    assert [c.text for c in by_id["2.2"].cells[4:6]] == ["Ongoing", "SR"]
     # A descriptor's list items become bullets, one per line.
     assert "• make aspirational and informed decisions" in cell_lines(by_id["2.1"].cells[1])
 
-    statuses = {sid: cell_lines(r.cells[5])[0] for sid, r in by_id.items()}
+    statuses = {sid: r.cells[6].text for sid, r in by_id.items()}
     assert statuses["1.3"] == "In progress"
     assert statuses["1.7"] == "Done"
     assert statuses["6.2"] == "Dropped"
     assert sum(1 for s in statuses.values() if s == "Not started") == 19
-    assert cell_lines(by_id["1.3"].cells[5])[1] == (
+    assert by_id["1.3"].cells[7].text == (
         "28 Jan 2025 Sam Rivers: Plan shared with SLT | governors next"
     )
 
@@ -294,19 +298,20 @@ def test_xlsx_summary_sheet(workbook: Any) -> None:
         "Level 3",
         "Level 4",
         "Flag",
+        "Note",
     ]
     assert all(c.font.bold for c in ws[1])
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:I33"
+    assert ws.auto_filter.ref == "A1:J33"
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 32
     by_id = {r[0]: r for r in rows}
     assert by_id["1.2"] == ("1.2", "1.2 Leaders' vision", 1, 2, None, "●", None, None,
-                            "Priority action area")  # fmt: skip
+                            "Priority action area", "Note on 1.2")  # fmt: skip
     assert by_id["2.3"][3:8] == (1, "●", None, None, None)
-    assert by_id["5.3"][-1] == "Area of strength"
-    assert {r[0] for r in rows if r[-1] == "Priority action area"} == set(PRIORITIES)
-    assert {r[0] for r in rows if r[-1] == "Area of strength"} == STRENGTHS
+    assert by_id["5.3"][8:] == ("Area of strength", None)
+    assert {r[0] for r in rows if r[8] == "Priority action area"} == set(PRIORITIES)
+    assert {r[0] for r in rows if r[8] == "Area of strength"} == STRENGTHS
     assert ws.column_dimensions["B"].width > 30
 
 
@@ -348,7 +353,7 @@ def test_xlsx_actions_sheet(workbook: Any, model: MaturityModel) -> None:
     assert rows["1.3"][col["Status"]].value == "In progress"
     assert rows["1.3"][col["Last update"]].value.startswith("28 Jan 2025 Sam Rivers: Plan")
     assert rows["1.7"][col["Status"]].value == "Done"
-    assert workbook["Themes"].auto_filter.ref == "A1:E7"
+    assert workbook["Themes"].auto_filter.ref == "A1:F7"
 
 
 # ----- CSV ---------------------------------------------------------------------------------
@@ -363,33 +368,37 @@ def csv_rows(rendered: dict[str, bytes]) -> list[dict[str, str]]:
     return list(reader)
 
 
-def test_csv_one_row_per_statement(csv_rows: list[dict[str, str]], model: MaturityModel) -> None:
-    assert len(csv_rows) == 32
-    assert [r["statement_id"] for r in csv_rows] == [s.id for s in model.statements]
-    by_id = {r["statement_id"]: r for r in csv_rows}
+def test_csv_one_row_per_action_in_the_plans_columns(
+    csv_rows: list[dict[str, str]], model: MaturityModel
+) -> None:
+    """The Word plan's columns; a row per action, and a row per statement without one."""
+    assert len(csv_rows) == 32  # 23 actions, one each, and 9 statements without one
+    ids = [r["Leadership area"].split()[0] for r in csv_rows]
+    assert ids == [s.id for s in model.statements]
+    by_id = dict(zip(ids, csv_rows, strict=True))
+    statement = model.statement("1.2")
     assert by_id["1.2"] == {
-        "statement_id": "1.2",
-        "statement": "Leaders' vision",
-        "theme": "1",
-        "level": "2",
-        "flag": "priority",
-        "target_level": "4",
-        "next_steps": "Create shared vision for careers which matches new Gatsby changes"
-        " | Share vision with Governors and LT | Align with wider school priorities",
-        "by_when": "HT3",
-        "due_date": "2025-02-14",
-        "owners": "SR",
-        "status": "not_started",
-        "evidence": "https://school.example/evidence/1.2 | https://school.example/vision-draft",
+        "Leadership area": "1.2 Leaders' vision and intent for careers",
+        "Current position": f"Level 2 – {statement.level_text(2)}",
+        "Actions to improve": f"Level 4 – {statement.level_text(4)}",
+        "Next steps": "Create shared vision for careers which matches new Gatsby changes\n"
+        "Share vision with Governors and LT\nAlign with wider school priorities",
+        "By when": "HT3 (Fri 14 Feb 2025)",
+        "Who": "SR",
+        "Status": "Not started",
+        "Latest update": "",
+        "Note": "Note on 1.2",
     }
-    assert by_id["1.1"]["flag"] == "strength" and by_id["1.1"]["next_steps"] == ""
-    assert by_id["3.6"]["owners"] == "HOFS / SR / ALL STAFF"
-    assert by_id["3.6"]["due_date"] == "" and by_id["3.6"]["by_when"] == "Ongoing"
-    assert by_id["1.6"]["due_date"] == "2025-04-04"
-    assert by_id["2.4"]["status"] == "in_progress"
+    assert by_id["1.1"]["Status"] == "Area of strength" and by_id["1.1"]["Next steps"] == ""
+    assert by_id["1.1"]["Current position"].startswith("Level 3 – ")
+    assert by_id["3.6"]["Who"] == "HOFS / SR / ALL STAFF"
+    assert by_id["3.6"]["By when"] == "Ongoing"
+    assert by_id["1.6"]["By when"] == "HT3/4 (Fri 4 Apr 2025)"
+    assert by_id["2.4"]["Status"] == "In progress"
+    assert by_id["1.3"]["Latest update"].startswith("28 Jan 2025 Sam Rivers: Plan shared")
     # Curly characters survive the round trip.
-    assert "measurable intent – must show all key areas" in by_id["2.1"]["next_steps"]
-    assert sum(1 for r in csv_rows if r["flag"] == "priority") == 23
+    assert "measurable intent – must show all key areas" in by_id["2.1"]["Next steps"]
+    assert sum(1 for r in csv_rows if r["Actions to improve"]) == 23
 
 
 # ----- Markdown ----------------------------------------------------------------------------
@@ -408,15 +417,15 @@ def test_markdown(rendered: dict[str, bytes]) -> None:
     start = lines.index("## Action plan")
     plan = [line for line in lines[start:] if re.match(r"^\| \d\.\d ", line)]
     assert len(plan) == 23
-    assert plan[0].startswith("| 1.2 Leaders' vision and intent for careers | The school")
+    assert plan[0].startswith("| 1.2 Leaders' vision and intent for careers | Level 2 – The school")
     assert (
         "| Create shared vision for careers which matches new Gatsby changes<br>"
         "Share vision with Governors and LT<br>Align with wider school priorities"
-        " | HT3 (Fri 14 Feb 2025) – SR | Not started |"
+        " | HT3 (Fri 14 Feb 2025) | SR | Not started |  | Note on 1.2 |"
     ) in plan[0]
     # Pipes in text are escaped so the table keeps its columns.
     assert "Plan shared with SLT \\| governors next" in plan[1]
-    assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in plan)
+    assert all(len(re.findall(r"(?<!\\)\|", row)) == 10 for row in plan)
     assert "  - [Vision draft – v2](<https://school.example/vision-draft>)" in lines
 
 
@@ -448,7 +457,8 @@ def test_json_structure(rendered: dict[str, bytes], model: MaturityModel) -> Non
 
     assert len(data["summary"]) == 32
     assert all(
-        list(s) == ["statement_id", "statement", "theme", "level", "flag"] for s in data["summary"]
+        list(s) == ["statement_id", "statement", "theme", "level", "flag", "note"]
+        for s in data["summary"]
     )
     assert data["summary"][0] == {
         "statement_id": "1.1",
@@ -456,6 +466,7 @@ def test_json_structure(rendered: dict[str, bytes], model: MaturityModel) -> Non
         "theme": 1,
         "level": 3,
         "flag": "strength",
+        "note": None,
     }
     assert [s["level"] for s in data["summary"]] == [expected_level(s.id) for s in model.statements]
 
@@ -469,7 +480,7 @@ def test_json_structure(rendered: dict[str, bytes], model: MaturityModel) -> Non
     assert [a["statement_id"] for a in actions] == list(PRIORITIES)
     keys = ["statement_id", "leadership_area", "current_level", "current_position",
             "target_level", "actions_to_improve", "next_steps", "by_when", "due_date", "owners",
-            "status", "evidence", "updates"]  # fmt: skip
+            "status", "note", "evidence", "updates"]  # fmt: skip
     assert all(list(a) == keys for a in actions)
     first = actions[0]
     assert first["current_position"] == model.statement("1.2").level_text(2)
@@ -490,8 +501,10 @@ def test_json_structure(rendered: dict[str, bytes], model: MaturityModel) -> Non
             "kind": "progress",
             "note": "Plan shared with SLT | governors next",
             "link": "https://school.example/slt-minutes-jan",
+            "changes": [],
         }
     ]
+    assert by_id["1.3"]["note"] == "Note on 1.3"
 
 
 # ----- the chart ---------------------------------------------------------------------------
@@ -505,7 +518,7 @@ def test_png_is_the_chart(rendered: dict[str, bytes], document: PlanDocument) ->
     assert image.size == SIZE == (1600, 900)
     # Deterministic, and safe to draw from several threads at once.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        again = list(pool.map(lambda _: maturity_chart(document.summary), range(2)))
+        again = list(pool.map(lambda _: chart(document), range(2)))
     assert again == [png, png]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -10,7 +10,7 @@ from enum import StrEnum
 from model_data import MaturityModel
 from workflows.answers import Answer, EvidenceLink, Flag
 from workflows.calendar import CalendarError, TermCalendar
-from workflows.deadlines import parse_by_when
+from workflows.deadlines import DeadlineError, parse_by_when
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,9 @@ class SummaryRow:
     theme: int
     level: int | None
     flag: Flag | None
+    note: str | None = None  # what the school noted for the statement during the review
+    area: str = ""  # the full label: "1.5 Effective and strategic governance ..."
+    position: str = ""  # the descriptor of the statement's level
 
     @property
     def priority(self) -> bool:
@@ -80,15 +83,96 @@ class ActionStatus(StrEnum):
         return self in (ActionStatus.NOT_STARTED, ActionStatus.IN_PROGRESS)
 
 
+ARROW = "->"  # plain ASCII, so the change reads the same in CSV, chat and every font
+
+
+def _deadline_text(code: object) -> str:
+    if not code:
+        return "none"
+    try:
+        return parse_by_when(str(code)).label
+    except DeadlineError:
+        return str(code)
+
+
+def _names(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, Sequence):
+        return [str(name) for name in value]
+    return []
+
+
+def _status_text(value: object) -> str:
+    try:
+        return ActionStatus(str(value)).label
+    except ValueError:
+        return str(value)
+
+
+def describe_changes(before: Mapping[str, object], after: Mapping[str, object]) -> list[str]:
+    """Each changed field of an action as a phrase: "Deadline HT3 -> HT5", "Owner SR -> NR",
+    "Target level 3 -> 4", "Next steps changed" (the steps themselves are in the plan).
+
+    Only fields present on both sides are compared; unknown ones (a snooze's "until") are
+    not the plan's business.
+    """
+
+    def changed(key: str) -> bool:
+        return key in before and key in after and before[key] != after[key]
+
+    phrases: list[str] = []
+    if changed("due") or changed("due_year"):
+        old, new = _deadline_text(before.get("due")), _deadline_text(after.get("due"))
+        if old == new:  # the same half-term in another academic year
+            old = f"{old} {before.get('due_year') or ''}".strip()
+            new = f"{new} {after.get('due_year') or ''}".strip()
+        phrases.append(f"Deadline {old} {ARROW} {new}")
+    if changed("owners"):
+        old_names, new_names = _names(before["owners"]), _names(after["owners"])
+        word = "Owner" if len(old_names) <= 1 and len(new_names) <= 1 else "Owners"
+        old_text, new_text = " / ".join(old_names) or "none", " / ".join(new_names) or "none"
+        phrases.append(f"{word} {old_text} {ARROW} {new_text}")
+    for key, label in (("current_level", "Current level"), ("target_level", "Target level")):
+        if changed(key):
+            old_level, new_level = before[key] or "none", after[key] or "none"
+            phrases.append(f"{label} {old_level} {ARROW} {new_level}")
+    if changed("next_steps"):
+        phrases.append("Next steps changed")
+    if changed("status"):
+        old_status, new_status = _status_text(before["status"]), _status_text(after["status"])
+        phrases.append(f"Status {old_status} {ARROW} {new_status}")
+    return phrases
+
+
 @dataclass(frozen=True)
 class ActionUpdateView:
     """One dated line of an action's history, for documents and chat."""
 
     at: datetime
     by: str | None
-    kind: str  # progress, done, reassigned, deadline, dropped, edited, carried
+    kind: str  # progress, done, reassigned, deadline (moved), dropped, edited, carried, snoozed
     note: str | None = None
     link: str | None = None
+    # The action's fields before and after the change (storage's ActionUpdate.before/after):
+    # owners, due, due_year, next_steps, target_level, current_level, status.
+    before: Mapping[str, object] = field(default_factory=dict)
+    after: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> list[str]:
+        """What changed, one phrase per field: "Deadline HT3 -> HT5", "Owner SR -> NR".
+
+        A note that says only "Edited" or "Reassigned" tells a governor nothing; the stored
+        before/after values say exactly what moved.
+        """
+        return describe_changes(self.before, self.after)
+
+    @property
+    def summary(self) -> str:
+        """The update in words: its changes, then its note; the kind only if there is neither."""
+        parts = [*self.changes, *([self.note] if self.note else [])]
+        return "; ".join(parts) if parts else self.kind.capitalize()
 
 
 @dataclass(frozen=True)
@@ -110,6 +194,11 @@ class PlanRow:
     status: ActionStatus = ActionStatus.NOT_STARTED
     evidence: tuple[EvidenceLink, ...] = ()
     updates: tuple[ActionUpdateView, ...] = ()
+    note: str | None = None  # the note given for the statement during the review
+
+    @property
+    def latest_update(self) -> ActionUpdateView | None:
+        return max(self.updates, key=lambda u: u.at) if self.updates else None
 
     @property
     def by_when_who(self) -> str:
@@ -159,9 +248,22 @@ def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: st
         levels: list[int] = []
         for statement in theme.statements:
             answer = answers.get(statement.id)
-            level = answer.level if answer and not answer.carried else None
-            flag = answer.flag if answer and not answer.carried else None
-            rows.append(SummaryRow(statement.id, statement.short_label, theme.number, level, flag))
+            fresh = answer is not None and not answer.carried
+            level = answer.level if answer and fresh else None
+            flag = answer.flag if answer and fresh else None
+            note = answer.note if answer and fresh else None
+            rows.append(
+                SummaryRow(
+                    statement.id,
+                    statement.short_label,
+                    theme.number,
+                    level,
+                    flag,
+                    note=note,
+                    area=statement.label,
+                    position=(statement.level_text(level) or "") if level else "",
+                )
+            )
             if level is not None:
                 levels.append(level)
         themes.append(
@@ -220,6 +322,31 @@ def build_action_plan(
                 action_id=action.action_id if action else None,
                 due_date=_due_date(calendar, action.due, action.due_year) if action else None,
                 evidence=tuple(answer.evidence),
+                note=answer.note,
             )
         )
     return ActionPlan(title=title, rows=rows)
+
+
+def theme_targets(summary: Summary, plan: ActionPlan) -> dict[int, float]:
+    """Each theme's average level once its priority actions reach their target levels.
+
+    Where the plan sets a target for at least one of a theme's statements, that statement's
+    level is replaced by its target (the highest, if it has several actions) and the theme is
+    averaged over the same answered statements as its bar. An average rather than the highest
+    target because it is on the bar's own scale: the gap between bar and marker is what the
+    plan would add to the theme, where "4" for nearly every theme would say nothing.
+    Themes without a target are left out.
+    """
+    targets: dict[str, int] = {}
+    for row in plan.rows:
+        if row.target_level and row.target_level > row.current_level:
+            targets[row.statement_id] = max(targets.get(row.statement_id, 0), row.target_level)
+    result: dict[int, float] = {}
+    for theme in summary.themes:
+        rows = [r for r in summary.rows if r.theme == theme.number and r.level is not None]
+        if not any(r.statement_id in targets for r in rows):
+            continue
+        levels = [max(r.level or 0, targets.get(r.statement_id, 0)) for r in rows]
+        result[theme.number] = round(sum(levels) / len(levels), 2)
+    return result
