@@ -8,9 +8,10 @@ import getpass
 import json
 import logging
 import re
+import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,14 +23,32 @@ from rich.text import Text
 from bot.config import get_settings
 from bot.formats import FORMATS
 from bot.reviews import ReviewService, Who
-from bot.terminal import LEAVE_WORDS, Terminal, level_renderable
+from bot.sanitise import terminal_safe
+from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable
 from model_data import LEVELS, Edition, ModelDataError, load_all, load_model
 from storage import repo
 from storage.db import Database
 from storage.models import Organisation
-from workflows.calendar import CalendarError, HalfTerm, TermCalendar, parse_ics
+from workflows.calendar import (
+    DATE_FORMS,
+    CalendarError,
+    HalfTerm,
+    TermCalendar,
+    parse_day,
+    parse_ics,
+)
 
 EDITIONS = [e.value for e in Edition]
+STOPPED = "Stopped. Everything answered so far is saved; run it again to resume."
+NEUTRAL_NAME = "You"
+CHAT_HELP = """Your name in the review (who took part, who updated an action) is the one you give
+with --name, remembered for next time. Without it, the terminal asks once for your name
+the first time you chat for a school (Enter alone: "You"); a piped review (answers on
+standard input) is recorded as "You". The computer's login name is never used.
+
+At a question, Enter alone takes the answer shown in [brackets]. Ctrl-C stops at once;
+everything answered so far is saved, and the next run carries on where you stopped."""
+FORCE_HELP = "send even at a weekend or in a school holiday (the scheduler never does)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: DATABASE_URL or SQLite)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    chat = commands.add_parser("chat", help="run the self-review in the terminal")
+    chat = commands.add_parser(
+        "chat",
+        help="run the self-review in the terminal",
+        description="Run the self-review in the terminal.",
+        epilog=CHAT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     chat.add_argument("--org", help="organisation name (created on first run)")
     chat.add_argument("--edition", choices=EDITIONS, help="model edition for a new organisation")
-    chat.add_argument("--name", help="your name as it should appear in the review")
+    chat.add_argument(
+        "--name", help="your name as it should appear in the review (remembered; see below)"
+    )
     chat.add_argument(
         "--new", action="store_true", help="start the next review after a completed one"
     )
@@ -73,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     terms_set.add_argument("--org", help="organisation name")
     terms_set.add_argument("--year", required=True, help="academic year, e.g. 2025/26")
-    terms_set.add_argument("dates", nargs="+", help="HT1 2025-09-03 2025-10-24 HT2 ...")
+    terms_set.add_argument(
+        "dates", nargs="+", help="HT1 3/9/2025 24/10/2025 HT2 ... (day first, or 2025-09-03)"
+    )
     terms_import = terms_commands.add_parser("import", help="import term dates from an .ics file")
     terms_import.add_argument("--org", help="organisation name")
     terms_import.add_argument("file", help="iCalendar file published by the school or council")
@@ -101,18 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     remind = commands.add_parser(
         "remind", help="send the reminders due now (what the scheduler does)"
     )
-    remind.add_argument(
-        "--as-of", help="local time to act as, e.g. 2026-02-02T08:00 (default: now)"
-    )
+    remind.add_argument("--as-of", help=AS_OF_HELP)
     remind.add_argument("--org", help="only this organisation (with --dry-run)")
     remind.add_argument("--dry-run", action="store_true", help="show what is due; send nothing")
+    remind.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     digest = commands.add_parser("digest", help="the weekly SLT digest")
     digest.add_argument("--org", help="organisation name")
-    digest.add_argument("--as-of", help="local time to act as (default: now)")
+    digest.add_argument("--as-of", help=AS_OF_HELP)
     mode = digest.add_mutually_exclusive_group()
     mode.add_argument("--print", action="store_true", help="print it (the default)")
     mode.add_argument("--send", action="store_true", help="send this week's digest (once)")
+    digest.add_argument("--force", action="store_true", help=f"with --send: {FORCE_HELP}")
 
     outbox = commands.add_parser(
         "outbox", help="reminders and digests sent where no chat is set up"
@@ -159,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(schedule_command(args, console))
         return asyncio.run(chat(args, console))
     except KeyboardInterrupt:
-        console.print("\nStopped. Everything answered so far is saved; run it again to resume.")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # closing: a further Ctrl-C changes nothing
+        console.print(f"\n{STOPPED}")
         return 130
 
 
@@ -201,14 +231,39 @@ async def db_upgrade(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+AS_OF_HELP = (
+    "local time to act as: 16/02/2027 08:00, 2027-02-16T08:00, or a date alone for 09:00 "
+    "(default: now)"
+)
+_AS_OF = re.compile(r"^(?P<day>[^\sT]+)(?:(?:T|\s+)(?P<time>\S+))?$")
+
+
 def parse_as_of(text: str | None, timezone: str = "Europe/London") -> datetime:
-    """A local wall-clock time (as people say it) to an aware UTC moment; now by default."""
+    """A local wall-clock time (as people say it) to an aware UTC moment; now by default.
+
+    The date is typed as anywhere else (2/9/2027 is 2 September); a date alone is 09:00,
+    after the day's reminders and digest have gone, so "what was sent that day" is answered.
+    """
     if not text:
         return datetime.now(UTC)
+    match = _AS_OF.match(text.strip())
+    if not match:
+        raise UsageError(f"--as-of {text!r}: write it like 2026-02-02T08:00 or 2/2/2026 08:00.")
     try:
-        moment = datetime.fromisoformat(text)
+        day = parse_day(match.group("day"))
+    except CalendarError as exc:
+        if re.search(r"\d", match.group("day")) and re.fullmatch(r"[\d/-]+", match.group("day")):
+            raise UsageError(f"--as-of: {exc}.") from exc
+        raise UsageError(
+            f"--as-of {text!r}: write it like 2026-02-02T08:00 or 2/2/2026 08:00."
+        ) from exc
+    try:
+        moment_time = time.fromisoformat(match.group("time") or "09:00")
     except ValueError as exc:
-        raise UsageError(f"--as-of {text!r}: write it like 2026-02-02T08:00.") from exc
+        raise UsageError(
+            f"--as-of {text!r}: write the time like 08:00 (24-hour clock), e.g. 2/2/2026 08:00."
+        ) from exc
+    moment = datetime.combine(day, moment_time)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment.astimezone(UTC)
@@ -238,11 +293,18 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
                 )
                 for organisation in organisations:
                     notices = await dispatcher.due_now(organisation.id, as_of)
-                    console.print(f"{organisation.name}: {len(notices)} due", style="bold")
+                    console.print(
+                        Text(f"{terminal_safe(organisation.name)}: {len(notices)} due", "bold")
+                    )
+                    reason = await dispatcher.quiet_reason(organisation.id, as_of)
+                    if reason is not None and notices:
+                        console.print(Text(_quiet_line(reason, "remind", dry_run=True)))
                     for notice in notices:
-                        console.print(notice.text(), markup=False)
+                        console.print(Text(terminal_safe(notice.text())))
                 return 0
-            report = await dispatcher.run(as_of)
+            report = await dispatcher.remind_by_hand(as_of, force=args.force)
+            for name, reason in report.quiet.items():
+                console.print(Text(f"{terminal_safe(name)}: {_quiet_line(reason, 'remind')}"))
             console.print(
                 f"Recorded {report.recorded}, sent {report.sent} ({report.outbox} to the outbox), "
                 f"failed {report.failed}, dropped {report.dropped}."
@@ -251,9 +313,13 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         organisation = await _existing_organisation(service, args.org)
         if not args.send:
             notice = await dispatcher.digest_notice(organisation.id, as_of)
-            console.print(notice.text(), markup=False)
+            console.print(Text(terminal_safe(notice.text())))
             return 0
-        report = await dispatcher.send_digest(organisation.id, as_of)
+        report = await dispatcher.send_digest(organisation.id, as_of, force=args.force)
+        if report.quiet:
+            reason = next(iter(report.quiet.values()))
+            console.print(Text(_quiet_line(reason, "digest --send")))
+            return 0
         console.print(
             "Sent this week's digest." if report.sent else "This week's digest was sent already."
         )
@@ -263,6 +329,20 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         return 1
     finally:
         await db.close()
+
+
+def _quiet_line(reason: str, command: str, dry_run: bool = False) -> str:
+    """Why a send by hand sends nothing (the scheduler's weekends and holidays), and the way
+    round it."""
+    if dry_run:
+        return (
+            f"Nothing would be sent now: {reason} (the scheduler waits for the next school "
+            f"day); `careers-bot {command} --force` sends anyway."
+        )
+    return (
+        f"Nothing sent: {reason}, and the scheduler waits for the next school day. "
+        f"Run `careers-bot {command} --force` to send anyway."
+    )
 
 
 async def org_command(args: argparse.Namespace, console: Console) -> int:
@@ -389,13 +469,13 @@ async def export_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def parse_term_dates(year: str, words: Sequence[str]) -> list[HalfTerm]:
-    """Read "HT1 2025-09-03 2025-10-24 HT2 ..." for one academic year; all six are needed."""
+    """Read "HT1 3/9/2025 24/10/2025 HT2 ..." for one academic year; all six are needed."""
     if not re.fullmatch(r"\d{4}/\d{2}", year):
         raise UsageError(f"{year!r} is not an academic year: write it like 2025/26.")
     if len(words) != 18:
         raise UsageError(
-            "Give all six half-terms, each as HTn START END with dates as YYYY-MM-DD, e.g. "
-            "HT1 2025-09-03 2025-10-24 HT2 2025-11-03 2025-12-19 ... HT6 2026-06-01 2026-07-21."
+            f"Give all six half-terms, each as HTn START END with dates like {DATE_FORMS}, "
+            "e.g. HT1 3/9/2025 24/10/2025 HT2 3/11/2025 19/12/2025 ... HT6 1/6/2026 21/7/2026."
         )
     half_terms = []
     for index in range(0, 18, 3):
@@ -404,9 +484,9 @@ def parse_term_dates(year: str, words: Sequence[str]) -> list[HalfTerm]:
         if not match:
             raise UsageError(f"{code!r} should be a half-term, HT1 to HT6.")
         try:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
-        except ValueError as exc:
-            raise UsageError(f"{code}: dates must be written YYYY-MM-DD ({exc}).") from exc
+            first, last = parse_day(start), parse_day(end)
+        except CalendarError as exc:
+            raise UsageError(f"{code}: {exc}.") from exc
         half_terms.append(HalfTerm(year, int(match.group(1)), first, last))
     return half_terms
 
@@ -471,42 +551,90 @@ def show_terms(
 
 
 async def chat(args: argparse.Namespace, console: Console) -> int:
+    """The review in the terminal; Ctrl-C (once or twice) ends it with status 130."""
     settings = get_settings()
     db = Database(args.database_url or settings.database_url)
+    terminal = Terminal(console)
     try:
-        await db.migrate()
-        service = ReviewService(db)
-        edition = args.edition or settings.default_edition
-        organisation = await service.organisation(
-            args.org or settings.default_organisation, edition
-        )
-        if args.edition and organisation.edition != args.edition:
-            console.print(
-                f"{organisation.name} uses the {organisation.edition} edition; "
+        with terminal.catching_interrupts():
+            try:
+                return await _chat(args, console, db, terminal)
+            finally:
+                terminal.stopping = True
+                await db.close()
+    except Interrupted:
+        console.print(f"\n{STOPPED}")
+        return 130
+
+
+async def _chat(
+    args: argparse.Namespace, console: Console, db: Database, terminal: Terminal
+) -> int:
+    settings = get_settings()
+    await db.migrate()
+    service = ReviewService(db)
+    edition = args.edition or settings.default_edition
+    organisation = await service.organisation(args.org or settings.default_organisation, edition)
+    if args.edition and organisation.edition != args.edition:
+        console.print(
+            Text(
+                f"{terminal_safe(organisation.name)} uses the {organisation.edition} edition; "
                 f"--edition {args.edition} is ignored."
             )
-        user = getpass.getuser()
-        # A terminal identity is per organisation: one login may review for several schools
-        # (a Careers Hub adviser), while a chat identity belongs to one school.
-        who = Who("terminal", user, args.name or user, workspace=f"organisation-{organisation.id}")
-        terminal = Terminal(console)
-        result = await service.open(organisation.id, who, new=args.new, blank=args.blank)
+        )
+    who = await _terminal_person(service, organisation, args.name, terminal)
+    result = await service.open(organisation.id, who, new=args.new, blank=args.blank)
+    if result.completed and not args.new:
+        terminal.show_completed(result.replies)
+        console.print("Run `careers-bot chat --new` to start the next review from these answers.")
+    else:
         terminal.show(result.replies)
-        if result.completed and not args.new:
-            console.print(
-                "Run `careers-bot chat --new` to start the next review from these answers."
+    while True:
+        if terminal.stop_requested:
+            raise Interrupted
+        line = terminal.read()
+        if line is None:
+            console.print("End of input: everything answered so far is saved.")
+            return 0
+        result = await service.turn(organisation.id, who, line)
+        terminal.show(result.replies)
+        if line.strip().lower() in LEAVE_WORDS:
+            return 0
+
+
+async def _terminal_person(
+    service: ReviewService, organisation: Organisation, name: str | None, terminal: Terminal
+) -> Who:
+    """Who is at the terminal, by the name they gave, never by the computer's login.
+
+    A terminal identity is per organisation: one login may review for several schools (a
+    Careers Hub adviser), while a chat identity belongs to one school. The login is only the
+    key that finds the person again; the name shown is --name, the name given before, the
+    name asked for once, or "You".
+    """
+    login = getpass.getuser()
+    workspace = f"organisation-{organisation.id}"
+    async with service.db.read() as session:
+        person = await repo.person_by_identity(
+            session, "terminal", workspace, login, organisation.id
+        )
+    stored = person.display_name if person is not None else None
+    known = stored if stored != login else None  # earlier versions stored the login
+    wanted = (name or "").strip() or known
+    if wanted is None and terminal.interactive:
+        wanted = terminal.ask_name(NEUTRAL_NAME)
+    wanted = wanted or NEUTRAL_NAME
+    if person is not None and stored != wanted:
+        # No repository function renames a person yet, so it is done here, in one short
+        # transaction: a name taken from the login, or a new --name, replaces the old one.
+        async with service.db.transaction() as session:
+            found = await repo.person_by_identity(
+                session, "terminal", workspace, login, organisation.id
             )
-        while True:
-            line = terminal.read()
-            if line is None:
-                console.print("End of input: everything answered so far is saved.")
-                return 0
-            result = await service.turn(organisation.id, who, line)
-            terminal.show(result.replies)
-            if line.strip().lower() in LEAVE_WORDS:
-                return 0
-    finally:
-        await db.close()
+            if found is not None:
+                found.display_name = wanted
+                found.initials = repo.initials_of(wanted)
+    return Who("terminal", login, wanted, workspace=workspace)
 
 
 if __name__ == "__main__":

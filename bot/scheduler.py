@@ -33,7 +33,7 @@ from storage.db import Database
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.actions import ActionView
-from workflows.calendar import TermCalendar
+from workflows.calendar import TermCalendar, local_date
 from workflows.digest import DigestSchedule, build_digest, digest_slot
 from workflows.notices import Notice
 from workflows.plan import build_summary
@@ -54,6 +54,8 @@ class Report:
     dropped: int = 0
     outbox: int = 0
     errors: list[str] = field(default_factory=list)
+    # By hand only: organisation name -> why nothing was sent for it (a weekend, a holiday).
+    quiet: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -229,8 +231,56 @@ class Dispatcher:
             kind="digest", title=digest.title, sections=sections, attach_chart=summary is not None
         )
 
-    async def send_digest(self, organisation_id: int, as_of: datetime) -> Report:
-        """This week's digest now, by hand: recorded under the week's key, so it goes once."""
+    # ----- by hand (careers-bot remind, digest --send) --------------------------------------
+
+    async def quiet_reason(self, organisation_id: int, as_of: datetime) -> str | None:
+        """Why the schedule sends nothing for this organisation at `as_of`, or None.
+
+        The schedule's own rule (`TermCalendar.is_term_day` on the organisation's local
+        date), so a send by hand keeps the same weekends and holidays as the scheduler.
+        """
+        async with self.db.read() as session:
+            organisation = await repo.get_organisation(session, organisation_id)
+            assert organisation is not None
+            calendar = await self.service.calendar(session, organisation)
+        return calendar.quiet_reason(local_date(as_of, organisation.timezone))
+
+    async def remind_by_hand(self, as_of: datetime, force: bool = False) -> Report:
+        """`careers-bot remind`: the sweep, skipping schools on a weekend or holiday unless
+        `force`; `Report.quiet` says which were skipped and why."""
+        report = Report()
+        async with self.db.read() as session:
+            organisations = await _organisations(session)
+        active = []
+        for organisation in organisations:
+            reason = None if force else await self.quiet_reason(organisation.id, as_of)
+            if reason is not None:
+                report.quiet[organisation.name] = reason
+                continue
+            active.append(organisation)
+            try:
+                report.recorded += await self._plan_organisation(organisation.id, as_of)
+            except Exception as exc:  # as in `plan`: one failure never stops the others
+                log.exception("planning for organisation %s failed", organisation.id)
+                report.errors.append(f"organisation {organisation.id}: {exc}")
+        if active:  # a send by hand on a quiet day sends nothing at all, retries included
+            await self.deliver(as_of, report)
+        return report
+
+    async def send_digest(
+        self, organisation_id: int, as_of: datetime, force: bool = False
+    ) -> Report:
+        """This week's digest now, by hand: recorded under the week's key, so it goes once.
+
+        Not on a weekend or in a holiday (the scheduler's rule) unless `force`.
+        """
+        if not force:
+            reason = await self.quiet_reason(organisation_id, as_of)
+            if reason is not None:
+                async with self.db.read() as session:
+                    organisation = await repo.get_organisation(session, organisation_id)
+                assert organisation is not None
+                return Report(quiet={organisation.name: reason})
         notice = await self.digest_notice(organisation_id, as_of)
         async with self.db.transaction() as session:
             organisation = await repo.get_organisation(session, organisation_id)

@@ -157,6 +157,8 @@ BAD_COMMANDS = [
     ("reassign {n} to", "Say who to"),
     ("move {n} to HT9", "There is no half-term HT9"),
     ("move {n} to soon", "is not a deadline I know"),
+    ("move {n}", "Say when it is due now, e.g. 'move {n} to HT5'"),
+    ("move {n} to", "Say when it is due now"),
 ]
 
 
@@ -179,7 +181,7 @@ async def test_bad_action_commands_are_refused_and_change_nothing(
         result = await service.turn(organisation.id, SAM, command.format(n=number))
         errors = [r.text for r in result.replies if isinstance(r, Message) and r.tone is Tone.ERROR]
         assert errors, command
-        assert says in errors[0], command
+        assert says.format(n=number) in errors[0], command
         after, updates = await snapshot()
         assert after == before, command
         assert updates == [], command
@@ -260,3 +262,19 @@ async def test_snooze_pauses_reminders_for_a_week(
         people = await repo.people(session, organisation.id)
     assert [u.kind for u in updates] == ["snoozed"]
     assert updates[0].after == {"until": "2025-01-22", "person_id": people[0].id}
+
+
+def test_every_link_in_an_update_is_kept() -> None:
+    from workflows.actions import _note_and_link
+
+    assert _note_and_link("Shared https://a.example/1") == ("Shared", "https://a.example/1")
+    note, link = _note_and_link(
+        "Shared with governors https://a.example/1 and minutes https://b.example/2, "
+        "https://c.example/3"
+    )
+    assert link == "https://a.example/1"  # an update stores one link: the first
+    assert note == "Shared with governors; minutes https://b.example/2; https://c.example/3"
+    assert _note_and_link("https://a.example/1 https://b.example/2") == (
+        "https://b.example/2",
+        "https://a.example/1",
+    )

@@ -20,6 +20,7 @@ from workflows.calendar import (
     format_date,
     local_date,
     next_academic_year,
+    parse_day,
     parse_ics,
 )
 from workflows.deadlines import parse_by_when
@@ -729,3 +730,56 @@ def test_ics_names_councils_use() -> None:
         ("2025/26", 3, "2026-01-05", "2026-02-13"),
         ("2025/26", 4, "2026-02-23", "2026-03-27"),
     ]
+
+
+# --- dates as people type them; why a day is quiet -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2/9/2027", "2027-09-02"),  # day first, as in England
+        ("02/09/2027", "2027-09-02"),
+        ("2027-09-02", "2027-09-02"),
+        (" 29/2/2028 ", "2028-02-29"),
+    ],
+)
+def test_dates_are_read_day_first(typed: str, expected: str) -> None:
+    assert parse_day(typed) == d(expected)
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("31/02/2027", "31/02/2027 is not a date"),
+        ("29/2/2027", "29/2/2027 is not a date"),
+        ("2027-13-01", "2027-13-01 is not a date"),
+        ("2/9/27", "“2/9/27” is not a date: write it like 2/9/2027"),
+        ("next tuesday", "“next tuesday” is not a date"),
+        ("", "is not a date"),
+    ],
+)
+def test_anything_else_is_named_as_not_a_date(typed: str, says: str) -> None:
+    with pytest.raises(CalendarError, match=says):
+        parse_day(typed)
+
+
+@pytest.mark.parametrize(
+    ("day", "reason"),
+    [
+        ("2026-02-11", None),  # a school day
+        ("2026-01-10", "Sat 10 Jan 2026 is a weekend"),
+        ("2026-02-18", "Wed 18 Feb 2026 is in the school holiday between HT3 2025/26 and HT4"),
+        ("2026-05-04", "Mon 4 May 2026 is a bank holiday"),
+        ("2023-06-01", "Thu 1 Jun 2023 is outside the term dates known"),
+    ],
+)
+def test_quiet_reason_is_the_term_day_rule_in_words(
+    cal: TermCalendar, day: str, reason: str | None
+) -> None:
+    said = cal.quiet_reason(d(day))
+    assert (said is None) is cal.is_term_day(d(day))  # one rule: the schedule's own
+    if reason is None:
+        assert said is None
+    else:
+        assert said is not None and said.startswith(reason)

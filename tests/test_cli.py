@@ -245,7 +245,7 @@ def test_terms_set_show_and_refuse(reviewed_db: Path) -> None:
 
     bad = [
         (dates[:15], "Give all six half-terms"),
-        ([*dates[:16], "2027-07-40", *dates[17:]], "dates must be written YYYY-MM-DD"),
+        ([*dates[:16], "2027-07-40", *dates[17:]], "HT6: 2027-07-40 is not a date"),
         ([*dates[:4], "2026-10-01", *dates[5:]], "overlap"),
     ]
     for words, says in bad:
@@ -350,3 +350,269 @@ def test_one_login_reviews_for_two_schools(tmp_path: Path) -> None:
     again = careers_bot("chat", "--org", "Hill School", db=db)
     assert "Welcome back: 0 of 32 statements answered. Carrying on at 1.1" in again.stdout
     assert "Your answer: level 3" in again.stdout  # Hill's answer, not Valley's level 1
+
+
+# ----- issue 10: quiet days, dates, actions, the terminal -----------------------------------
+
+# 2026/27 as a council publishes it, typed the three ways people write dates: half-term
+# 15-19 Feb 2027 sits between HT3 and HT4.
+COUNCIL_2026_27 = [
+    "HT1", "2/9/2026", "23/10/2026", "HT2", "02/11/2026", "18/12/2026",
+    "HT3", "5/1/2027", "12/02/2027", "HT4", "2027-02-22", "26/03/2027",
+    "HT5", "12/4/2027", "28/5/2027", "HT6", "7/6/2027", "21/07/2027",
+]  # fmt: skip
+
+
+@pytest.fixture
+def council_db(reviewed_db: Path, tmp_path: Path) -> Path:
+    """A copy of the complete review with the council's 2026/27 term dates."""
+    import shutil
+
+    db = tmp_path / "council.sqlite3"
+    shutil.copy(reviewed_db, db)
+    result = careers_bot(
+        "terms", "set", "--org", "Hill School", "--year", "2026/27", *COUNCIL_2026_27, db=db
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return db
+
+
+def test_reminders_and_digests_by_hand_keep_weekends_and_holidays(council_db: Path) -> None:
+    db = council_db
+    shown = careers_bot("terms", "show", "--org", "Hill School", "--year", "2026/27", db=db)
+    assert "Wed 2 Sep 2026" in shown.stdout  # 2/9/2026 is 2 September
+    assert "Fri 12 Feb 2027" in shown.stdout and "Mon 22 Feb 2027" in shown.stdout
+
+    dry = careers_bot("remind", "--as-of", "2027-02-16T08:00", "--dry-run", db=db)
+    assert "Nothing would be sent now: Tue 16 Feb 2027 is in the school holiday" in " ".join(
+        dry.stdout.split()
+    )
+    holiday = careers_bot("remind", "--as-of", "2027-02-16T08:00", db=db)
+    assert holiday.returncode == 0, holiday.stderr
+    said = " ".join(holiday.stdout.split())
+    assert "Nothing sent: Tue 16 Feb 2027 is in the school holiday between HT3 2026/27" in said
+    assert "careers-bot remind --force" in said
+    assert "Recorded 0, sent 0" in said
+    digest = careers_bot(
+        "digest", "--org", "Hill School", "--send", "--as-of", "16/2/2027 09:00", db=db
+    )
+    assert "Nothing sent: Tue 16 Feb 2027 is in the school holiday" in " ".join(
+        digest.stdout.split()
+    )
+    weekend = careers_bot("remind", "--as-of", "13/02/2027 10:00", db=db)
+    assert "Sat 13 Feb 2027 is a weekend" in weekend.stdout
+    assert "The outbox is empty." in careers_bot("outbox", "--org", "Hill School", db=db).stdout
+
+    forced = careers_bot("remind", "--as-of", "2027-02-16T08:00", "--force", db=db)
+    assert "Recorded 8, sent 8 (8 to the outbox)" in forced.stdout
+    sent = careers_bot(
+        "digest", "--org", "Hill School", "--send", "--as-of", "16/02/2027", "--force", db=db
+    )
+    assert "Sent this week's digest." in sent.stdout
+    outbox = careers_bot("outbox", "--org", "Hill School", db=db).stdout
+    assert outbox.count("Your careers action is due this week") == 8
+    assert "Careers weekly digest" in outbox
+
+
+def test_dates_are_read_day_first_and_a_wrong_one_is_named(council_db: Path) -> None:
+    for as_of in ("1/2/2027 08:00", "01/02/2027T08:00", "2027-02-01T08:00"):
+        printed = careers_bot("digest", "--org", "Hill School", "--as-of", as_of, db=council_db)
+        assert printed.returncode == 0, as_of
+        assert "week of Mon 1 Feb 2027" in printed.stdout, as_of
+    bad = careers_bot("remind", "--as-of", "31/02/2027", "--dry-run", db=council_db)
+    assert bad.returncode == 1
+    assert "31/02/2027 is not a date" in bad.stdout
+    wrong = [*COUNCIL_2026_27[:1], "31/02/2027", *COUNCIL_2026_27[2:]]
+    refused = careers_bot(
+        "terms", "set", "--org", "Hill School", "--year", "2026/27", *wrong, db=council_db
+    )
+    assert refused.returncode == 1
+    assert "HT1: 31/02/2027 is not a date" in refused.stdout
+    assert "Invalid isoformat" not in refused.stdout
+
+
+def test_action_commands_keep_every_link_and_say_how(reviewed_db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "copy.sqlite3"
+    shutil.copy(reviewed_db, db)
+    typed = [
+        "progress 1 Shared with governors https://a.example/x and minutes https://b.example/y",
+        "action 1",
+        "move 1",
+        "action 99999999999999999999",
+        "quit",
+    ]
+    result = careers_bot("chat", "--org", "Hill School", stdin="\n".join(typed) + "\n", db=db)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.replace("│", " ").split())
+    assert "Noted progress on action #1" in out
+    assert "Shared with governors; minutes https://b.example/y (https://a.example/x)" in out
+    assert "Say when it is due now, e.g. 'move 1 to HT5'" in out
+    assert "is not a deadline I know" not in out
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "by Sam Rivers" in out  # the name given before, never the login
+
+
+def test_a_completed_review_opens_on_a_short_summary(reviewed_db: Path) -> None:
+    result = careers_bot("chat", "--org", "Hill School", db=reviewed_db)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) < 15, result.stdout
+    out = " ".join(result.stdout.split())
+    assert "is complete" in out
+    assert "32 of 32 answered · 23 priority action areas · 3 areas of strength" in out
+    for command in ("'summary'", "'plan'", "'go 2.3'"):
+        assert command in out
+    assert "careers-bot chat --new" in out
+    shown = careers_bot("chat", "--org", "Hill School", stdin="summary\n", db=reviewed_db)
+    assert "Summary – Careers Impact review" in shown.stdout
+
+
+def test_enter_takes_the_bracketed_default_and_the_login_is_never_a_name(tmp_path: Path) -> None:
+    import getpass
+
+    db = tmp_path / "bot.sqlite3"
+    result = careers_bot("chat", "--org", "Hill School", stdin="\n3\n\n\nneither\n", db=db)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "or 'just me'. [just me] > (just me) Taking part: You." in out  # Enter took it
+    assert f"Taking part: {getpass.getuser()}" not in out  # piped, no --name: never the login
+    assert "[done] > (done) Any note" in out
+    assert "[none] > (none) Is this" in out
+    assert "Saved 1.1 Distributed careers leadership: level 3, neither." in out
+    assert "(1 | 2 | 3 | 4) > 3" in out  # a list of answers is not a default
+    named = careers_bot(
+        "chat", "--org", "Hill School", "--name", "Ada Lovelace", stdin="help\n", db=db
+    )
+    assert named.returncode == 0, named.stderr
+    helped = careers_bot("chat", "--help")
+    assert "The computer's login name is never used" in " ".join(helped.stdout.split())
+
+
+def test_long_titles_wrap_instead_of_being_cut(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    env_80 = careers_bot("chat", "--org", "Hill School", stdin="just me\n", db=db)
+    out = " ".join(env_80.stdout.split())
+    assert "…" not in env_80.stdout
+    assert (
+        "Theme 1: Careers Leadership, vision and intent, and planning for development "
+        "(Gatsby Benchmark 1)" in out
+    )
+    assert "1.1 Careers leadership and distributed leadership of careers" in out
+
+
+def test_stored_escape_sequences_are_not_replayed(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    note = "Agreed \x1b[2J\x1b]0;pwned\x07with SLT"
+    typed = ["just me", "3", "done", note, "neither", "go 1.1", "quit"]
+    result = careers_bot("chat", "--org", "Hill School", stdin="\n".join(typed) + "\n", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "Agreed with SLT" in " ".join(result.stdout.split())
+
+
+# ----- Ctrl-C and the terminal's width, in a real pseudo-terminal -----------------------------
+
+
+def _pty_chat(db: Path, *args: str, columns: int = 150) -> tuple[subprocess.Popen[bytes], int]:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    env["NO_COLOR"] = "1"
+    process = subprocess.Popen(
+        [str(BIN), "--database-url", f"sqlite:///{db}", "chat", *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child)
+    return process, master
+
+
+def _read_pty(master: int, until: float, stop: str | None = None) -> str:
+    """What the program printed (escape codes removed), up to `until` or until `stop` shows."""
+    import re
+    import select
+
+    chunks: list[bytes] = []
+    while time.monotonic() < until:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the program has exited and closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+        if stop is not None and stop in text:
+            return text.replace("\r\n", "\n")
+    text = b"".join(chunks).decode("utf-8", "replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_at_a_terminal_stops_at_once_with_the_answer_saved(
+    tmp_path: Path, presses: int
+) -> None:
+    db = tmp_path / "bot.sqlite3"
+    process, master = _pty_chat(db, "--org", "Hill School", "--name", "Sam Rivers")
+    try:
+        _read_pty(master, time.monotonic() + 60, stop="[just me]")
+        os.write(master, b"just me\n3\ndone\nnone\nneither\n")
+        shown = _read_pty(master, time.monotonic() + 60, stop="Statement 2 of 32")
+        assert "Statement 2 of 32" in shown
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _saved(db, "1.1"):
+            time.sleep(0.1)
+        for _ in range(presses):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        started = time.monotonic()
+        out = _read_pty(master, time.monotonic() + 10, stop="run it again to resume")
+        assert process.wait(timeout=10) == 130
+        assert time.monotonic() - started < 5  # at once, not after the next Enter
+        out += _read_pty(master, time.monotonic() + 1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert "Traceback" not in out
+    assert "Everything answered so far is saved" in out
+    resumed = careers_bot("chat", "--org", "Hill School", db=db)
+    assert "Welcome back: 1 of 32 statements answered. Carrying on at 1.2" in resumed.stdout
+
+
+def test_a_terminal_wraps_to_its_width_and_asks_a_name_once(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    process, master = _pty_chat(db, "--org", "Hill School", columns=150)
+    try:
+        asked = _read_pty(master, time.monotonic() + 60, stop="[You]")
+        assert "What is your name, as it should appear in the review?" in asked
+        os.write(master, b"Nadia Rahman\n")
+        _read_pty(master, time.monotonic() + 60, stop="[just me]")
+        os.write(master, b"\n")
+        out = _read_pty(master, time.monotonic() + 60, stop="Statement 1 of 32")
+        os.write(master, b"quit\n")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert "Taking part: Nadia Rahman." in out
+    theme = (
+        "Theme 1: Careers Leadership, vision and intent, and planning for development "
+        "(Gatsby Benchmark 1)"
+    )
+    assert any(theme in line for line in out.splitlines()), out  # one line at 150 columns
+    again = careers_bot("chat", "--org", "Hill School", stdin="help\n", db=db)
+    assert "What is your name" not in again.stdout  # asked once, then remembered

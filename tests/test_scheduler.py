@@ -369,3 +369,31 @@ async def test_the_real_scheduler_sends_within_seconds(tmp_path, school: Maturit
         assert all(r.sent_to == [{"channel": "outbox"}] for r in sent)  # type: ignore[attr-defined]
     finally:
         await server.close()
+
+
+async def test_sends_by_hand_keep_the_schedules_weekends_and_holidays(
+    database: Database, school: MaturityModel
+) -> None:
+    """`remind` and `digest --send` by hand: no send on a quiet day unless forced."""
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
+    slack = Recorder()
+    run = dispatcher(database, slack)
+    holiday = london("2025-02-18T08:00")  # February half-term 2025
+    # The scheduler's own sweep at this moment would still catch up the due-week reminders
+    # recorded for Mon 10 Feb; by hand, the holiday rule holds.
+    assert await run.due_now(organisation_id, holiday)
+    report = await run.remind_by_hand(holiday)
+    assert report.recorded == report.sent == 0
+    assert "Tue 18 Feb 2025 is in the school holiday" in report.quiet["Hill School"]
+    digest = await run.send_digest(organisation_id, holiday)
+    assert digest.sent == 0 and "school holiday" in digest.quiet["Hill School"]
+    weekend = await run.send_digest(organisation_id, london("2025-02-08T10:00"))
+    assert weekend.quiet["Hill School"] == "Sat 8 Feb 2025 is a weekend"
+    assert slack.sent == []
+    forced = await run.remind_by_hand(holiday, force=True)
+    assert forced.sent == len(slack.sent) > 0 and not forced.quiet
+    sent = await run.send_digest(organisation_id, holiday, force=True)
+    assert sent.recorded == 1 and not sent.quiet
+    school_day = await run.remind_by_hand(london("2025-02-24T08:00"))
+    assert not school_day.quiet and school_day.sent > 0

@@ -224,6 +224,8 @@ def change(
                             after={"owners": [o.name for o in owners]})  # fmt: skip
     if command.verb is Verb.MOVE:
         text = re.sub(r"^\s*to\b\s*", "", command.rest, flags=re.I)
+        if not text.strip():
+            raise ValueError(msg.MOVE_HOW.format(id=action.id))
         try:
             by_when = parse_by_when(text)
         except DeadlineError as exc:
@@ -249,16 +251,24 @@ def _due_year(by_when: ByWhen, today: date, calendar: TermCalendar | None) -> st
 
 
 def _note_and_link(rest: str) -> tuple[str | None, str | None]:
-    """Split "Shared with governors https://..." into a note and its link."""
+    """Split "Shared with governors https://a and minutes https://b" into a note and a link.
+
+    An update stores one link, so the first is the update's link and every further one is
+    kept, with its own words, at the end of the note: no link a person gave is dropped.
+    """
     if not rest:
         return None, None
     try:
         links = parse_links(rest)
     except LinkError:
         return rest.strip() or None, None
-    link = links[0]
-    note = (link.label or "").strip() or None
-    return note, link.url
+    first, *others = links
+    parts = [(first.label or "").strip()]
+    for link in others:
+        label = re.sub(r"^(?:and|&|also|plus)\b\s*", "", link.label or "", flags=re.I).strip()
+        parts.append(f"{label} {link.url}" if label else link.url)
+    note = "; ".join(part for part in parts if part) or None
+    return note, first.url
 
 
 class OwnerResolver:

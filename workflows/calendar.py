@@ -41,6 +41,30 @@ def format_date(day: date) -> str:
     return f"{_DAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
+_TYPED_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{1,2})/(\d{1,2})/(\d{4})$")
+DATE_FORMS = "2/9/2027, 02/09/2027 (day first) or 2027-09-02"
+
+
+def parse_day(text: str) -> date:
+    """A date as a person in England types it: day/month/year, or ISO year-month-day.
+
+    "2/9/2027" is 2 September (UK order), never February; anything else is refused with the
+    forms that work, so "31/02/2027" says it is not a date rather than "invalid isoformat".
+    """
+    typed = text.strip()
+    match = _TYPED_DATE.match(typed)
+    if not match:
+        raise CalendarError(f"“{typed}” is not a date: write it like {DATE_FORMS}")
+    if match.group(1):
+        year, month, day = (int(match.group(n)) for n in (1, 2, 3))
+    else:
+        day, month, year = (int(match.group(n)) for n in (4, 5, 6))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise CalendarError(f"{typed} is not a date: there is no such day") from None
+
+
 @dataclass(frozen=True, order=True)
 class HalfTerm:
     """One half-term of an academic year; `start` and `end` are its first and last days."""
@@ -146,6 +170,25 @@ class TermCalendar:
             and day not in self._bank_holidays
             and self.half_term_on(day) is not None
         )
+
+    def quiet_reason(self, day: date) -> str | None:
+        """Why nothing is sent on `day` (a weekend, a holiday), or None on a school day.
+
+        The same rule as `is_term_day`, which the reminder and digest schedules use; the
+        words are for people who asked for a send by hand and got none.
+        """
+        if self.is_term_day(day):
+            return None
+        shown = format_date(day)
+        if day.weekday() >= 5:
+            return f"{shown} is a weekend"
+        if day in self._bank_holidays:
+            return f"{shown} is a bank holiday"
+        index = bisect_right(self._starts, day) - 1
+        if 0 <= index < len(self._half_terms) - 1:
+            before, after = self._half_terms[index], self._half_terms[index + 1]
+            return f"{shown} is in the school holiday between {before.label} and {after.label}"
+        return f"{shown} is outside the term dates known for this school"
 
     def is_holiday(self, day: date) -> bool:
         """A school holiday: between half-terms, or a bank holiday (a term weekend is neither)."""

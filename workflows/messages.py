@@ -221,3 +221,9 @@ NOT_JOINED = (
     "Colleagues are working on this review. Type 'resume' to join it at the first statement "
     "still to answer (your answers are saved for the whole school), or 'help'."
 )
+
+# ----- action commands typed without their details ---------------------------------------
+MOVE_HOW = (
+    "Say when it is due now, e.g. 'move {id} to HT5', 'move {id} to HT3/4' or "
+    "'move {id} to ongoing'."
+)
