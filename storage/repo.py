@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import BindParameter, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,17 +98,11 @@ async def known_people(session: AsyncSession, organisation_id: int) -> list[Know
 # ----- a turn's rows ------------------------------------------------------------------------
 
 
-async def turn_rows(
-    session: AsyncSession,
-    organisation_id: int,
-    channel: str,
-    workspace: str,
-    external_id: str,
-) -> tuple[m.Organisation | None, m.Review | None, m.Person | None, bool]:
-    """What every turn reads first, in ONE statement: the review in progress (locked for the
-    transaction on PostgreSQL, so one review's turns run one at a time and each sees the one
-    before it), its organisation, the person behind this chat identity, and whether a Careers
-    Leader is named. With no review in progress, a second statement reads the organisation."""
+@cache
+def _turn_queries() -> tuple[Any, Any]:
+    """turn_rows' two statements, built once: a turn only binds its values (building such a
+    query costs more than running it)."""
+    organisation_id: BindParameter[int] = bindparam("organisation_id")
     person = aliased(m.Person)
     identity = aliased(m.Identity)
     in_progress = (
@@ -127,9 +122,9 @@ async def turn_rows(
             query.outerjoin(
                 identity,
                 and_(
-                    identity.channel == channel,
-                    identity.workspace == workspace,
-                    identity.external_id == external_id,
+                    identity.channel == bindparam("channel"),
+                    identity.workspace == bindparam("workspace"),
+                    identity.external_id == bindparam("external_id"),
                 ),
             )
             .outerjoin(
@@ -139,22 +134,44 @@ async def turn_rows(
             .options(lazyload(person.identities))
         )
 
-    with_review = who_and_leader(
-        select(m.Review, m.Organisation, person, leader)
-        .select_from(m.Review)
-        .join(m.Organisation, m.Organisation.id == m.Review.organisation_id)
-    ).where(m.Review.id == in_progress)
-    row = (
-        await session.execute(
-            with_review.options(lazyload(m.Review.participants)).with_for_update(of=m.Review)
+    with_review = (
+        who_and_leader(
+            select(m.Review, m.Organisation, person, leader)
+            .select_from(m.Review)
+            .join(m.Organisation, m.Organisation.id == m.Review.organisation_id)
         )
-    ).first()
-    if row is not None:
-        return row[1], row[0], row[2], bool(row[3])
+        .where(m.Review.id == in_progress)
+        .options(lazyload(m.Review.participants))
+        .with_for_update(of=m.Review)
+    )
     alone = who_and_leader(
         select(m.Organisation, person, leader).select_from(m.Organisation)
     ).where(m.Organisation.id == organisation_id)
-    found = (await session.execute(alone)).first()
+    return with_review, alone
+
+
+async def turn_rows(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: str,
+    workspace: str,
+    external_id: str,
+) -> tuple[m.Organisation | None, m.Review | None, m.Person | None, bool]:
+    """What every turn reads first, in ONE statement: the review in progress (locked for the
+    transaction on PostgreSQL, so one review's turns run one at a time and each sees the one
+    before it), its organisation, the person behind this chat identity, and whether a Careers
+    Leader is named. With no review in progress, a second statement reads the organisation."""
+    with_review, alone = _turn_queries()
+    values = {
+        "organisation_id": organisation_id,
+        "channel": channel,
+        "workspace": workspace,
+        "external_id": external_id,
+    }
+    row = (await session.execute(with_review, values)).first()
+    if row is not None:
+        return row[1], row[0], row[2], bool(row[3])
+    found = (await session.execute(alone, values)).first()
     if found is None:
         return None, None, None, False
     return found[0], None, found[1], bool(found[2])
