@@ -197,6 +197,21 @@ class WorkspaceService:
         async with self.db.read() as session:
             return await self._identity(session, who, organisation_id)
 
+    async def place(
+        self, channel: str, workspace: str, external_id: str
+    ) -> tuple[Organisation, str | None] | None:
+        """A known, connected workspace's school and the name it knows for this chat user,
+        in one read (no lock): the everyday start of a turn. None means the slow path
+        (`organisation_for`: first contact or coming back)."""
+        async with self.db.read() as session:
+            found = await _linked(session, channel, workspace, "")
+            if found is None or _disconnected(found, channel):
+                return None
+            person = await repo.person_by_identity(
+                session, channel, workspace, external_id, found.id
+            )
+        return found, person.display_name if person is not None else None
+
     async def names(
         self, organisation_id: int, channel: str, workspace: str, external_ids: Sequence[str]
     ) -> dict[str, str]:

@@ -176,6 +176,15 @@ class SlackAdapter:
         )
         return organisation.id
 
+    async def whereabouts(self, origin: Origin, client: AsyncWebClient) -> tuple[int, Who]:
+        """Which school and who, read together in the everyday case (one read, no lock)."""
+        placed = await self.workspaces.place(CHANNEL, origin.workspace, origin.user_id)
+        if placed is not None and placed[1] is not None:
+            organisation, name = placed
+            return organisation.id, Who(CHANNEL, origin.user_id, name, origin.workspace)
+        organisation_id = await self.organisation_id(origin)
+        return organisation_id, await self.who(organisation_id, origin, client)
+
     async def who(
         self, organisation_id: int, origin: Origin, client: AsyncWebClient, fast: bool = False
     ) -> Who:
@@ -284,9 +293,12 @@ class SlackAdapter:
             if sid:
                 posted[sid] = str(response["ts"])
         if posted and result.review_id is not None:
-            await self.service.remember_messages(
-                organisation_id, result.review_id, who, channel, posted
-            )
+            try:
+                await self.service.remember_messages(
+                    organisation_id, result.review_id, who, channel, posted
+                )
+            except SQLAlchemyError:  # the answer is saved; the next turn posts a fresh card
+                log.warning("could not remember messages %s in %s", posted, channel)
 
     async def replace(
         self, client: AsyncWebClient, channel: str, ts: str, message: SlackMessage
@@ -372,8 +384,7 @@ class SlackAdapter:
         if origin.foreign:
             await respond(text=slack_wording.SLACK_NOT_THIS_WORKSPACE, response_type="ephemeral")
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        organisation_id, who = await self.whereabouts(origin, client)
         if verb == "setup":
             await self.open_setup(body, client, origin, organisation_id, respond)
             return
@@ -432,8 +443,8 @@ class SlackAdapter:
         if origin.foreign:
             await self.refuse_foreign(client, origin, channel)
             return None
-        organisation_id = await self.organisation_id(origin)
-        return channel, ts, organisation_id, await self.who(organisation_id, origin, client)
+        organisation_id, who = await self.whereabouts(origin, client)
+        return channel, ts, organisation_id, who
 
     async def answer(self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin) -> None:
         """A button answers the question it was drawn for (a typed `Choose`), once per message;
@@ -564,8 +575,7 @@ class SlackAdapter:
                 client, origin, (body.get("container") or {}).get("channel_id")
             )
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        organisation_id, who = await self.whereabouts(origin, client)
         shown = await act(self.service, organisation_id, who, f"action {action_id}")
         found = next((r for r in shown.replies if isinstance(r, ShowAction)), None)
         if found is None:
@@ -581,8 +591,7 @@ class SlackAdapter:
         """The Home tab's button: the review in the DM, as `/careers review`."""
         if origin.foreign:
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        organisation_id, who = await self.whereabouts(origin, client)
         channel = await self.dm(client, origin.user_id)
         where = self.dm_conversation(who, channel)
         result = await self.kept(
@@ -907,10 +916,15 @@ class SlackAdapter:
                 client, channel, [Message(slack_wording.SLACK_NOT_THIS_WORKSPACE, Tone.ERROR)]
             )
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
         raw = str(event.get("text") or "")
-        names = await self.names(organisation_id, origin, mentioned(raw), client)
+        try:
+            organisation_id, who = await self.whereabouts(origin, client)
+            mentions = mentioned(raw)
+            names = await self.names(organisation_id, origin, mentions, client) if mentions else {}
+        except SQLAlchemyError:  # Slack has its 200 already: say so rather than go quiet
+            log.exception("could not place a message from %s", origin.user_id)
+            await self.post(client, channel, [Message(slack_wording.SLACK_NOT_SAVED, Tone.ERROR)])
+            return
         text = from_slack(raw, names)
         key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
         result = await self.kept(
@@ -927,8 +941,7 @@ class SlackAdapter:
             view = {"type": "home", "blocks": [context(slack_wording.SLACK_NOT_THIS_WORKSPACE)]}
             await client.views_publish(user_id=origin.user_id, view=view)
             return
-        organisation_id = await self.organisation_id(origin)
-        who = await self.who(organisation_id, origin, client)
+        organisation_id, who = await self.whereabouts(origin, client)
         state = await self.service.state(organisation_id)
         summary = (
             build_summary(load_model(state.edition), state.answers, state.title) if state else None
