@@ -204,13 +204,10 @@ class WorkspaceService:
         in one read (no lock): the everyday start of a turn. None means the slow path
         (`organisation_for`: first contact or coming back)."""
         async with self.db.read() as session:
-            found = await _linked(session, channel, workspace, "")
-            if found is None or _disconnected(found, channel):
-                return None
-            person = await repo.person_by_identity(
-                session, channel, workspace, external_id, found.id
-            )
-        return found, person.display_name if person is not None else None
+            placed = await repo.place(session, channel, workspace, external_id)
+        if placed is None or _disconnected(placed[0], channel):
+            return None
+        return placed
 
     async def names(
         self, organisation_id: int, channel: str, workspace: str, external_ids: Sequence[str]

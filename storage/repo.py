@@ -698,6 +698,49 @@ async def release_input(session: AsyncSession, key: str) -> None:
 # ----- chat workspaces, roles and conversation references ----------------------------------
 
 
+@cache
+def _place_query() -> Any:
+    """place's statement, built once."""
+    identity = aliased(m.Identity)
+    person = aliased(m.Person)
+    return (
+        select(m.Organisation, person.display_name)
+        .select_from(m.ChatLink)
+        .join(m.Organisation, m.Organisation.id == m.ChatLink.organisation_id)
+        .outerjoin(
+            identity,
+            and_(
+                identity.channel == m.ChatLink.channel,
+                identity.workspace == m.ChatLink.workspace,
+                identity.external_id == bindparam("external_id"),
+            ),
+        )
+        .outerjoin(
+            person,
+            and_(person.id == identity.person_id, person.organisation_id == m.Organisation.id),
+        )
+        .where(
+            m.ChatLink.channel == bindparam("channel"),
+            m.ChatLink.workspace == bindparam("workspace"),
+            m.ChatLink.scope == "",
+        )
+    )
+
+
+async def place(
+    session: AsyncSession, channel: str, workspace: str, external_id: str
+) -> tuple[m.Organisation, str | None] | None:
+    """In one statement: the school a workspace belongs to and the name it knows for this
+    chat user (None if the workspace is not linked)."""
+    row = (
+        await session.execute(
+            _place_query(),
+            {"channel": channel, "workspace": workspace, "external_id": external_id},
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 async def linked_organisation(
     session: AsyncSession, channel: str, workspace: str, scope: str = ""
 ) -> m.Organisation | None:
