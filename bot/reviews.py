@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.inbound import Conversation, Inbound, OpenReview, What, Who
+from bot.workspaces import WorkspaceService
 from model_data import Edition, load_glossary, load_model
 from storage import models as m
 from storage import repo
@@ -20,7 +22,7 @@ from workflows.answers import Owner
 from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
 from workflows.deadlines import parse_by_when
 from workflows.glossary import glossary_query
-from workflows.inputs import Choose, Fields, Input, Text
+from workflows.inputs import Choose, Fields, Text
 from workflows.plan import (
     ActionStatus,
     ActionUpdateView,
@@ -45,6 +47,8 @@ from workflows.replies import (
 )
 from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
 
+__all__ = ["Conversation", "Inbound", "OpenReview", "ReviewService", "TurnResult", "What", "Who"]
+
 MAX_ATTEMPTS = 5
 # Typed with no review yet, these start one; in a review the engine reads them (a resume
 # word at a choice step, the answer itself at a free-text step).
@@ -53,50 +57,6 @@ OPEN_WORDS = {"review", "start", "start review", "start the review", "resume", "
 
 def _word(text: str) -> str:
     return " ".join(text.lower().split()).rstrip("!.")
-
-
-@dataclass(frozen=True)
-class Who:
-    """A chat identity as an adapter sees it."""
-
-    channel: str
-    external_id: str
-    display_name: str
-    workspace: str = ""
-
-
-@dataclass(frozen=True)
-class OpenReview:
-    """Open (resume) the review, or start a new one from the last answers (or `blank`)."""
-
-    new: bool = False
-    blank: bool = False
-
-
-# What a person asked for, typed by the channel: an answer (typed text, a button, a form),
-# opening the review, or an action command from a button ("done 12" as a typed intent).
-What = Input | OpenReview | actions.Command
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """Where the turn came from, to speak there later (reminders to a DM): kept in the turn."""
-
-    conversation_id: str
-    kind: str  # "personal" or "channel"
-    reference: dict[str, object]
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One turn from any channel: who, which school, what, and a key that makes a retry
-    (Slack's redelivery, a double click, Teams sending the same submit twice) harmless."""
-
-    organisation_id: int
-    who: Who
-    what: What
-    key: str | None = None
-    conversation: Conversation | None = None
 
 
 @dataclass
@@ -149,8 +109,6 @@ class ReviewService:
     ) -> Organisation:
         """The organisation a workspace (or tenant and team) belongs to: kept for callers of
         the turn service; the rule lives in `WorkspaceService.organisation_for`."""
-        from bot.workspaces import WorkspaceService  # it builds on this module's types
-
         return await WorkspaceService(self.db, self.clock).organisation_for(
             channel, workspace, scope, name, edition
         )

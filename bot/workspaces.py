@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reviews import Conversation, Who
+from bot.inbound import Conversation, Who
 from model_data import Edition
 from storage import repo
 from storage.db import Database
