@@ -40,6 +40,7 @@ from bot.slack.handlers import Origin, SlackAdapter
 from bot.workspaces import WorkspaceService
 from storage.db import Database
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
+from workflows import actions
 
 log = logging.getLogger("careers_bot.slack")
 
@@ -288,8 +289,8 @@ def register(bot: SlackBot) -> None:
     ) -> None:
         await ack()
         async with tracker.track():
-            value = body["actions"][0]["value"]
-            await adapter.action_button(body, client, Origin.of(body, context), f"done {value}")
+            done = actions.ActOn(actions.Verb.DONE, int(body["actions"][0]["value"]))
+            await adapter.action_button(body, client, Origin.of(body, context), done)
 
     @app.action(render.ACTION_UPDATE)
     async def action_update(
@@ -309,11 +310,12 @@ def register(bot: SlackBot) -> None:
         async with tracker.track():
             value = str(body["actions"][0]["value"])
             origin = Origin.of(body, context)
-            verb, _, number = value.partition(" ")
-            if verb == "progress" and number.isdigit():
-                await adapter.open_update(body, client, origin, int(number))
-            else:
-                await adapter.action_button(body, client, origin, value)
+            # The notice's own button: a command the bot wrote, read as one, never as an answer.
+            command = actions.parse_command(value)
+            if isinstance(command, actions.ActOn) and command.verb is actions.Verb.PROGRESS:
+                await adapter.open_update(body, client, origin, command.action_id)
+            elif command is not None:
+                await adapter.action_button(body, client, origin, command)
 
     @app.action(render.OPEN_REVIEW)
     async def open_review(

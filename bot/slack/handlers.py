@@ -45,6 +45,7 @@ from bot.workspaces import DIGEST, SetupField, SetupRefusal, SetupRequest, Works
 from model_data import Edition, load_model
 from storage import repo
 from storage.db import Database
+from workflows import actions
 from workflows import messages as msg
 from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
@@ -528,7 +529,11 @@ class SlackAdapter:
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     async def action_button(
-        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, command: str
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        origin: Origin,
+        command: actions.Command,
     ) -> None:
         """Mark done (or snooze) an action from a list, a reminder or the Home tab."""
         action = body["actions"][0]
@@ -538,11 +543,16 @@ class SlackAdapter:
             return
         channel, _, organisation_id, who = pressed
         view = body.get("view") or {}
+        intent = (
+            f"{command.verb.value}:{command.action_id}"
+            if isinstance(command, actions.ActOn)
+            else "list"
+        )
         if container.get("type") == "view":
-            key = f"slack:view:{view.get('id')}:{view.get('hash')}:{command}"
+            key = f"slack:view:{view.get('id')}:{view.get('hash')}:{intent}"
         else:
-            key = f"slack:msg:{channel}:{container.get('message_ts')}:{command}"
-        result = await act(self.service, organisation_id, who, command, key=key)
+            key = f"slack:msg:{channel}:{container.get('message_ts')}:{intent}"
+        result = await self.service.handle(Inbound(organisation_id, who, command, key))
         if result.duplicate:
             return
         if container.get("type") == "view":  # the Home tab: show it again, reply in the DM
