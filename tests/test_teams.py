@@ -1221,12 +1221,29 @@ async def test_requests_without_a_valid_token_are_refused(tmp_path: Path) -> Non
                 },
             ) as response:
                 assert response.status == 401
+            # 100,000 nested brackets without a valid token: refused before it is read.
+            async with teams.http.post(
+                teams.server.make_url("/api/messages"),
+                data=("[" * 100_000 + "]" * 100_000).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": bad["forged (another key)"],
+                },
+            ) as response:
+                assert response.status == 401
             async with teams.db.transaction() as session:
                 assert await repo.all_organisations(session) == []
             assert teams.mock.calls == []
 
-            # The same activity with the channel's valid token goes through.
+            # The same activity with the channel's valid token goes through; with a valid
+            # token a body nested too deeply is a 400, nothing changed.
             valid = "Bearer " + token(key, "bf-key-1", url)
+            async with teams.http.post(
+                teams.server.make_url("/api/messages"),
+                data=("[" * 100_000 + "]" * 100_000).encode(),
+                headers={"Content-Type": "application/json", "Authorization": valid},
+            ) as response:
+                assert response.status == 400
             assert await teams.post(copy.deepcopy(activity), {"Authorization": valid}) == 201
             async with teams.db.transaction() as session:
                 ref = await repo.conversation_ref(session, "teams", TEAM)

@@ -31,9 +31,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.payloads import PayloadError, decoded, slack_body
 from bot.reviews import ReviewService
 from bot.slack import modals, render
 from bot.slack.handlers import Origin, SlackAdapter
@@ -169,7 +171,22 @@ class SlackBot:
     session: aiohttp.ClientSession | None = None  # shared while the app runs
 
     async def events(self, request: web.Request) -> web.Response:
-        """POST /slack/events: events, interactivity, slash commands and options."""
+        """POST /slack/events: events, interactivity, slash commands and options.
+
+        The signature is checked before the body is parsed, and the body's shape before
+        Bolt sees it: a forged request is a 401 and a malformed one a 400, never a 500."""
+        try:
+            text = decoded(await request.read())
+        except PayloadError as exc:
+            return web.Response(status=400, text=str(exc))
+        verifier = SignatureVerifier(self.settings.slack_signing_secret or "")
+        if not verifier.is_valid_request(text, dict(request.headers)):
+            return web.Response(status=401, text="invalid request")
+        try:
+            slack_body(text, request.headers.get("Content-Type", ""))
+        except PayloadError as exc:
+            log.warning("refused a malformed Slack request: %s", exc)
+            return web.Response(status=400, text=str(exc))
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 

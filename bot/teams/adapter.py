@@ -10,7 +10,6 @@ The checked result is then handed to the adapter, which runs the turn; the adapt
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from botbuilder.schema import Activity
 
 from bot.config import Settings
 from bot.keys import NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
+from bot.payloads import PayloadError, decoded, teams_activity
 from bot.teams import cards
 from bot.teams import wording as teams_wording
 from bot.teams.bot import CareersBot
@@ -120,31 +120,37 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 
 
 async def messages(request: web.Request) -> web.Response:
-    """The Bot Framework messaging endpoint: authenticate, then run the turn."""
+    """The Bot Framework messaging endpoint: the token first, then the body, then the turn.
+
+    With an app id, a request whose token is missing or invalid is refused (401) before its
+    body is read at all; a malformed body is a 400; nothing in either case is changed."""
     runtime = request.app[TEAMS]
     header = request.headers.get("Authorization", "")
-    if not runtime.local and not header:
-        log.warning("refused a request to /api/messages without a token")
-        return web.Response(status=401)
-    activity: Activity | None = None
-    if "application/json" in request.headers.get("Content-Type", ""):
-        try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if isinstance(body, dict):
-            try:
-                activity = Activity().deserialize(body)
-            except Exception:  # msrest raises its own errors for wrongly typed fields
-                activity = None
+    auth = runtime.adapter.bot_framework_authentication
+    if not runtime.local:
+        if not header:
+            log.warning("refused a request to /api/messages without a token")
+            return web.Response(status=401)
+        try:  # the token alone (signature, issuer, audience): the body is not read yet
+            await auth.authenticate_request(Activity(), header)
+        except Exception as exc:  # missing, malformed, forged, expired, wrong audience
+            log.warning("refused a request to /api/messages: %s: %s", type(exc).__name__, exc)
+            return web.Response(status=401)
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return web.Response(status=415, text="expected a Bot Framework activity as JSON")
     try:
-        authenticated = await runtime.adapter.bot_framework_authentication.authenticate_request(
-            activity or Activity(), header
-        )
-    except Exception as exc:  # missing, malformed, forged, expired, wrong audience, unknown key
+        body = teams_activity(decoded(await request.read()))
+        activity = Activity().deserialize(body)
+    except PayloadError as exc:
+        return web.Response(status=400, text=str(exc))
+    except Exception:  # msrest raises its own errors for wrongly typed fields
+        return web.Response(status=400, text="expected a Bot Framework activity as JSON")
+    try:  # again with the activity: its service URL must be the one the token names
+        authenticated = await auth.authenticate_request(activity, header)
+    except Exception as exc:
         log.warning("refused a request to /api/messages: %s: %s", type(exc).__name__, exc)
         return web.Response(status=401)
-    if activity is None or not activity.type:
+    if not activity.type:
         return web.Response(status=400, text="expected a Bot Framework activity as JSON")
     response = await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
     if response is not None:
