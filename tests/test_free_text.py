@@ -181,3 +181,15 @@ def test_go_needs_a_statement_number(school: MaturityModel, school_ctx: Context)
     assert "There is no statement" not in " ".join(errors(outcome.replies))
     moved = handle(state, "go 2.3", ctx)
     assert moved.pending is not None and moved.pending.statement_id == "2.3"
+
+
+def test_a_colleague_not_yet_in_the_review_may_ask_the_glossary(
+    school: MaturityModel, school_ctx: Context
+) -> None:
+    """Found by the property tests: a glossary question from someone without a place in the
+    review crashed the engine (it re-asked a question they were not on)."""
+    lead, other = leader(school_ctx), colleague(school_ctx)
+    state = run(begun(school, lead), ["2"], lead)
+    outcome = handle(state, "what is LMI?", other)
+    assert "LMI" in " ".join(r.text for r in outcome.replies if isinstance(r, Message))
+    assert outcome.state.pending(lead.actor_key) == state.pending(lead.actor_key)

@@ -10,8 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from test_slack import Slack, mock, sign, slack  # noqa: F401  (fixtures)
+import test_slack
+from test_slack import Slack, sign
 from test_teams import SAM, sqlite_settings, teams_bot
+
+# The Slack tests' fixtures: a mock Web API and our server signed-for.
+mock = test_slack.mock
+slack = test_slack.slack
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

@@ -1097,7 +1097,7 @@ class _Turn:
                     self.say(msg.GLOSSARY_SUGGEST.format(term=term, terms=", ".join(close)))
                 else:
                     self.say(msg.GLOSSARY_UNKNOWN.format(term=term))
-        if self.cursor.step is not Step.DONE:
+        if self.cursor.step is not Step.DONE and not self.cursor.paused:
             self.ask(self.cursor.step, brief=True)
 
     def summary(self) -> Summary:
