@@ -193,3 +193,20 @@ def test_a_colleague_not_yet_in_the_review_may_ask_the_glossary(
     outcome = handle(state, "what is LMI?", other)
     assert "LMI" in " ".join(r.text for r in outcome.replies if isinstance(r, Message))
     assert outcome.state.pending(lead.actor_key) == state.pending(lead.actor_key)
+
+
+def test_input_limits_are_the_engines_before_anything_is_written(
+    school: MaturityModel, school_ctx: Context
+) -> None:
+    """Issue 11: an over-long evidence label (PostgreSQL's varchar(300)) and a NUL in a note
+    were written and failed after the acknowledgement; now the engine refuses or tidies."""
+    ctx = leader(school_ctx)
+    state = run(begun(school, ctx), ["2"], ctx)
+    refused = handle(state, "x" * 301 + " https://school.example/a", ctx)
+    assert refused.refusal is not None and "label" in refused.refusal.reason
+    assert refused.state.answers["1.1"].evidence == []
+    state = run(state, ["done"], ctx)
+    noted = handle(state, "Careers\x00 fair\x1b[2J notes", ctx)
+    assert noted.state.answers["1.1"].note == "Careers fair[2J notes"
+    huge = handle(state, "y" * 25_000, ctx)
+    assert huge.refusal is not None and huge.state == state

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from workflows import messages as msg
+from workflows.limits import MAX_LABEL, MAX_URL
 
 # Anything that looks like an address: a scheme, or a bare "www." host.
 _CANDIDATE = re.compile(r"(?:[a-z][a-z0-9+.-]*://\S+|www\.\S+|<[^>\s]+>)", re.IGNORECASE)
@@ -25,6 +26,8 @@ class Link:
 
 def _check(url: str) -> str:
     url = url.strip("<>").rstrip(".,;)")
+    if len(url) > MAX_URL:
+        raise LinkError(msg.LINK_TOO_LONG.format(limit=MAX_URL))
     parts = urlsplit(url)
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or " " in url:
         raise LinkError(msg.BAD_LINK.format(url=url))
@@ -53,4 +56,7 @@ def parse_links(text: str) -> list[Link]:
     trailing = text[cursor:].strip(_LABEL_TRIM)
     if trailing and links[-1].label is None:
         links[-1] = Link(links[-1].url, trailing)
+    for link in links:
+        if link.label is not None and len(link.label) > MAX_LABEL:
+            raise LinkError(msg.LABEL_TOO_LONG.format(length=len(link.label), limit=MAX_LABEL))
     return links

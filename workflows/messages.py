@@ -227,3 +227,12 @@ MOVE_HOW = (
     "Say when it is due now, e.g. 'move {id} to HT5', 'move {id} to HT3/4' or "
     "'move {id} to ongoing'."
 )
+INPUT_TOO_LONG = (
+    "That is too long for me to read (more than {limit} characters): nothing was saved."
+)
+NEXT_STEPS_TOO_LONG = "Those next steps are over {limit} characters; please shorten them."
+LINK_TOO_LONG = "That link is over {limit} characters: nothing from that message was saved."
+LABEL_TOO_LONG = (
+    "That label is {length} characters; please keep a link's label under {limit}. "
+    "Nothing from that message was saved."
+)

@@ -20,6 +20,7 @@ from workflows.calendar import CalendarError, TermCalendar, local_date
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.glossary import glossary_query, lookup, suggest
 from workflows.inputs import Choose, Fields, Input, Text
+from workflows.limits import MAX_INPUT, MAX_NAME, MAX_TEXT, tidy
 from workflows.links import LinkError, parse_links
 from workflows.plan import ActionPlan, Summary, build_action_plan, build_summary
 from workflows.replies import (
@@ -278,6 +279,11 @@ def handle(state: ReviewState, given: Input | str, ctx: Context) -> Outcome:
     turn = _Turn(state, ctx)
     if isinstance(given, str):
         given = Text(given)
+    given = _tidied(given)
+    too_long = _too_long(given)
+    if too_long:
+        turn.refuse(msg.INPUT_TOO_LONG.format(limit=MAX_INPUT))
+        return turn.outcome()
     if isinstance(given, Text):
         turn.dispatch(given.text)
     elif isinstance(given, Choose):
@@ -331,6 +337,23 @@ def statement_card(
         question=question,
         notices=list(notices),
     )
+
+
+def _tidied(given: Input) -> Input:
+    """The input without control characters (NUL included), before anything reads it."""
+    if isinstance(given, Text):
+        return Text(tidy(given.text))
+    if isinstance(given, Choose):
+        return Choose(given.step, given.statement_id, tidy(given.value))
+    return Fields(given.step, given.statement_id, tuple((s, tidy(v)) for s, v in given.values))
+
+
+def _too_long(given: Input) -> bool:
+    if isinstance(given, Text):
+        return len(given.text) > MAX_INPUT
+    if isinstance(given, Choose):
+        return len(given.value) > MAX_INPUT
+    return sum(len(v) for _, v in given.values) > MAX_INPUT
 
 
 def question_for(state: ReviewState, ctx: Context, step: Step) -> Question | None:
@@ -845,7 +868,7 @@ class _Turn:
         if word not in {"just me", "me", "only me", "no", "none", "no one else", "-"}:
             for name in re.split(r"\s*(?:,|;|\band\b)\s*", text):
                 if name and name.lower() not in {n.lower() for n in names}:
-                    names.append(name[:MAX_OWNER])
+                    names.append(name[:MAX_NAME])
         self.state.participants = names
         self.say(msg.PARTICIPANTS_SAVED.format(names=", ".join(names)), Tone.SUCCESS)
         first = self.first_incomplete()
@@ -981,6 +1004,9 @@ class _Turn:
             steps = [part.strip() for part in re.split(r"\s*;\s*|\n", text) if part.strip()]
             if not steps or word in _NO_NOTE_WORDS:
                 self.refuse(msg.NO_NEXT_STEPS)
+                return
+            if len("\n".join(steps)) > MAX_TEXT:
+                self.refuse(msg.NEXT_STEPS_TOO_LONG.format(limit=MAX_TEXT))
                 return
             action.next_steps = "\n".join(steps)
             self.touch(self.answer())
