@@ -916,7 +916,7 @@ def plan_card(plan: ActionPlan, exports: bool) -> dict[str, Any]:
     if not plan.rows:
         body.append(text_block(teams_wording.TEAMS_PLAN_EMPTY, isSubtle=True))
     for row in plan.rows:
-        who = " / ".join(row.owners)
+        who = row.who
         body.append(
             {
                 "type": "Container",
