@@ -769,7 +769,8 @@ class _Turn:
             # Back from a further action: to the question that added it, dropping it if empty.
             answer = self.answer()
             index = self.cursor.action
-            if index < len(answer.actions) and answer.actions[index] == ActionDraft():
+            added = answer.actions[index] if index < len(answer.actions) else None
+            if added is not None and added.action_id is None and added.next_steps is None:
                 del answer.actions[index]
             self.move_to(self.cursor.statement_id, Step.ANOTHER, index - 1)  # type: ignore[arg-type]
             return
