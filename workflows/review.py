@@ -374,6 +374,15 @@ def question_for(state: ReviewState, ctx: Context, step: Step) -> Question | Non
     return next((r for r in trial.replies if isinstance(r, Question) and r.step is step), None)
 
 
+def current_action(state: ReviewState, ctx: Context) -> ActionDraft | None:
+    """The action this person's place is on (a form for a second action shows the second)."""
+    cursor = state.cursors.get(ctx.actor_key)
+    answer = state.answers.get(cursor.statement_id or "") if cursor is not None else None
+    if cursor is None or answer is None or cursor.action >= len(answer.actions):
+        return None
+    return answer.actions[cursor.action]
+
+
 class _Turn:
     """One turn: works on a deep copy of the state, collecting replies."""
 
@@ -1069,7 +1078,8 @@ class _Turn:
             self.note(msg.OWNERS_TBC, Tone.INFO)
             self.move_to(self.statement.id, Step.DUE)
             return
-        names = self.owner_names(text)
+        # "Not decided yet" picked next to people (a form) adds nobody called TBC.
+        names = [n for n in self.owner_names(text) if n.lower() not in _TBC_WORDS]
         if not names or word in _NO_NOTE_WORDS:
             self.refuse(msg.NO_OWNERS)
             return
