@@ -20,8 +20,8 @@ The JSON export is a stable, documented structure (keys never removed or renamed
                   "average_level": float | null}],
       "actions": [{"statement_id": "1.2", "leadership_area": "1.2 Leaders' vision ...",
                    "current_level": int, "current_position": str, "target_level": int | null,
-                   "actions_to_improve": str, "next_steps": [str], "by_when": "HT3" | null,
-                   "due_date": "YYYY-MM-DD" | null, "owners": [str],
+                   "actions_to_improve": str, "next_steps": [str], "by_when": "HT3" | "TBC" | null,
+                   "due_date": "YYYY-MM-DD" | null, "owners": [str], "owners_tbc": bool,
                    "status": "not_started" | "in_progress" | "done" | "dropped",
                    "note": str | null,
                    "evidence": [{"url": str, "label": str | null}],
@@ -564,7 +564,7 @@ def to_docx(
             _write(cells[2], ["No target level set"], colour="595959")
         _write(cells[3], plan_row.next_steps)
         _write(cells[4], [plan_row.by_when_dated or "Not set"])
-        _write(cells[5], [" / ".join(plan_row.owners) or "Not set"])
+        _write(cells[5], [plan_row.who or "Not set"])
         _write(cells[6], [plan_row.status.label], bold=True, colour=STATUS_INK[plan_row.status])
         _write(cells[7], [_last_update(plan_row).replace(ARROW, WORD_ARROW)], size=8)
         _write(cells[8], [plan_row.note or ""], size=8)
@@ -759,7 +759,7 @@ def to_xlsx(document: PlanDocument) -> bytes:
                 "\n".join(plan_row.next_steps),
                 plan_row.by_when or None,
                 plan_row.due_date,
-                " / ".join(plan_row.owners) or None,
+                plan_row.who or None,
                 plan_row.status.label,
                 _last_update(plan_row) or None,
                 plan_row.note or None,
@@ -804,7 +804,7 @@ def _plan_values(row: PlanRow) -> list[str]:
         target,
         "\n".join(row.next_steps),
         row.by_when_dated,
-        " / ".join(row.owners),
+        row.who,
         row.status.label,
         _last_update(row),
         row.note or "",
@@ -993,6 +993,7 @@ def to_data(document: PlanDocument) -> dict[str, Any]:
                 "by_when": row.by_when or None,
                 "due_date": row.due_date.isoformat() if row.due_date else None,
                 "owners": list(row.owners),
+                "owners_tbc": row.owners_tbc,
                 "status": row.status.value,
                 "note": row.note,
                 "evidence": [

@@ -18,6 +18,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import (
+    false as sa_false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -164,7 +167,8 @@ class Response(Base):
         ForeignKey("people.id", ondelete="SET NULL"), default=None
     )
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The action this answer's priority is tracked by: created here, or carried forward.
+    # The first action this answer's priority is tracked by (kept for readers of one action);
+    # all of them, in order, are `links` (response_actions, migration 0004b).
     action_id: Mapped[int | None] = mapped_column(
         ForeignKey("actions.id", ondelete="SET NULL"), default=None
     )
@@ -174,6 +178,10 @@ class Response(Base):
     )
     # Loaded with the answers in one joined query (repo.load_answers); never implicitly.
     action: Mapped[Action | None] = relationship(lazy="raise", foreign_keys=[action_id])
+    # A priority's actions in order: created here, or carried forward from an earlier review.
+    links: Mapped[list[ResponseAction]] = relationship(
+        cascade="all, delete-orphan", lazy="raise", order_by="ResponseAction.position"
+    )
     # Read through repo.response_history; never loaded implicitly.
     history: Mapped[list[ResponseChange]] = relationship(
         cascade="all, delete-orphan", lazy="raise", passive_deletes=True
@@ -184,6 +192,23 @@ class Response(Base):
         CheckConstraint("level IS NULL OR (level BETWEEN 1 AND 4)", name="level"),
         CheckConstraint("flag IS NULL OR flag IN ('strength', 'priority', 'none')", name="flag"),
     )
+
+
+class ResponseAction(Base):
+    """One of an answer's actions: a statement may have several (seed 003 has two on 3.7)."""
+
+    __tablename__ = "response_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    action: Mapped[Action] = relationship(lazy="raise")
+
+    __table_args__ = (UniqueConstraint("response_id", "position"),)
 
 
 class EvidenceLink(Base):
@@ -217,7 +242,7 @@ class Action(Base):
     """A priority turned into work: from current to target level, with owners and a deadline.
 
     `review_id` is the review it was first set in; later reviews carry it forward through
-    `Response.action_id` rather than duplicating it.
+    `ResponseAction` links (a statement may have several) rather than duplicating it.
     """
 
     __tablename__ = "actions"
@@ -234,6 +259,11 @@ class Action(Base):
     due: Mapped[str | None] = mapped_column(String(20), default=None)  # "HT3", "HT3/4", "ongoing"
     due_year: Mapped[str | None] = mapped_column(String(9), default=None)  # "2025/26"
     status: Mapped[str] = mapped_column(String(20), default="not_started")
+    # Which of its statement's actions in the review it was set in (0 first, 1 second ...).
+    position: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Owners or deadline "not decided yet" (shown as TBC), rather than a person called TBC.
+    owners_tbc: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    due_tbc: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -245,7 +275,7 @@ class Action(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("review_id", "statement_id"),
+        UniqueConstraint("review_id", "statement_id", "position"),
         CheckConstraint(
             "status IN ('not_started', 'in_progress', 'done', 'dropped')", name="status"
         ),

@@ -10,7 +10,7 @@ from sqlalchemy import BindParameter, and_, bindparam, delete, func, select, upd
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, joinedload, lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
@@ -271,7 +271,9 @@ async def load_answers(
                 .where(m.Response.review_id == review_id)
                 .options(
                     joinedload(m.Response.evidence),
-                    joinedload(m.Response.action).joinedload(m.Action.owners),
+                    joinedload(m.Response.links)
+                    .joinedload(m.ResponseAction.action)
+                    .joinedload(m.Action.owners),
                 )
             )
         ).unique()
@@ -279,16 +281,16 @@ async def load_answers(
     session.info.setdefault(_LOADED, {})[review_id] = {r.statement_id: r for r in responses}
     answers: dict[str, Answer] = {}
     for row in responses:
-        action = row.action
-        if action is not None and open_actions_only and action.status in ("done", "dropped"):
-            action = None
+        actions = [link.action for link in row.links]
+        if open_actions_only:
+            actions = [a for a in actions if a.status not in ("done", "dropped")]
         answers[row.statement_id] = Answer(
             statement_id=row.statement_id,
             level=row.level,
             evidence=[EvidenceLink(url=e.url, label=e.label) for e in row.evidence],
             note=row.note,
             flag=Flag(row.flag) if row.flag else None,
-            action=_action_draft(action) if action is not None else None,
+            actions=[_action_draft(action) for action in actions],
             carried=row.carried,
             answered_by=row.answered_by,
             answered_at=row.answered_at,
@@ -308,6 +310,8 @@ def _action_draft(action: m.Action) -> ActionDraft:
         due=action.due,
         due_year=action.due_year,
         action_id=action.id,
+        owners_tbc=action.owners_tbc,
+        due_tbc=action.due_tbc,
     )
 
 
@@ -398,9 +402,9 @@ async def _write_answers(
         rows = {
             r.statement_id: r
             for r in await session.scalars(
-                select(m.Response).where(
-                    m.Response.review_id == review.id, m.Response.statement_id.in_(changed)
-                )
+                select(m.Response)
+                .where(m.Response.review_id == review.id, m.Response.statement_id.in_(changed))
+                .options(selectinload(m.Response.links))
             )
         }
     for sid in changed:
@@ -408,7 +412,7 @@ async def _write_answers(
         old = before.get(sid)
         row = rows.get(sid)
         if row is None:
-            row = m.Response(review_id=review.id, statement_id=sid, evidence=[])
+            row = m.Response(review_id=review.id, statement_id=sid, evidence=[], links=[])
             session.add(row)
             if loaded is not None:
                 loaded[sid] = row
@@ -448,6 +452,8 @@ def _action_fields(row: m.Action) -> dict[str, object]:
         "owners": [o.name for o in row.owners],
         "due": row.due,
         "due_year": row.due_year,
+        "owners_tbc": row.owners_tbc,
+        "due_tbc": row.due_tbc,
     }
 
 
@@ -459,14 +465,52 @@ async def _write_action(
     now: datetime,
     edit: bool,
 ) -> None:
-    """Keep the response's action in step with its priority details.
+    """Keep the response's actions (in order) in step with its priority details.
 
-    A priority carried from the previous review keeps the same Action (no duplicate); a
-    change to a finished answer (`edit`) is recorded in the action's history.
+    A priority carried from the previous review keeps the same Actions (no duplicate); a
+    change to a finished answer (`edit`) is recorded in each action's history; an action
+    withdrawn from an answer set in this review is dropped, kept for its history.
     """
-    draft = answer.action
-    row = await session.get(m.Action, response.action_id) if response.action_id else None
-    if row is None and draft is not None and draft.action_id is not None:
+    links = {link.position: link for link in response.links}
+    wanted = answer.flag is Flag.PRIORITY and answer.level is not None
+    if not wanted and answer.carried:
+        return  # a carried answer not yet confirmed keeps what it points at
+    drafts = answer.actions if wanted else []
+    for position, draft in enumerate(drafts):
+        row = await _write_one_action(
+            session, review, answer, draft, links.get(position), position, now, edit
+        )
+        link = links.get(position)
+        if link is None:
+            response.links.append(m.ResponseAction(position=position, action_id=row.id))
+        else:
+            link.action_id = row.id
+    for position, link in sorted(links.items()):
+        if position < len(drafts):
+            continue
+        withdrawn = await session.get(m.Action, link.action_id)
+        if withdrawn is not None and withdrawn.review_id == review.id:
+            withdrawn.status = "dropped"
+            withdrawn.updated_at = now
+        response.links.remove(link)
+    await session.flush()
+    response.action_id = response.links[0].action_id if response.links else None
+
+
+async def _write_one_action(
+    session: AsyncSession,
+    review: m.Review,
+    answer: Answer,
+    draft: ActionDraft,
+    link: m.ResponseAction | None,
+    position: int,
+    now: datetime,
+    edit: bool,
+) -> m.Action:
+    """One of an answer's actions, created or brought in step with its draft."""
+    assert answer.level is not None
+    row = await session.get(m.Action, link.action_id) if link is not None else None
+    if row is None and draft.action_id is not None:
         row = await session.get(m.Action, draft.action_id)
         if row is not None and row.organisation_id != review.organisation_id:
             row = None  # never attach another organisation's action
@@ -476,25 +520,21 @@ async def _write_action(
                     action_id=row.id, at=now, kind="carried", note=f"Carried into {review.title}"
                 )
             )
-    wanted = answer.flag is Flag.PRIORITY and draft is not None and answer.level is not None
-    if not wanted:
-        if row is not None and not answer.carried:
-            response.action_id = None
-            if row.review_id == review.id:
-                # Set in this review and withdrawn: dropped, kept for its history.
-                row.status = "dropped"
-                row.updated_at = now
-        elif row is not None:
-            response.action_id = row.id
-        return
-    assert draft is not None
-    assert answer.level is not None
+    if row is None:  # set before in this review and withdrawn since: taken up again
+        row = await session.scalar(
+            select(m.Action).where(
+                m.Action.review_id == review.id,
+                m.Action.statement_id == answer.statement_id,
+                m.Action.position == position,
+            )
+        )
     created = row is None
     if row is None:
         row = m.Action(
             organisation_id=review.organisation_id,
             review_id=review.id,
             statement_id=answer.statement_id,
+            position=position,
             current_level=answer.level,
             created_at=now,
             owners=[],
@@ -510,6 +550,8 @@ async def _write_action(
     row.next_steps = draft.next_steps
     row.due = draft.due
     row.due_year = draft.due_year
+    row.owners_tbc = draft.owners_tbc and not draft.owners
+    row.due_tbc = draft.due_tbc and draft.due is None
     if [(o.name, o.person_id) for o in row.owners] != [(o.name, o.person_id) for o in draft.owners]:
         row.owners.clear()
         row.owners.extend(
@@ -517,8 +559,8 @@ async def _write_action(
             for i, o in enumerate(draft.owners)
         )
     after = _action_fields(row)
+    row.updated_at = now
     if not created and edit and before != after:
-        row.updated_at = now
         session.add(
             m.ActionUpdate(
                 action_id=row.id,
@@ -529,10 +571,8 @@ async def _write_action(
                 after=after,
             )
         )
-    else:
-        row.updated_at = now
     await session.flush()
-    response.action_id = row.id
+    return row
 
 
 async def response_history(
@@ -557,7 +597,8 @@ async def actions_for_review(session: AsyncSession, review_id: int) -> list[m.Ac
     """The actions a review's priorities point at (its own and those carried into it)."""
     rows = await session.scalars(
         select(m.Action)
-        .join(m.Response, m.Response.action_id == m.Action.id)
+        .join(m.ResponseAction, m.ResponseAction.action_id == m.Action.id)
+        .join(m.Response, m.Response.id == m.ResponseAction.response_id)
         .where(m.Response.review_id == review_id, m.Action.status != "dropped")
         .order_by(m.Action.id)
     )

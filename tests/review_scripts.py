@@ -66,6 +66,7 @@ def statement_lines(
         "; ".join(priority.next_steps),
         ", ".join(priority.owners),
         priority.by_when,
+        "no",  # no other action for this statement
     ]
 
 

@@ -479,7 +479,7 @@ def test_json_structure(rendered: dict[str, bytes], model: MaturityModel) -> Non
     actions = data["actions"]
     assert [a["statement_id"] for a in actions] == list(PRIORITIES)
     keys = ["statement_id", "leadership_area", "current_level", "current_position",
-            "target_level", "actions_to_improve", "next_steps", "by_when", "due_date", "owners",
+            "target_level", "actions_to_improve", "next_steps", "by_when", "due_date", "owners", "owners_tbc",
             "status", "note", "evidence", "updates"]  # fmt: skip
     assert all(list(a) == keys for a in actions)
     first = actions[0]

@@ -112,7 +112,7 @@ def test_complete_college_review(college: MaturityModel, college_ctx: Context) -
     for statement in college.statements:
         if statement.id == "3.4":
             lines += ["1", "Policy https://college.example/send", "done", "EHCP learners", "priority", "3",
-                      "Map provision for learners with EHCPs", "CL / SENCo", "HT2"]  # fmt: skip
+                      "Map provision for learners with EHCPs", "CL / SENCo", "HT2", "no"]  # fmt: skip
         else:
             lines += statement_lines(statement.id, None, level=2)
     state, replies = run(state, lines, college_ctx)
@@ -221,7 +221,9 @@ def test_change_an_answer_after_completion(school: MaturityModel, school_ctx: Co
     assert any(c.value == "keep" for c in prompt.level_choices)
     # Raise the level to 3: the target 4 is still above it, so the rest can be kept.
     state, replies = run(
-        outcome.state, ["3", "done", "keep", "priority", "4", "keep", "keep", "keep"], school_ctx
+        outcome.state,
+        ["3", "done", "keep", "priority", "4", "keep", "keep", "keep", "no"],
+        school_ctx,
     )
     assert errors(replies) == []
     after = state.answers["1.2"]

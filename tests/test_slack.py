@@ -678,9 +678,13 @@ async def test_a_complete_review_through_slack(
         answer = await slack.submit(form, {**values, "target": choice_value("1")})
         assert answer["response_action"] == "errors"
         assert "above your current level 2" in answer["errors"]["target"]
-        posts = len(slack.posted())
         answer = await slack.submit(form, values)
         assert answer == {}
+        # Another action for 1.2? The second would open the same form again; here: No.
+        another = slack.with_button("no", step=Step.ANOTHER)
+        assert msg.ASK_ANOTHER in another.text()
+        posts = len(slack.posted())
+        await slack.click(another, "no")
         assert "Saved 1.2 Leaders' vision" in slack.texts()
         # The questions the form answered are not asked again: one new message, 1.3's.
         [new] = slack.posted()[posts:]
@@ -690,15 +694,33 @@ async def test_a_complete_review_through_slack(
         # The rest, typed in the DM.
         priorities = {p.id: p for p in seed003_priorities()}
         for statement in school.statements[2:]:
-            for line in statement_lines(statement.id, priorities.get(statement.id)):
+            lines = statement_lines(statement.id, priorities.get(statement.id))
+            if statement.id == "3.7":  # seed 003's two actions on 3.7, the first without a date
+                lines = ["1", "done", "none", "priority", "3", "Learning journey", "SR",
+                         "not decided yet", "add another action", "3",
+                         "Learning journey to show connections with employers", "SR", "HT3/4",
+                         "no"]  # fmt: skip
+            if statement.id == "4.3":  # its by when / who cell is empty
+                lines = [*lines[:-3], "TBC", "later", "no"]
+            for line in lines:
                 await slack.dm(line)
         texts = slack.texts()
         assert msg.COMPLETE in texts
         assert "Summary – " in texts and "Action plan – " in texts
         plan = mock.last("chat.postMessage", where=lambda c: "Action plan – " in c.text())
-        assert len([b for b in plan.params["blocks"] if b["type"] == "section"]) == 23
+        assert len([b for b in plan.params["blocks"] if b["type"] == "section"]) == 24
         state = await review_state(slack, organisation_id)
         assert state.completed
+        assert [a.next_steps for a in state.answers["3.7"].actions] == [
+            "Learning journey",
+            "Learning journey to show connections with employers",
+        ]
+        assert [(a.due, a.due_tbc) for a in state.answers["3.7"].actions] == [
+            (None, True),
+            ("HT3/4", False),
+        ]
+        tbc = state.answers["4.3"].actions[0]
+        assert (tbc.owners, tbc.owners_tbc, tbc.due, tbc.due_tbc) == ([], True, None, True)
         assert state.answers["1.2"].action.owner_names == ["Nadia Rahman", "SR"]
         assert state.answers["1.2"].action.next_steps.splitlines() == [
             "Create shared vision for careers",
@@ -851,7 +873,7 @@ async def test_the_priority_form_offers_the_engines_choices(
     ]
     assert "HT3/4 - ends Fri 4 Apr 2025" in labels
     assert labels.index("HT1 - ends Fri 24 Oct 2025") > labels.index("HT6 - ends Tue 22 Jul 2025")
-    assert labels[-1] == "Ongoing"
+    assert labels[-2:] == ["Ongoing", "Not decided yet"]
     answer = await slack.submit(
         form,
         {

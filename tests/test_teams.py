@@ -339,6 +339,9 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
                 answered = json.dumps(teams.card_now(details))
                 assert "priority action area (target 4, HT3" in answered
                 assert "Create shared vision" in answered  # the action's next steps
+                # Another action for 1.2? Its Yes / No buttons are on the same card: No.
+                assert msg.ASK_ANOTHER in teams.card_texts(details)
+                await teams.click(details, "No")
                 assert not submit_actions(teams.card_now(details))
 
         # The end: summary grid and action plan cards, and the review saved as complete.
@@ -624,7 +627,7 @@ async def test_priority_card_with_people_picker_and_real_dates(tmp_path: Path) -
         )
 
         # A reminder's button while the review waits for a note: the action, not the note.
-        for line in ["2", "done"]:
+        for line in ["no", "2", "done"]:  # no other action for 1.1
             await teams.say(line)
         async with teams.db.transaction() as session:
             refs = await repo.conversation_refs(session, organisation.id, "teams", kind="personal")
@@ -779,7 +782,7 @@ async def test_priority_form_offers_spans_in_date_order(tmp_path: Path) -> None:
         details = mock.last_card()
         due = inputs(teams.card_now(details))["due"]["choices"]
         codes = [c["value"] for c in due]
-        assert codes[0] == "HT3" and codes[-1] == "ongoing"
+        assert codes[0] == "HT3" and codes[-2:] == ["ongoing", "tbc"]
         assert {"HT3/4", "HT4/5", "HT5/6"} <= set(codes)
         titles = {c["value"]: c["title"] for c in due}
         assert titles["HT3/4"].startswith("HT3/4") and "2025" in titles["HT3/4"]
@@ -788,7 +791,7 @@ async def test_priority_form_offers_spans_in_date_order(tmp_path: Path) -> None:
             day = title.split("ends ")[-1]
             return datetime.strptime(day, "%a %d %b %Y")
 
-        dated = [ends(c["title"]) for c in due if c["value"] != "ongoing"]
+        dated = [ends(c["title"]) for c in due if c["value"] not in ("ongoing", "tbc")]
         assert dated == sorted(dated)
 
         # Saved with a span: the whole form in one transaction.

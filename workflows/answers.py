@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Flag(StrEnum):
@@ -53,10 +54,19 @@ class ActionDraft(_Record):
     due_year: str | None = None  # the academic year the half-term deadline falls in: "2025/26"
     # The stored Action this draft is, once saved (a carried priority keeps its action).
     action_id: int | None = None
+    # "Not decided yet": asked and left open on purpose, as real plans leave a blank (seed
+    # 003). Kept apart from the owners/deadline so nobody is ever a person called "TBC".
+    owners_tbc: bool = False
+    due_tbc: bool = False
 
     @property
     def complete(self) -> bool:
-        return bool(self.target_level and self.next_steps and self.owners and self.due is not None)
+        return bool(
+            self.target_level
+            and self.next_steps
+            and (self.owners or self.owners_tbc)
+            and (self.due is not None or self.due_tbc)
+        )
 
     @property
     def owner_names(self) -> list[str]:
@@ -71,18 +81,39 @@ class Answer(_Record):
     evidence: list[EvidenceLink] = Field(default_factory=list)
     note: str | None = None
     flag: Flag | None = None
-    action: ActionDraft | None = None
+    # A priority's actions in the order given: a school may plan several for one statement
+    # (seed 003 has two on 3.7), each its own row in the plan with its own owners and date.
+    actions: list[ActionDraft] = Field(default_factory=list)
     # Taken over from the previous review and not yet confirmed or changed.
     carried: bool = False
     answered_by: str | None = None
     answered_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_action(cls, data: Any) -> Any:
+        """`action=` (one action, as answers were before several) still builds an answer."""
+        if isinstance(data, dict) and "action" in data:
+            data = dict(data)
+            one = data.pop("action")
+            data.setdefault("actions", [one] if one is not None else [])
+        return data
+
+    @property
+    def action(self) -> ActionDraft | None:
+        """The first action: where one is enough (a form's defaults, a one-line summary)."""
+        return self.actions[0] if self.actions else None
+
+    @action.setter
+    def action(self, value: ActionDraft | None) -> None:
+        self.actions = [value] if value is not None else []
 
     @property
     def complete(self) -> bool:
         if self.carried or self.level is None or self.flag is None:
             return False
         if self.flag is Flag.PRIORITY:
-            return self.action is not None and self.action.complete
+            return bool(self.actions) and all(action.complete for action in self.actions)
         return True
 
     def content(self) -> dict[str, object]:

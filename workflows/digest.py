@@ -96,6 +96,8 @@ class Digest:
     initials_only: list[ActionView]  # owners the bot cannot remind: named here instead
     due_until: date | None = None
     notes: list[str] = field(default_factory=list)
+    # Owner or deadline "not decided yet" (TBC in the plan): for senior leaders to chase.
+    undecided: list[ActionView] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -105,7 +107,7 @@ class Digest:
         """Headed lists of plain lines: every channel renders these its own way."""
 
         def who(action: ActionView) -> str:
-            return " / ".join(action.owner_names) or "no owner"
+            return " / ".join(action.owner_names) or "no owner yet"
 
         def line(action: ActionView, extra: str = "") -> str:
             due = f", due {format_date(action.due_date)}" if action.due_date else ""
@@ -135,6 +137,13 @@ class Digest:
         sections.append(
             (f"No update for {QUIET_WEEKS} weeks", [line(a) for a in self.quiet] or ["None."])
         )
+        if self.undecided:
+            sections.append(
+                (
+                    "Actions without an owner or date",
+                    [line(a, "" if a.due else ", no date") for a in self.undecided],
+                )
+            )
         if self.initials_only:
             sections.append(
                 (
@@ -213,4 +222,5 @@ def build_digest(
             a for a in by_due if a.owners and all(o.person_id is None for o in a.owners)
         ],
         due_until=due_until,
+        undecided=[a for a in by_due if not a.owners or not a.due],
     )

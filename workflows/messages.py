@@ -41,9 +41,17 @@ ASK_NEXT_STEPS = (
 )
 ASK_OWNERS = (
     "Who owns this action? Names or initials, separated by commas or '/' "
-    "(e.g. 'SR, NR' or 'HOFS / ALL STAFF')."
+    "(e.g. 'SR, NR' or 'HOFS / ALL STAFF'), or 'not decided yet'."
 )
-ASK_DUE = f"By when? Give {DEADLINES_ACCEPTED}."
+ASK_DUE = f"By when? Give {DEADLINES_ACCEPTED}, or 'not decided yet'."
+# How the plan writes an owner or deadline decided later, as schools' own plans do.
+TBC = "TBC"
+NOT_DECIDED = "Not decided yet"
+OWNERS_TBC = "Owners not decided yet: shown as TBC in the plan."
+DEADLINE_TBC = "Deadline not decided yet: shown as TBC in the plan."
+ASK_ANOTHER = "Add another action for this statement?"
+NOT_YES_NO = "Please reply 'yes' to add another action for this statement, or 'no' to move on."
+ANOTHER_ACTION = "Action {number} for {label}: its own next steps, owners and deadline."
 KEEP_HINT = "Type 'keep' to leave it as it is."
 
 NOT_A_LEVEL = (

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from model_data import MaturityModel
-from workflows.answers import Answer, EvidenceLink, Flag
+from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag
 from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import DeadlineError, parse_by_when
 
@@ -195,6 +195,18 @@ class PlanRow:
     evidence: tuple[EvidenceLink, ...] = ()
     updates: tuple[ActionUpdateView, ...] = ()
     note: str | None = None  # the note given for the statement during the review
+    # Owners "not decided yet": shown as TBC, as the school's own plan leaves them.
+    owners_tbc: bool = False
+
+    @property
+    def who(self) -> str:
+        """The owners as the plan writes them: "SR / NR", "TBC", or "" (not answered yet)."""
+        return "TBC" if self.owners_tbc and not self.owners else " / ".join(self.owners)
+
+    @property
+    def undecided(self) -> bool:
+        """An owner or a deadline left to decide later: for senior leaders to chase."""
+        return self.owners_tbc or self.by_when == "TBC"
 
     @property
     def latest_update(self) -> ActionUpdateView | None:
@@ -203,8 +215,7 @@ class PlanRow:
     @property
     def by_when_who(self) -> str:
         """As the plan writes it: "HT3 – SR", "HT3/4 – SR / NR"."""
-        who = " / ".join(self.owners)
-        return " – ".join(part for part in (self.by_when, who) if part)
+        return " – ".join(part for part in (self.by_when, self.who) if part)
 
     @property
     def by_when_dated(self) -> str:
@@ -305,26 +316,30 @@ def build_action_plan(
             continue
         if answer.level is None:
             continue
-        action = answer.action
-        target = action.target_level if action else None
-        rows.append(
-            PlanRow(
-                statement_id=statement.id,
-                leadership_area=statement.label,
-                current_level=answer.level,
-                current_position=statement.level_text(answer.level)
-                or f"Not yet at level {answer.level + 1}",
-                target_level=target,
-                actions_to_improve=(statement.level_text(target) or "") if target else "",
-                next_steps=_lines(action.next_steps if action else None),
-                by_when=parse_by_when(action.due).label if action and action.due else "",
-                owners=action.owner_names if action else [],
-                action_id=action.action_id if action else None,
-                due_date=_due_date(calendar, action.due, action.due_year) if action else None,
-                evidence=tuple(answer.evidence),
-                note=answer.note,
+        # Each action is its own row, as schools write them (seed 003: 3.7 twice).
+        drafts: list[ActionDraft | None] = list(answer.actions) or [None]
+        for action in drafts:
+            target = action.target_level if action else None
+            by_when = "TBC" if action and action.due_tbc else ""
+            rows.append(
+                PlanRow(
+                    statement_id=statement.id,
+                    leadership_area=statement.label,
+                    current_level=answer.level,
+                    current_position=statement.level_text(answer.level)
+                    or f"Not yet at level {answer.level + 1}",
+                    target_level=target,
+                    actions_to_improve=(statement.level_text(target) or "") if target else "",
+                    next_steps=_lines(action.next_steps if action else None),
+                    by_when=parse_by_when(action.due).label if action and action.due else by_when,
+                    owners=action.owner_names if action else [],
+                    action_id=action.action_id if action else None,
+                    due_date=_due_date(calendar, action.due, action.due_year) if action else None,
+                    evidence=tuple(answer.evidence),
+                    note=answer.note,
+                    owners_tbc=bool(action and action.owners_tbc),
+                )
             )
-        )
     return ActionPlan(title=title, rows=rows)
 
 

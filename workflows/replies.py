@@ -30,6 +30,7 @@ class Step(StrEnum):
     NEXT_STEPS = "next_steps"
     OWNERS = "owners"
     DUE = "due"
+    ANOTHER = "another"  # add another action for this statement?
     DONE = "done"
 
 

@@ -44,7 +44,37 @@ MAX_NOTE = 2000
 MAX_OWNER = 60
 
 _STEP_ORDER = [Step.LEVEL, Step.EVIDENCE, Step.NOTE, Step.FLAG, Step.TARGET, Step.NEXT_STEPS,
-               Step.OWNERS, Step.DUE]  # fmt: skip
+               Step.OWNERS, Step.DUE, Step.ANOTHER]  # fmt: skip
+# The questions about one action: the cursor's `action` says which of the statement's.
+ACTION_STEPS = {Step.TARGET, Step.NEXT_STEPS, Step.OWNERS, Step.DUE, Step.ANOTHER}
+# At the owners and by-when questions: decided later, saved as "not decided" (shown TBC),
+# never as a person or a deadline called "TBC". ("later" is content here, not a pause.)
+_TBC_WORDS = {
+    "tbc",
+    "tbd",
+    "to be confirmed",
+    "to be decided",
+    "not decided",
+    "not decided yet",
+    "not yet decided",
+    "undecided",
+    "later",
+    "decide later",
+    "decided later",
+    "not sure yet",
+}
+_YES_WORDS = {
+    "yes",
+    "y",
+    "yes please",
+    "add another",
+    "add another action",
+    "another",
+    "another action",
+    "add an action",
+    "add action",
+}
+_NO_WORDS = {"no", "n", "no thanks", "no more", "none", "done", "that's all", "next", "finished"}
 
 _DONE_WORDS = {
     "done",
@@ -168,6 +198,7 @@ class Cursor(BaseModel):
     step: Step = Step.PARTICIPANTS
     paused: bool = False
     shown_theme: int | None = None
+    action: int = 0  # which of the statement's actions the action questions are about
 
 
 class ReviewState(BaseModel):
@@ -366,6 +397,15 @@ def question_for(state: ReviewState, ctx: Context, step: Step) -> Question | Non
     return next((r for r in trial.replies if isinstance(r, Question) and r.step is step), None)
 
 
+def current_action(state: ReviewState, ctx: Context) -> ActionDraft | None:
+    """The action this person's place is on (a form for a second action shows the second)."""
+    cursor = state.cursors.get(ctx.actor_key)
+    answer = state.answers.get(cursor.statement_id or "") if cursor is not None else None
+    if cursor is None or answer is None or cursor.action >= len(answer.actions):
+        return None
+    return answer.actions[cursor.action]
+
+
 class _Turn:
     """One turn: works on a deep copy of the state, collecting replies."""
 
@@ -434,6 +474,19 @@ class _Turn:
         if sid not in self.state.answers:
             self.state.answers[sid] = Answer(statement_id=sid)
         return self.state.answers[sid]
+
+    def action(self) -> ActionDraft:
+        """The action the person's place is on (the cursor's `action` of this statement)."""
+        answer = self.answer()
+        while len(answer.actions) <= self.cursor.action:
+            answer.actions.append(ActionDraft())
+        return answer.actions[self.cursor.action]
+
+    def first_open_action(self, statement_id: str) -> int:
+        """Where to pick a statement's actions up: the first one not yet complete."""
+        answer = self.state.answers.get(statement_id)
+        actions = answer.actions if answer is not None else []
+        return next((i for i, a in enumerate(actions) if not a.complete), 0)
 
     def touch(self, answer: Answer) -> None:
         answer.carried = False
@@ -546,7 +599,11 @@ class _Turn:
             return any(word in words for words in _FLAG_WORDS.values())
         if step is Step.TARGET:
             return bool(_LEVEL.match(text))
+        if step is Step.ANOTHER:
+            return word in _YES_WORDS or word in _NO_WORDS
         if step is Step.DUE:
+            if word in _TBC_WORDS:
+                return True
             try:
                 parse_by_when(text)
             except DeadlineError:
@@ -628,18 +685,26 @@ class _Turn:
         if answer.flag is None:
             return Step.EVIDENCE
         if answer.flag is Flag.PRIORITY:
-            action = answer.action or ActionDraft()
+            actions = answer.actions or [ActionDraft()]
+            action = actions[self.first_open_action(statement_id)]
             if not action.target_level or action.target_level <= answer.level:
                 return Step.TARGET
             if not action.next_steps:
                 return Step.NEXT_STEPS
-            if not action.owners:
+            if not action.owners and not action.owners_tbc:
                 return Step.OWNERS
-            if action.due is None:
+            if action.due is None and not action.due_tbc:
                 return Step.DUE
         return Step.LEVEL
 
-    def move_to(self, statement_id: str, step: Step = Step.LEVEL) -> None:
+    def move_to(
+        self, statement_id: str, step: Step = Step.LEVEL, action: int | None = None
+    ) -> None:
+        """Put the person's place on a question; on another statement, at its first open action."""
+        if action is not None:
+            self.cursor.action = action
+        elif statement_id != self.cursor.statement_id or step not in ACTION_STEPS:
+            self.cursor.action = self.first_open_action(statement_id)
         self.cursor.statement_id = statement_id
         self.cursor.step = step
         self.ask(step)
@@ -732,6 +797,15 @@ class _Turn:
                 return
             self.move_to(self.ids[index - 1], Step.LEVEL)
             return
+        if step is Step.TARGET and self.cursor.action > 0:
+            # Back from a further action: to the question that added it, dropping it if empty.
+            answer = self.answer()
+            index = self.cursor.action
+            added = answer.actions[index] if index < len(answer.actions) else None
+            if added is not None and added.action_id is None and added.next_steps is None:
+                del answer.actions[index]
+            self.move_to(self.cursor.statement_id, Step.ANOTHER, index - 1)  # type: ignore[arg-type]
+            return
         previous = _STEP_ORDER[_STEP_ORDER.index(step) - 1]
         self.move_to(self.cursor.statement_id, previous)  # type: ignore[arg-type]
 
@@ -813,7 +887,7 @@ class _Turn:
                 self.prompt_statement()
             return
         answer = self.answer()
-        action = answer.action or ActionDraft()
+        action = self.action() if step in ACTION_STEPS else (answer.action or ActionDraft())
         keep = [Choice("Keep", "keep")]
         if step is Step.EVIDENCE:
             saved = "\n".join(f"- {link}" for link in answer.evidence)
@@ -838,7 +912,10 @@ class _Turn:
             level = answer.level or 0
             options = [Choice(f"Level {n}", str(n)) for n in range(level + 1, 5)]
             text = f"Which level are you aiming for? (You are at level {level}.)"
-            self.replies.append(Question(step, sid, text, options))
+            hint = None
+            if self.cursor.action > 0:
+                hint = msg.ANOTHER_ACTION.format(number=self.cursor.action + 1, label=self.label())
+            self.replies.append(Question(step, sid, text, options, hint))
         elif step is Step.NEXT_STEPS:
             hint = (
                 f"Current next steps: {action.next_steps}. {msg.KEEP_HINT}"
@@ -847,19 +924,21 @@ class _Turn:
             )
             self.replies.append(Question(step, sid, msg.ASK_NEXT_STEPS, keep if hint else [], hint))
         elif step is Step.OWNERS:
-            hint = (
-                f"Current owners: {', '.join(action.owner_names)}. {msg.KEEP_HINT}"
-                if action.owners
-                else None
-            )
+            current = ", ".join(action.owner_names) or (msg.TBC if action.owners_tbc else "")
+            hint = f"Current owners: {current}. {msg.KEEP_HINT}" if current else None
             choices = [Choice(p.name, p.initials or p.name) for p in self.ctx.people][:10]
+            choices.append(Choice(msg.NOT_DECIDED, "tbc"))
             self.replies.append(
                 Question(step, sid, msg.ASK_OWNERS, choices + (keep if hint else []), hint)
             )
         elif step is Step.DUE:
-            choices = self.ctx.due_choices()
-            hint = f"Current deadline: {action.due}. {msg.KEEP_HINT}" if action.due else None
+            choices = [*self.ctx.due_choices(), Choice(msg.NOT_DECIDED, "tbc")]
+            due = action.due or (msg.TBC if action.due_tbc else None)
+            hint = f"Current deadline: {due}. {msg.KEEP_HINT}" if due else None
             self.replies.append(Question(step, sid, msg.ASK_DUE, choices, hint))
+        elif step is Step.ANOTHER:
+            choices = [Choice("Yes", "yes"), Choice("No", "no")]
+            self.replies.append(Question(step, sid, msg.ASK_ANOTHER, choices))
 
     # ----- steps ----------------------------------------------------------------------------
 
@@ -903,8 +982,9 @@ class _Turn:
                 return
         answer = self.answer()
         answer.level = level
-        if answer.action and answer.action.target_level and answer.action.target_level <= level:
-            answer.action.target_level = None
+        for action in answer.actions:
+            if action.target_level and action.target_level <= level:
+                action.target_level = None
         if level == 4 and answer.flag is Flag.PRIORITY:
             answer.flag = None
         self.touch(answer)
@@ -973,10 +1053,10 @@ class _Turn:
         answer.flag = flag
         self.touch(answer)
         if flag is Flag.PRIORITY:
-            answer.action = answer.action or ActionDraft()
-            self.move_to(self.statement.id, Step.TARGET)
+            answer.actions = answer.actions or [ActionDraft()]
+            self.move_to(self.statement.id, Step.TARGET, 0)
             return
-        answer.action = None
+        answer.actions = []
         self.finish_statement()
 
     def on_target(self, text: str, word: str) -> None:
@@ -988,14 +1068,12 @@ class _Turn:
         if wanted not in options:
             self.refuse(msg.NOT_A_TARGET.format(level=level, options=" or ".join(options)))
             return
-        answer.action = answer.action or ActionDraft()
-        answer.action.target_level = int(wanted)
+        self.action().target_level = int(wanted)
         self.touch(answer)
         self.move_to(self.statement.id, Step.NEXT_STEPS)
 
     def on_next_steps(self, text: str, word: str) -> None:
-        action = self.answer().action
-        assert action is not None
+        action = self.action()
         if word in _KEEP_WORDS:
             if not action.next_steps:
                 self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="next steps"))
@@ -1013,15 +1091,21 @@ class _Turn:
         self.move_to(self.statement.id, Step.OWNERS)
 
     def on_owners(self, text: str, word: str) -> None:
-        action = self.answer().action
-        assert action is not None
+        action = self.action()
         if word in _KEEP_WORDS:
-            if not action.owners:
+            if not action.owners and not action.owners_tbc:
                 self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="owners"))
                 return
             self.move_to(self.statement.id, Step.DUE)
             return
-        names = self.owner_names(text)
+        if word in _TBC_WORDS:
+            action.owners, action.owners_tbc = [], True
+            self.touch(self.answer())
+            self.note(msg.OWNERS_TBC, Tone.INFO)
+            self.move_to(self.statement.id, Step.DUE)
+            return
+        # "Not decided yet" picked next to people (a form) adds nobody called TBC.
+        names = [n for n in self.owner_names(text) if n.lower() not in _TBC_WORDS]
         if not names or word in _NO_NOTE_WORDS:
             self.refuse(msg.NO_OWNERS)
             return
@@ -1035,17 +1119,20 @@ class _Turn:
                 self.refuse(found)
                 return
             owners.append(found)
-        action.owners = _dedupe(owners)
+        action.owners, action.owners_tbc = _dedupe(owners), False
         self.touch(self.answer())
         self.move_to(self.statement.id, Step.DUE)
 
     def on_due(self, text: str, word: str) -> None:
-        action = self.answer().action
-        assert action is not None
+        action = self.action()
         if word in _KEEP_WORDS:
-            if not action.due:
+            if not action.due and not action.due_tbc:
                 self.refuse(msg.NOTHING_TO_KEEP_TEXT.format(what="deadline"))
                 return
+        elif word in _TBC_WORDS:
+            action.due, action.due_year, action.due_tbc = None, None, True
+            self.touch(self.answer())
+            self.note(msg.DEADLINE_TBC, Tone.INFO)
         else:
             try:
                 by_when = parse_by_when(text)
@@ -1053,9 +1140,27 @@ class _Turn:
                 self.refuse(str(exc))
                 return
             action.due_year, label = self.ctx.deadline(by_when)
-            action.due = by_when.code
+            action.due, action.due_tbc = by_when.code, False
             self.touch(self.answer())
             self.note(msg.DEADLINE_SET.format(label=label), Tone.INFO)
+        if self.cursor.action + 1 < len(self.answer().actions):
+            # Going through a statement's actions again: on to its next one, to keep or change.
+            self.move_to(self.statement.id, Step.TARGET, self.cursor.action + 1)
+            return
+        self.move_to(self.statement.id, Step.ANOTHER)
+
+    def on_another(self, text: str, word: str) -> None:
+        """Another action for the same statement (its own target, steps, owners, deadline)?"""
+        answer = self.answer()
+        if word in _YES_WORDS:
+            first = answer.actions[0] if answer.actions else ActionDraft()
+            answer.actions.append(ActionDraft(target_level=first.target_level))
+            self.touch(answer)
+            self.move_to(self.statement.id, Step.TARGET, len(answer.actions) - 1)
+            return
+        if word not in _NO_WORDS and word not in _KEEP_WORDS:
+            self.refuse(msg.NOT_YES_NO)
+            return
         self.finish_statement()
 
     def finish_statement(self) -> None:
@@ -1152,15 +1257,16 @@ def describe(answer: Answer) -> str:
     if answer.flag is not None:
         parts.append(answer.flag.label)
     text = ", ".join(parts)
-    action = answer.action
-    if answer.flag is Flag.PRIORITY and action is not None:
-        who = " / ".join(action.owner_names)
-        due = parse_by_when(action.due).label if action.due else ""
-        details = [f"target {action.target_level}"] if action.target_level else []
-        if due or who:
-            details.append(" – ".join(p for p in (due, who) if p))
-        if details:  # a priority half-way through its details shows only what is there
-            text += f" ({', '.join(details)})"
+    if answer.flag is Flag.PRIORITY:
+        for action in answer.actions:
+            who = msg.TBC if action.owners_tbc else " / ".join(action.owner_names)
+            due = msg.TBC if action.due_tbc else ""
+            due = parse_by_when(action.due).label if action.due else due
+            details = [f"target {action.target_level}"] if action.target_level else []
+            if due or who:
+                details.append(" – ".join(p for p in (due, who) if p))
+            if details:  # a priority half-way through its details shows only what is there
+                text += f" ({', '.join(details)})"
     if answer.evidence:
         text += f", {len(answer.evidence)} evidence link{'s' if len(answer.evidence) != 1 else ''}"
     return text

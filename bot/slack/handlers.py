@@ -47,6 +47,7 @@ from storage import repo
 from storage.db import Database
 from workflows import actions
 from workflows import messages as msg
+from workflows import review as engine
 from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
@@ -523,7 +524,7 @@ class SlackAdapter:
                 answer.level if answer else None,
                 target,
                 due,
-                answer.action if answer else None,
+                engine.current_action(preview.state, preview.ctx),
                 meta,
             )
         await client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -68,6 +68,7 @@ CHOICE, FORM, COMMAND = "choice", "form", "command"
 LINK_ROWS = 3  # more links can be pasted as messages
 NAVIGATION = ("back", "skip", "pause")  # the engine's own words for these buttons
 KEEP = "keep"  # the engine's "leave it as it is" choice: a button, never a value in a list
+TBC = "tbc"  # the engine's "Not decided yet" owners choice: typed, not a person to pick
 PEOPLE_DATASET = "graph.microsoft.com/users"
 _TONE_COLOUR = {Tone.INFO: "Default", Tone.SUCCESS: "Good", Tone.ERROR: "Attention"}
 LABEL = teams_wording.TEAMS_LABELS
@@ -653,7 +654,8 @@ def _priority_card(
     body.append(
         _text_input("next_steps", LABEL["next_steps"], values, multiline=True, required=True)
     )
-    people = [c for c in form.owners.choices if c.value != KEEP]
+    # "Not decided yet" is typed (TBC) in the owners field, never picked as a person.
+    people = [c for c in form.owners.choices if c.value not in (KEEP, TBC)]
     body.extend(_owner_inputs(people, values, options.people_picker))
     dated = [c for c in form.due.choices if c.value != KEEP]
     body.append(_choice_input("due", LABEL["due"], dated, values.get("due")))
@@ -679,7 +681,9 @@ def priority_values(form: PriorityForm) -> dict[str, str]:
         return values
     if current.next_steps:
         values["next_steps"] = current.next_steps
-    people = {c.value.casefold(): c.value for c in form.owners.choices if c.value != KEEP}
+    people = {
+        c.value.casefold(): c.value for c in form.owners.choices if c.value not in (KEEP, TBC)
+    }
     picked = [people[o.casefold()] for o in current.owner_names if o.casefold() in people]
     typed = [o for o in current.owner_names if o.casefold() not in people]
     if picked:
@@ -916,7 +920,7 @@ def plan_card(plan: ActionPlan, exports: bool) -> dict[str, Any]:
     if not plan.rows:
         body.append(text_block(teams_wording.TEAMS_PLAN_EMPTY, isSubtle=True))
     for row in plan.rows:
-        who = " / ".join(row.owners)
+        who = row.who
         body.append(
             {
                 "type": "Container",

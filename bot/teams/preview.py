@@ -58,12 +58,11 @@ class Preview:
             return None
         if not target.choices:
             return None
-        answer = self.state.answers.get(pending.statement_id)
         return PriorityForm(
             statement_id=pending.statement_id,
             target=target,
             next_steps=next_steps,
             owners=owners,
             due=due,
-            current=answer.action if answer is not None else None,
+            current=engine.current_action(self.state, self.ctx),
         )
