@@ -151,6 +151,7 @@ SCRIPT: tuple[tuple[str, Step, str], ...] = (
     ("priority: next steps", Step.NEXT_STEPS, "Write the plan; Share it with governors"),
     ("priority: owners", Step.OWNERS, "SR"),
     ("priority: due", Step.DUE, "HT3"),
+    ("another action? no", Step.ANOTHER, "no"),
     ("level answer (2nd statement)", Step.LEVEL, "3"),
     ("evidence: none", Step.EVIDENCE, "done"),
     ("note: none", Step.NOTE, "none"),

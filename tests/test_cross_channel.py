@@ -229,13 +229,13 @@ async def test_one_review_leaves_the_same_rows_and_plan_in_every_channel(
     assert terminal["history_1.1"][0] == (3, 2)
     priorities = [a for a in answers.values() if a["flag"] == "priority"]
     assert len(priorities) == 23
-    assert any(a["action"]["due"] == "HT3/4" for a in priorities)  # a span deadline
+    assert any(a["actions"][0]["due"] == "HT3/4" for a in priorities)  # a span deadline
     assert answers["1.2"]["evidence"] == [
         {"url": "https://school.example/evidence/1.2", "label": "Evidence for 1.2"}
     ]
     assert answers["1.2"]["note"] == "Note on 1.2"
-    assert answers["1.2"]["action"]["owners"]  # answered after the resume
-    assert answers["1.2"]["action"]["due"]
+    assert answers["1.2"]["actions"][0]["owners"]  # answered after the resume
+    assert answers["1.2"]["actions"][0]["due"]
     plan = terminal["plan"]
     assert plan["participants"] == ["Sam Rivers", "Nadia Rahman"]
     assert len(plan["actions"]) == 23

@@ -785,6 +785,7 @@ async def test_resume_after_leaving_and_after_a_restart(
         assert "Who owns this action?" in text  # half-way through 1.2's priority
         await slack.dm("SR")
         await slack.dm("HT3")
+        await slack.dm("no")  # no other action for 1.2
         state = await review_state(slack, organisation_id)
         assert state.answers["1.2"].complete
         assert state.cursor.statement_id == "1.3"
