@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -633,14 +634,17 @@ class ReviewService:
             return [Message(text)]
         lines = [msg.HISTORY_TITLE.format(statement=statement_id, title=review.title)]
         for change in changes:
-            lines.append(
-                msg.HISTORY_LINE.format(
-                    at=format_date(local_date(change.changed_at, organisation.timezone)),
-                    by=change.changed_by or "someone",
-                    before=answer_text(change.before),
-                    after=answer_text(change.after),
+            what = change_text(dict(change.before or {}), dict(change.after or {}))
+            if what is not None:
+                lines.append(
+                    msg.HISTORY_LINE.format(
+                        at=format_date(local_date(change.changed_at, organisation.timezone)),
+                        by=change.changed_by or "someone",
+                        what=what,
+                    )
                 )
-            )
+        if len(lines) == 1:
+            return [Message(msg.NO_HISTORY.format(statement=statement_id, title=review.title))]
         return [Message("\n".join(lines))]
 
     async def _add_action(
@@ -663,6 +667,13 @@ class ReviewService:
             return [Message(text, Tone.ERROR)]
         if not command.next_steps:
             return [Message(msg.ADD_ACTION_HOW.format(statement=statement.id), Tone.ERROR)]
+        review = await repo.latest_review(session, organisation.id)
+        if review is None:
+            return [Message(msg.NO_REVIEW_YET, Tone.ERROR)]
+        existing = await repo.review_action(session, review.id, statement.id)
+        if existing is not None:
+            text = msg.ACTION_EXISTS.format(id=existing.number, statement=statement.id)
+            return [Message(text, Tone.ERROR)]
         level = await repo.latest_level(session, organisation.id, statement.id) or 1
         due: str | None = None
         due_year: str | None = None
@@ -675,6 +686,7 @@ class ReviewService:
         row = await repo.add_action(
             session,
             organisation.id,
+            review.id,
             statement.id,
             current_level=level,
             target_level=level + 1 if level < 4 else None,
@@ -879,16 +891,30 @@ def reviews_text(rows: Sequence[repo.ReviewCounts], timezone: str) -> str:
     return "\n".join(lines)
 
 
-def answer_text(content: dict[str, object]) -> str:
-    """An answer's stored content in a few words: level, flag and note."""
-    parts = []
-    if content.get("level") is not None:
-        parts.append(f"level {content['level']}")
-    if content.get("flag") not in (None, "none"):
-        parts.append(str(content["flag"]))
-    if content.get("note"):
-        parts.append(f"note: {content['note']}")
-    return ", ".join(parts) or "no answer"
+def change_text(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """What one stored change of an answer changed, in a few words (None if only ids moved)."""
+
+    def fields(content: dict[str, Any]) -> dict[str, object]:
+        action = content.get("action") or {}
+        return {
+            "level": content.get("level"),
+            "flag": content.get("flag"),
+            "note": content.get("note"),
+            "evidence": len(content.get("evidence") or []),
+            "target": action.get("target_level"),
+            "next steps": action.get("next_steps"),
+            "owners": " / ".join(o["name"] for o in action.get("owners") or []) or None,
+            "by when": action.get("due"),
+        }
+
+    old, new = fields(before), fields(after)
+    parts = [
+        f"{key} {old[key] if old[key] not in (None, '') else '–'} -> "
+        f"{new[key] if new[key] not in (None, '') else '–'}"
+        for key in old
+        if old[key] != new[key]
+    ]
+    return "; ".join(parts) or None
 
 
 def _needs_everything(before: engine.ReviewState, key: str, what: What) -> bool:

@@ -137,7 +137,9 @@ class Review(Base):
         cascade="all, delete-orphan", lazy="selectin", order_by="ReviewParticipant.id"
     )
 
-    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+    __table_args__ = (
+        Index("ix_reviews_organisation_number", "organisation_id", "number", unique=True),
+    )
 
 
 class ReviewParticipant(Base):
@@ -223,8 +225,9 @@ class ResponseChange(Base):
 class Action(Base):
     """A priority turned into work: from current to target level, with owners and a deadline.
 
-    `review_id` is the review it was first set in (None for one added outside a review);
-    later reviews carry it forward through `Response.action_id` rather than duplicating it.
+    `review_id` is the review it was first set in (or, added outside the review's questions,
+    the review current then); later reviews carry it forward through `Response.action_id`
+    rather than duplicating it.
     """
 
     __tablename__ = "actions"
@@ -235,9 +238,7 @@ class Action(Base):
     )
     # The school's own action number: what people see and type (`done 3`).
     number: Mapped[int] = mapped_column(Integer)
-    review_id: Mapped[int | None] = mapped_column(
-        ForeignKey("reviews.id", ondelete="CASCADE"), default=None
-    )
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
     statement_id: Mapped[str] = mapped_column(String(8))
     current_level: Mapped[int] = mapped_column()
     target_level: Mapped[int | None] = mapped_column(default=None)
@@ -257,7 +258,7 @@ class Action(Base):
 
     __table_args__ = (
         UniqueConstraint("review_id", "statement_id"),
-        UniqueConstraint("organisation_id", "number"),
+        Index("ix_actions_organisation_number", "organisation_id", "number", unique=True),
         CheckConstraint(
             "status IN ('not_started', 'in_progress', 'done', 'dropped')", name="status"
         ),

@@ -637,7 +637,8 @@ class ReviewCounts:
 
 async def review_counts(session: AsyncSession, organisation_id: int) -> list[ReviewCounts]:
     """Every review of a school, oldest first, with its counts (one query)."""
-    answered = func.count(m.Response.level)
+    # Carried answers wait to be confirmed: only answers given in this review count.
+    answered = func.count(m.Response.level).filter(m.Response.carried.is_(False))
     priorities = func.count(m.Response.id).filter(m.Response.flag == "priority")
     tracked = func.count(m.Response.action_id)
     rows = await session.execute(
@@ -671,6 +672,7 @@ async def latest_level(
 async def add_action(
     session: AsyncSession,
     organisation_id: int,
+    review_id: int,
     statement_id: str,
     *,
     current_level: int,
@@ -682,11 +684,12 @@ async def add_action(
     now: datetime,
     by: str | None,
 ) -> m.Action:
-    """An action set outside a review (no review_id), numbered like every other."""
+    """An action set outside the review's questions, kept with the school's current review
+    (one action per statement per review, as for the review's own), numbered like any other."""
     row = m.Action(
         organisation_id=organisation_id,
         number=await _next_number(session, m.Action, organisation_id),
-        review_id=None,
+        review_id=review_id,
         statement_id=statement_id,
         current_level=current_level,
         target_level=target_level,
@@ -705,6 +708,17 @@ async def add_action(
     session.add(m.ActionUpdate(action_id=row.id, at=now, by=by, kind="added", after={}))
     await session.flush()
     return row
+
+
+async def review_action(
+    session: AsyncSession, review_id: int, statement_id: str
+) -> m.Action | None:
+    """The action a review already holds for a statement (one per statement per review)."""
+    return await session.scalar(
+        select(m.Action).where(
+            m.Action.review_id == review_id, m.Action.statement_id == statement_id
+        )
+    )
 
 
 async def response_history(

@@ -86,6 +86,10 @@ DEADLINE_SET = "Deadline: {label}."
 LEVEL_SAVED = "Level {level} saved for {label}."
 STATEMENT_SAVED = "Saved {label}: {summary}."
 STATEMENT_KEPT = "Kept your answer for {label}: {summary}."
+ACTION_EXISTS = (
+    "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
+    "'reassign {id} to NR' or 'progress {id} <note>'."
+)
 NO_SUCH_STATEMENT = (
     "There is no statement “{value}” in the {edition} edition. Statements run from 1.1 to {last}."
 )
@@ -170,10 +174,14 @@ ACTION_ADDED = (
     "Change it with 'move {id} to HT5' or 'reassign {id} to NR'."
 )
 ADD_ACTION_HOW = "Say what will be done, e.g. 'add action {statement} Invite two employers'."
+ACTION_EXISTS = (
+    "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
+    "'reassign {id} to NR' or 'progress {id} <note>'."
+)
 NO_SUCH_STATEMENT = "There is no statement {statement} in this edition."
 NO_HISTORY = "Statement {statement} has not been changed since it was first answered in {title}."
 HISTORY_TITLE = "Changes to {statement} in {title}"
-HISTORY_LINE = "{at} {by}: {before} -> {after}"
+HISTORY_LINE = "{at} {by}: {what}"
 NO_REVIEW_YET = "There is no review yet. Type 'review' to start one, or 'help'."
 VIEW_ONLY = (
     "You can see this review, its summary and its plan, but only the Careers Leader and the "

@@ -1,4 +1,4 @@
-"""reviews over the year: per-school numbers, each review's agreed plan, actions outside a review
+"""reviews over the year: per-school numbers, each review's agreed plan
 
 Revision ID: 0004
 Revises: 0003
@@ -110,37 +110,25 @@ def _agree() -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("reviews", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("number", sa.Integer(), nullable=True))
-    with op.batch_alter_table("actions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("number", sa.Integer(), nullable=True))
-    with op.batch_alter_table("responses", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("agreed", sa.JSON(), nullable=True))
+    # Plain ADD COLUMN and CREATE INDEX: on SQLite a batch (copy and drop) of reviews or
+    # actions would fire ON DELETE CASCADE on their children inside this transaction.
+    op.add_column("reviews", sa.Column("number", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("actions", sa.Column("number", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("responses", sa.Column("agreed", sa.JSON(), nullable=True))
     _number(reviews)
     _number(actions)
     _agree()
-    with op.batch_alter_table("reviews", schema=None) as batch_op:
-        batch_op.alter_column("number", existing_type=sa.Integer(), nullable=False)
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_reviews_organisation_id_number"), ["organisation_id", "number"]
-        )
-    with op.batch_alter_table("actions", schema=None) as batch_op:
-        batch_op.alter_column("number", existing_type=sa.Integer(), nullable=False)
-        batch_op.alter_column("review_id", existing_type=sa.Integer(), nullable=True)
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_actions_organisation_id_number"), ["organisation_id", "number"]
-        )
+    op.create_index(
+        "ix_reviews_organisation_number", "reviews", ["organisation_id", "number"], unique=True
+    )
+    op.create_index(
+        "ix_actions_organisation_number", "actions", ["organisation_id", "number"], unique=True
+    )
 
 
 def downgrade() -> None:
-    # Actions added outside a review have no review to go back to.
-    op.execute("DELETE FROM actions WHERE review_id IS NULL")
-    with op.batch_alter_table("actions", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_actions_organisation_id_number"), type_="unique")
-        batch_op.alter_column("review_id", existing_type=sa.Integer(), nullable=False)
-        batch_op.drop_column("number")
-    with op.batch_alter_table("reviews", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_reviews_organisation_id_number"), type_="unique")
-        batch_op.drop_column("number")
-    with op.batch_alter_table("responses", schema=None) as batch_op:
-        batch_op.drop_column("agreed")
+    op.drop_index("ix_actions_organisation_number", table_name="actions")
+    op.drop_index("ix_reviews_organisation_number", table_name="reviews")
+    op.drop_column("responses", "agreed")
+    op.drop_column("actions", "number")
+    op.drop_column("reviews", "number")
