@@ -34,6 +34,8 @@ from workflows.calendar import (
     CalendarError,
     HalfTerm,
     TermCalendar,
+    format_date,
+    local_date,
     parse_day,
     parse_ics,
 )
@@ -88,9 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write the summary and action plan as a document")
     export.add_argument("--org", help="organisation name")
-    export.add_argument("--review", type=int, help="review number (default: the latest)")
+    export.add_argument(
+        "--review",
+        type=int,
+        help="the school's review number, as `reviews` lists it (default: the last completed)",
+    )
     export.add_argument("--format", choices=FORMATS, default="docx")
     export.add_argument("--out", help="file to write ('-' for standard output)")
+
+    reviews = commands.add_parser(
+        "reviews", help="an organisation's reviews: number, dates, status and counts"
+    )
+    reviews.add_argument("--org", help="organisation name")
 
     terms = commands.add_parser("terms", help="an organisation's term dates (half-terms)")
     terms_commands = terms.add_subparsers(dest="terms_command", required=True)
@@ -180,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(db_upgrade(args, console))
         if args.command == "export":
             return asyncio.run(export_command(args, console))
+        if args.command == "reviews":
+            return asyncio.run(reviews_command(args, console))
         if args.command == "terms":
             return asyncio.run(terms_command(args, console))
         if args.command == "org":
@@ -452,7 +465,7 @@ async def export_command(args: argparse.Namespace, console: Console) -> int:
     db, service = await _open(args)
     try:
         organisation = await _existing_organisation(service, args.org)
-        document = await service.plan_document(organisation.id, args.review)
+        document = await service.plan_document(organisation.id, number=args.review)
     except (UsageError, LookupError) as exc:
         console.print(f"[bold red]{exc}[/]")
         return 1
@@ -465,6 +478,44 @@ async def export_command(args: argparse.Namespace, console: Console) -> int:
     path = Path(args.out or exports.default_filename(document, args.format))
     path.write_bytes(data)
     console.print(f"Wrote {path} ({document.title}).")
+    return 0
+
+
+async def reviews_command(args: argparse.Namespace, console: Console) -> int:
+    """`careers-bot reviews`: the numbers that `export --review` takes, with how far each got."""
+    db, service = await _open(args)
+    try:
+        organisation = await _existing_organisation(service, args.org)
+        async with db.read() as session:
+            rows = await repo.review_counts(session, organisation.id)
+    except UsageError as exc:
+        console.print(f"[bold red]{exc}[/]")
+        return 1
+    finally:
+        await db.close()
+    if not rows:
+        console.print(f"{organisation.name} has no review yet.")
+        return 0
+    table = Table(title=f"Reviews – {terminal_safe(organisation.name)}")
+    for column in ("No.", "Title", "Started", "Completed", "Status"):
+        table.add_column(column)
+    for column in ("Answered", "Priorities", "Actions"):
+        table.add_column(column, justify="right")
+    zone = organisation.timezone
+    for row in rows:
+        review = row.review
+        done = review.completed_at
+        table.add_row(
+            str(review.number),
+            terminal_safe(review.title),
+            format_date(local_date(review.started_at, zone)),
+            format_date(local_date(done, zone)) if done else "",
+            "completed" if done else "in progress",
+            f"{row.answered} of {len(load_model(review.edition).statements)}",
+            str(row.priorities),
+            str(row.actions),
+        )
+    console.print(table)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,14 @@ from workflows import actions
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.answers import Owner
-from workflows.calendar import HalfTerm, TermCalendar, default_calendar, local_date
+from workflows.calendar import (
+    CalendarError,
+    HalfTerm,
+    TermCalendar,
+    default_calendar,
+    format_date,
+    local_date,
+)
 from workflows.deadlines import parse_by_when
 from workflows.glossary import glossary_query
 from workflows.inputs import Choose, Fields, Text
@@ -80,7 +88,12 @@ class TurnResult:
         return self.refusal is not None and self.refusal.stale
 
 
+# Updates that belong to a later review of a carried action, left out of an earlier plan.
+LATER_REVIEWS = {"edited", "carried"}
+
+
 def default_title(now: datetime) -> str:
+    """The month's title; repo.distinct_title numbers a second review in the same month."""
     return f"Careers Impact review – {now:%B %Y}"
 
 
@@ -233,7 +246,7 @@ class ReviewService:
         if isinstance(what, OpenReview):
             ctx = await everything()
             return await self._open(session, organisation, person, ctx, review, what, inbound)
-        if isinstance(what, actions.ListActions | actions.ActOn):
+        if isinstance(what, actions.COMMANDS):
             ctx = await everything()
             return TurnResult(review_id, await self._act(session, organisation, person, ctx, what))
         if review is None and isinstance(what, Text) and _word(what.text) in OPEN_WORDS:
@@ -490,6 +503,12 @@ class ReviewService:
         ctx: engine.Context,
         command: actions.Command,
     ) -> list[Reply]:
+        if isinstance(command, actions.ListReviews):
+            return await self._reviews(session, organisation)
+        if isinstance(command, actions.AnswerHistory):
+            return await self._history(session, organisation, ctx, command.statement_id)
+        if isinstance(command, actions.AddAction):
+            return await self._add_action(session, organisation, person, ctx, command)
         if isinstance(command, actions.ListActions):
             views = await self._views(session, organisation, ctx)
             names = [person.display_name, person.initials or ""]
@@ -500,9 +519,9 @@ class ReviewService:
                 return [Message(msg.NO_ACTIONS[command.listing.value])]
             title = msg.ACTION_LISTS[command.listing.value]
             return [ShowActions(title, chosen, ctx.today, ctx.timezone)]
-        row = await repo.get_action(session, command.action_id, organisation.id, lock=True)
+        row = await repo.action_by_number(session, command.number, organisation.id, lock=True)
         if row is None:
-            return [Message(msg.NO_SUCH_ACTION.format(id=command.action_id), Tone.ERROR)]
+            return [Message(msg.NO_SUCH_ACTION.format(id=command.number), Tone.ERROR)]
         updates = await repo.action_updates(session, [row.id])
         view = action_view(row, ctx, updates)
         if command.verb is actions.Verb.SHOW:
@@ -510,7 +529,7 @@ class ReviewService:
         owns = view.owned_by(person.id, [person.display_name, person.initials or ""])
         leader_named = await repo.careers_leader_named(session, organisation.id)
         if not may_change_action(person.role, leader_named, owns):
-            return [Message(msg.NOT_YOUR_ACTION.format(id=row.id), Tone.ERROR)]
+            return [Message(msg.NOT_YOUR_ACTION.format(id=row.number), Tone.ERROR)]
         resolver = actions.OwnerResolver([(p.id, p.name, p.initials) for p in ctx.people])
         try:
             change = actions.change(command, view, ctx.today, ctx.calendar, resolver)
@@ -538,9 +557,110 @@ class ReviewService:
         if change.due:
             by_when = ctx.deadline(parse_by_when(change.due))[1]
         text = msg.ACTION_UPDATED[change.kind].format(
-            id=row.id,
+            id=row.number,
             label=label,
             owners=" / ".join(o.name for o in change.owners or ()),
+            by_when=by_when,
+        )
+        return [Message(text, Tone.SUCCESS)]
+
+    async def _reviews(self, session: AsyncSession, organisation: Organisation) -> list[Reply]:
+        """`reviews`: each review with its number, dates, status and counts, oldest first."""
+        rows = await repo.review_counts(session, organisation.id)
+        if not rows:
+            return [Message(msg.NO_REVIEWS)]
+        return [Message(reviews_text(rows, organisation.timezone))]
+
+    async def _history(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        ctx: engine.Context,
+        statement_id: str,
+    ) -> list[Reply]:
+        """`history 2.3`: how the answer changed in the latest review that has it."""
+        try:
+            ctx.model.statement(statement_id)
+        except KeyError:
+            return [Message(msg.NO_SUCH_STATEMENT.format(statement=statement_id), Tone.ERROR)]
+        review = await repo.latest_review(session, organisation.id)
+        if review is None:
+            return [Message(msg.NO_REVIEWS)]
+        changes = await repo.response_history(session, review.id, statement_id)
+        if not changes:
+            text = msg.NO_HISTORY.format(statement=statement_id, title=review.title)
+            return [Message(text)]
+        lines = [msg.HISTORY_TITLE.format(statement=statement_id, title=review.title)]
+        for change in changes:
+            what = change_text(dict(change.before or {}), dict(change.after or {}))
+            if what is not None:
+                lines.append(
+                    msg.HISTORY_LINE.format(
+                        at=format_date(local_date(change.changed_at, organisation.timezone)),
+                        by=change.changed_by or "someone",
+                        what=what,
+                    )
+                )
+        if len(lines) == 1:
+            return [Message(msg.NO_HISTORY.format(statement=statement_id, title=review.title))]
+        return [Message("\n".join(lines))]
+
+    async def _add_action(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        person: Person,
+        ctx: engine.Context,
+        command: actions.AddAction,
+    ) -> list[Reply]:
+        """An action outside a review: from the latest answer's level to the next one, owned
+        by whoever adds it, due at the end of this half-term; `move` and `reassign` adjust."""
+        leader_named = await repo.careers_leader_named(session, organisation.id)
+        if not may_answer(person.role, leader_named):
+            return [Message(msg.VIEW_ONLY, Tone.ERROR)]
+        try:
+            statement = ctx.model.statement(command.statement_id)
+        except KeyError:
+            text = msg.NO_SUCH_STATEMENT.format(statement=command.statement_id)
+            return [Message(text, Tone.ERROR)]
+        if not command.next_steps:
+            return [Message(msg.ADD_ACTION_HOW.format(statement=statement.id), Tone.ERROR)]
+        review = await repo.latest_review(session, organisation.id)
+        if review is None:
+            return [Message(msg.NO_REVIEW_YET, Tone.ERROR)]
+        existing = await repo.review_action(session, review.id, statement.id)
+        if existing is not None:
+            text = msg.ACTION_EXISTS.format(id=existing.number, statement=statement.id)
+            return [Message(text, Tone.ERROR)]
+        level = await repo.latest_level(session, organisation.id, statement.id) or 1
+        due: str | None = None
+        due_year: str | None = None
+        if ctx.calendar is not None:
+            try:
+                half = ctx.calendar.current_or_next_half_term(ctx.today)
+                due, due_year = f"HT{half.number}", half.year
+            except CalendarError:
+                pass
+        row = await repo.add_action(
+            session,
+            organisation.id,
+            review.id,
+            statement.id,
+            current_level=level,
+            target_level=level + 1 if level < 4 else None,
+            next_steps=command.next_steps,
+            owners=[(person.initials or person.display_name, person.id)],
+            due=due,
+            due_year=due_year,
+            now=ctx.now,
+            by=person.display_name,
+        )
+        by_when = ctx.deadline(parse_by_when(due))[1] if due else "ongoing"
+        text = msg.ACTION_ADDED.format(
+            id=row.number,
+            label=statement.short_label,
+            next_steps=command.next_steps.rstrip(".") + ".",
+            owners=person.initials or person.display_name,
             by_when=by_when,
         )
         return [Message(text, Tone.SUCCESS)]
@@ -554,29 +674,40 @@ class ReviewService:
     # ----- documents ----------------------------------------------------------------------
 
     async def plan_document(
-        self, organisation_id: int, review_id: int | None = None
+        self, organisation_id: int, review_id: int | None = None, number: int | None = None
     ) -> PlanDocument:
-        """The summary and action plan of a review (the latest by default), ready to export."""
+        """The summary and action plan of a review, ready to export: by internal `review_id`
+        (a stored link), by the school's own `number` (`--review 1`), or by default the last
+        completed review, so a review just started does not replace the agreed plan.
+
+        A completed review's plan is what was agreed at it: a later edit of a carried action
+        is that action's history, not a rewrite of this plan."""
         async with self.db.read() as session:
             organisation = await self._organisation(session, organisation_id)
             if review_id is not None:
                 review = await repo.get_review(session, review_id, organisation_id)
+            elif number is not None:
+                review = await repo.review_by_number(session, organisation_id, number)
             else:
-                review = await repo.latest_review(session, organisation_id)
+                review = await repo.plan_review(session, organisation_id)
             if review is None:
+                asked = number if number is not None else review_id
                 raise LookupError(
                     f"{organisation.name} has no review"
-                    + (f" #{review_id}" if review_id is not None else " yet")
+                    + (f" #{asked}" if asked is not None else " yet")
                 )
             calendar = await self.calendar(session, organisation)
             model = load_model(review.edition)
-            state = await repo.load_state(session, review)
+            closed = review.completed_at
+            state = await repo.load_state(session, review, agreed=closed is not None)
             summary = build_summary(model, state.answers, review.title)
             plan = build_action_plan(model, state.answers, review.title, calendar)
             ids = [row.action_id for row in plan.rows if row.action_id is not None]
             stored = {a.id: a for a in await repo.organisation_actions(session, organisation_id)}
             history: dict[int, list[ActionUpdateView]] = {}
             for update in await repo.action_updates(session, ids):
+                if closed is not None and update.at > closed and update.kind in LATER_REVIEWS:
+                    continue  # a later review's edit or carry: not part of this plan
                 history.setdefault(update.action_id, []).append(update_view(update))
             rows = [
                 replace(
@@ -592,7 +723,7 @@ class ReviewService:
             if review.based_on_id is not None:
                 earlier = await repo.get_review(session, review.based_on_id, organisation_id)
                 if earlier is not None:
-                    answers = await repo.load_answers(session, earlier.id)
+                    answers = await repo.load_answers(session, earlier.id, agreed=True)
                     previous = build_summary(load_model(earlier.edition), answers, earlier.title)
             moment = review.completed_at or review.started_at
             return PlanDocument(
@@ -650,7 +781,7 @@ class ReviewService:
         )
         state = engine.new_review(
             ctx.model,
-            default_title(ctx.now),
+            await repo.distinct_title(session, organisation.id, default_title(ctx.now)),
             previous=answers,
             previous_title=previous.title if previous else None,
         )
@@ -689,7 +820,59 @@ def action_view(
         updated_at=row.updated_at,
         updates=tuple(update_view(u) for u in updates),
         created_at=row.created_at,
+        number=row.number,
     )
+
+
+def reviews_text(rows: Sequence[repo.ReviewCounts], timezone: str) -> str:
+    """The `reviews` list as plain lines, the same in every channel and the CLI."""
+    lines = [msg.REVIEWS_TITLE]
+    for row in rows:
+        review = row.review
+        status = (
+            msg.REVIEW_COMPLETED.format(date=format_date(local_date(review.completed_at, timezone)))
+            if review.completed_at is not None
+            else msg.REVIEW_IN_PROGRESS
+        )
+        lines.append(
+            msg.REVIEW_LINE.format(
+                number=review.number,
+                title=review.title,
+                started=format_date(local_date(review.started_at, timezone)),
+                status=status,
+                answered=row.answered,
+                total=len(load_model(review.edition).statements),
+                priorities=row.priorities,
+                actions=row.actions,
+            )
+        )
+    return "\n".join(lines)
+
+
+def change_text(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """What one stored change of an answer changed, in a few words (None if only ids moved)."""
+
+    def fields(content: dict[str, Any]) -> dict[str, object]:
+        action = content.get("action") or {}
+        return {
+            "level": content.get("level"),
+            "flag": content.get("flag"),
+            "note": content.get("note"),
+            "evidence": len(content.get("evidence") or []),
+            "target": action.get("target_level"),
+            "next steps": action.get("next_steps"),
+            "owners": " / ".join(o["name"] for o in action.get("owners") or []) or None,
+            "by when": action.get("due"),
+        }
+
+    old, new = fields(before), fields(after)
+    parts = [
+        f"{key} {old[key] if old[key] not in (None, '') else '–'} -> "
+        f"{new[key] if new[key] not in (None, '') else '–'}"
+        for key in old
+        if old[key] != new[key]
+    ]
+    return "; ".join(parts) or None
 
 
 def _needs_everything(before: engine.ReviewState, key: str, what: What) -> bool:

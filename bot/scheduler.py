@@ -149,7 +149,7 @@ class Dispatcher:
                     title=msg.REMINDER_TITLES[reminder.stage],
                     sections=[("", reminder_text(action, reminder, target))],
                     buttons=[
-                        Choice(label, value.format(id=action.id))
+                        Choice(label, value.format(id=action.ref))
                         for label, value in msg.REMINDER_BUTTONS
                     ],
                 )
@@ -196,18 +196,27 @@ class Dispatcher:
         calendar: TermCalendar,
         as_of: datetime,
     ) -> Notice:
-        review = await repo.latest_review(session, organisation.id)
-        summary = previous = None
+        review = await repo.plan_review(session, organisation.id)
+        summary = previous = in_progress = None
+        newest = await repo.latest_review(session, organisation.id)
+        if newest is not None and review is not None and newest.id != review.id:
+            in_progress = build_summary(
+                load_model(newest.edition),
+                await repo.load_answers(session, newest.id),
+                newest.title,
+            )
         if review is not None:
             model = load_model(review.edition)
-            answers = await repo.load_answers(session, review.id)
+            answers = await repo.load_answers(
+                session, review.id, agreed=review.completed_at is not None
+            )
             summary = build_summary(model, answers, review.title)
             if review.based_on_id is not None:
                 earlier = await repo.get_review(session, review.based_on_id, organisation.id)
                 if earlier is not None:
                     previous = build_summary(
                         load_model(earlier.edition),
-                        await repo.load_answers(session, earlier.id),
+                        await repo.load_answers(session, earlier.id, agreed=True),
                         earlier.title,
                     )
         since = await deliveries.last_digest_sent(session, organisation.id)
@@ -220,6 +229,7 @@ class Dispatcher:
             as_of,
             since,
             organisation.timezone,
+            in_progress=in_progress,
         )
         pointer = (
             msg.DIGEST_PLAN_LINK.format(url=self.plan_link(organisation.id, as_of))

@@ -214,7 +214,7 @@ def render_actions(title: str, actions: list[ActionView], today: date) -> Table:
         late = action.overdue(today)
         status = "OVERDUE" if late else action.status.label
         table.add_row(
-            str(action.id),
+            str(action.ref),
             safe(action.statement_label),
             f"{action.current_level} → {action.target_level}" if action.target_level else "",
             safe(action.next_steps),
@@ -250,7 +250,7 @@ def render_action(action: ActionView, today: date, timezone: str = "Europe/Londo
             if update.link:
                 line += f" ({update.link})"
             lines.append(safe(f"  {line}"))
-    return Panel(Group(*lines), title=safe(f"Action #{action.id} – {action.statement_label}"))
+    return Panel(Group(*lines), title=safe(f"Action #{action.ref} – {action.statement_label}"))
 
 
 def render(reply: Reply) -> list[object]:

@@ -120,6 +120,8 @@ class Review(Base):
     organisation_id: Mapped[int] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
+    # The school's own review number (1, 2, ...): what people see and type (`--review 1`).
+    number: Mapped[int] = mapped_column(Integer)
     edition: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(300))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -136,6 +138,10 @@ class Review(Base):
     # its queries leave them out (repo.open_review / latest_review: lazyload).
     participants: Mapped[list[ReviewParticipant]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ReviewParticipant.id"
+    )
+
+    __table_args__ = (
+        Index("ix_reviews_organisation_number", "organisation_id", "number", unique=True),
     )
 
 
@@ -172,6 +178,9 @@ class Response(Base):
     action_id: Mapped[int | None] = mapped_column(
         ForeignKey("actions.id", ondelete="SET NULL"), default=None
     )
+    # The action's fields as agreed when this review was completed (repo._agree): a later
+    # edit of a carried action is the action's history and leaves this review's plan alone.
+    agreed: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     evidence: Mapped[list[EvidenceLink]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="EvidenceLink.position"
@@ -241,8 +250,9 @@ class ResponseChange(Base):
 class Action(Base):
     """A priority turned into work: from current to target level, with owners and a deadline.
 
-    `review_id` is the review it was first set in; later reviews carry it forward through
-    `ResponseAction` links (a statement may have several) rather than duplicating it.
+    `review_id` is the review it was first set in (or, added outside the review's questions,
+    the review current then); later reviews carry it forward through `ResponseAction` links
+    (a statement may have several) rather than duplicating it.
     """
 
     __tablename__ = "actions"
@@ -251,6 +261,8 @@ class Action(Base):
     organisation_id: Mapped[int] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
+    # The school's own action number: what people see and type (`done 3`).
+    number: Mapped[int] = mapped_column(Integer)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
     statement_id: Mapped[str] = mapped_column(String(8))
     current_level: Mapped[int] = mapped_column()
@@ -276,6 +288,7 @@ class Action(Base):
 
     __table_args__ = (
         UniqueConstraint("review_id", "statement_id", "position"),
+        Index("ix_actions_organisation_number", "organisation_id", "number", unique=True),
         CheckConstraint(
             "status IN ('not_started', 'in_progress', 'done', 'dropped')", name="status"
         ),

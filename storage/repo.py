@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -216,6 +217,50 @@ async def latest_review(
     return await session.scalar(query)
 
 
+async def review_by_number(
+    session: AsyncSession, organisation_id: int, number: int
+) -> m.Review | None:
+    """A school's review by the number people see (its first is 1), never another school's."""
+    return await session.scalar(
+        select(m.Review).where(
+            m.Review.organisation_id == organisation_id, m.Review.number == number
+        )
+    )
+
+
+async def _next_number(session: AsyncSession, table: Any, organisation_id: int) -> int:
+    """The school's next number for reviews or actions; the unique constraint catches a race."""
+    highest = await session.scalar(
+        select(func.max(table.number)).where(table.organisation_id == organisation_id)
+    )
+    return int(highest or 0) + 1
+
+
+async def distinct_title(session: AsyncSession, organisation_id: int, title: str) -> str:
+    """`title`, or "title (2)" and on, so two reviews in one month are told apart."""
+    taken = set(
+        await session.scalars(
+            select(m.Review.title).where(
+                m.Review.organisation_id == organisation_id, m.Review.title.startswith(title)
+            )
+        )
+    )
+    if title not in taken:
+        return title
+    n = 2
+    while f"{title} ({n})" in taken:
+        n += 1
+    return f"{title} ({n})"
+
+
+async def plan_review(session: AsyncSession, organisation_id: int) -> m.Review | None:
+    """The review whose plan is the school's plan: the last completed one, or while there
+    is none yet the one in progress (exports and the digest)."""
+    return await latest_review(session, organisation_id, completed=True) or await latest_review(
+        session, organisation_id
+    )
+
+
 async def get_review(
     session: AsyncSession, review_id: int, organisation_id: int | None = None
 ) -> m.Review | None:
@@ -244,6 +289,7 @@ async def create_review(
 ) -> m.Review:
     review = m.Review(
         organisation_id=organisation.id,
+        number=await _next_number(session, m.Review, organisation.id),
         edition=state.edition.value,
         title=state.title,
         started_at=now,
@@ -258,10 +304,11 @@ async def create_review(
 
 
 async def load_answers(
-    session: AsyncSession, review_id: int, open_actions_only: bool = False
+    session: AsyncSession, review_id: int, open_actions_only: bool = False, agreed: bool = False
 ) -> dict[str, Answer]:
     """A review's answers in ONE query (responses joined with their evidence, action and its
-    owners); with `open_actions_only` (carrying forward), done actions stay behind.
+    owners); with `open_actions_only` (carrying forward), done actions stay behind; with
+    `agreed` (a completed review's plan), each action as it was agreed at that review.
 
     The rows stay with the session, so saving this turn's answers reads nothing again."""
     responses = list(
@@ -290,7 +337,12 @@ async def load_answers(
             evidence=[EvidenceLink(url=e.url, label=e.label) for e in row.evidence],
             note=row.note,
             flag=Flag(row.flag) if row.flag else None,
-            actions=[_action_draft(action) for action in actions],
+            actions=[
+                _agreed_draft(fields, action)
+                if agreed and (fields := _agreed_of(row, action)) is not None
+                else _action_draft(action)
+                for action in actions
+            ],
             carried=row.carried,
             answered_by=row.answered_by,
             answered_at=row.answered_at,
@@ -315,7 +367,68 @@ def _action_draft(action: m.Action) -> ActionDraft:
     )
 
 
-async def load_state(session: AsyncSession, review: m.Review) -> ReviewState:
+def _agreed_of(row: m.Response, action: m.Action) -> dict[str, Any] | None:
+    """What was agreed for this action at this answer's review, if the review is closed.
+
+    Kept per action ({"actions": {id: fields}}); a review closed before a statement could
+    have several actions kept one action's fields, which are its first action's."""
+    stored: dict[str, Any] = row.agreed or {}
+    if "actions" in stored:
+        found: dict[str, Any] | None = stored["actions"].get(str(action.id))
+        return found
+    return stored if stored and action.id == row.action_id else None
+
+
+def _agreed_draft(agreed: dict[str, Any], action: m.Action) -> ActionDraft:
+    return ActionDraft(
+        target_level=agreed.get("target_level"),
+        next_steps=agreed.get("next_steps"),
+        owners=[Owner(name=o["name"], person_id=o.get("person_id")) for o in agreed["owners"]],
+        due=agreed.get("due"),
+        due_year=agreed.get("due_year"),
+        action_id=action.id,
+        owners_tbc=bool(agreed.get("owners_tbc", action.owners_tbc)),
+        due_tbc=bool(agreed.get("due_tbc", action.due_tbc)),
+    )
+
+
+def _agreed_fields(action: m.Action) -> dict[str, Any]:
+    return {
+        "current_level": action.current_level,
+        "target_level": action.target_level,
+        "next_steps": action.next_steps,
+        "due": action.due,
+        "due_year": action.due_year,
+        "owners": [{"name": o.name, "person_id": o.person_id} for o in action.owners],
+        "owners_tbc": action.owners_tbc,
+        "due_tbc": action.due_tbc,
+    }
+
+
+async def _agree(session: AsyncSession, review: m.Review) -> None:
+    """Completing a review keeps each of its actions as agreed now, for its own plan."""
+    responses = (
+        await session.scalars(
+            select(m.Response)
+            .where(m.Response.review_id == review.id)
+            .options(
+                joinedload(m.Response.links)
+                .joinedload(m.ResponseAction.action)
+                .joinedload(m.Action.owners)
+            )
+        )
+    ).unique()
+    for response in responses:
+        if response.links:
+            response.agreed = {
+                "actions": {
+                    str(link.action.id): _agreed_fields(link.action) for link in response.links
+                }
+            }
+    await session.flush()
+
+
+async def load_state(session: AsyncSession, review: m.Review, agreed: bool = False) -> ReviewState:
     conversation = review.conversation or {}
     return ReviewState(
         title=review.title,
@@ -326,7 +439,7 @@ async def load_state(session: AsyncSession, review: m.Review) -> ReviewState:
         },
         last_actor=conversation.get("last_actor"),
         participants=list(conversation.get("participants", [])),
-        answers=await load_answers(session, review.id),
+        answers=await load_answers(session, review.id, agreed=agreed),
         completed=review.completed_at is not None,
         based_on_title=await _title_of(session, review.based_on_id),
     )
@@ -378,6 +491,8 @@ async def save_state(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentTurn(f"review {review.id} changed since it was loaded")
+    if completed_at is not None and review.completed_at is None:
+        await _agree(session, review)
     # The row is already written: keep the loaded object in step without a second UPDATE.
     set_committed_value(review, "version", review.version + 1)
     set_committed_value(review, "completed_at", completed_at)
@@ -532,6 +647,7 @@ async def _write_one_action(
     if row is None:
         row = m.Action(
             organisation_id=review.organisation_id,
+            number=await _next_number(session, m.Action, review.organisation_id),
             review_id=review.id,
             statement_id=answer.statement_id,
             position=position,
@@ -573,6 +689,102 @@ async def _write_one_action(
         )
     await session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """A review with how far it got: answers, priorities and the actions its plan tracks."""
+
+    review: m.Review
+    answered: int
+    priorities: int
+    actions: int
+
+
+async def review_counts(session: AsyncSession, organisation_id: int) -> list[ReviewCounts]:
+    """Every review of a school, oldest first, with its counts (one query)."""
+    # Carried answers wait to be confirmed: only answers given in this review count.
+    answered = func.count(m.Response.level).filter(m.Response.carried.is_(False))
+    priorities = func.count(m.Response.id).filter(m.Response.flag == "priority")
+    tracked = func.count(m.Response.action_id)
+    rows = await session.execute(
+        select(m.Review, answered, priorities, tracked)
+        .outerjoin(m.Response, m.Response.review_id == m.Review.id)
+        .where(m.Review.organisation_id == organisation_id)
+        .group_by(m.Review.id)
+        .order_by(m.Review.number)
+        .options(lazyload(m.Review.participants))
+    )
+    return [ReviewCounts(r, int(a), int(p), int(t)) for r, a, p, t in rows]
+
+
+async def latest_level(
+    session: AsyncSession, organisation_id: int, statement_id: str
+) -> int | None:
+    """A statement's level in the school's latest review that answered it."""
+    return await session.scalar(
+        select(m.Response.level)
+        .join(m.Review, m.Review.id == m.Response.review_id)
+        .where(
+            m.Review.organisation_id == organisation_id,
+            m.Response.statement_id == statement_id,
+            m.Response.level.is_not(None),
+        )
+        .order_by(m.Review.number.desc())
+        .limit(1)
+    )
+
+
+async def add_action(
+    session: AsyncSession,
+    organisation_id: int,
+    review_id: int,
+    statement_id: str,
+    *,
+    current_level: int,
+    target_level: int | None,
+    next_steps: str,
+    owners: list[tuple[str, int | None]],
+    due: str | None,
+    due_year: str | None,
+    now: datetime,
+    by: str | None,
+) -> m.Action:
+    """An action set outside the review's questions, kept with the school's current review
+    (one action per statement per review, as for the review's own), numbered like any other."""
+    row = m.Action(
+        organisation_id=organisation_id,
+        number=await _next_number(session, m.Action, organisation_id),
+        review_id=review_id,
+        statement_id=statement_id,
+        current_level=current_level,
+        target_level=target_level,
+        next_steps=next_steps,
+        due=due,
+        due_year=due_year,
+        created_at=now,
+        updated_at=now,
+        owners=[
+            m.ActionOwner(position=i, name=name, person_id=person_id)
+            for i, (name, person_id) in enumerate(owners)
+        ],
+    )
+    session.add(row)
+    await session.flush()
+    session.add(m.ActionUpdate(action_id=row.id, at=now, by=by, kind="added", after={}))
+    await session.flush()
+    return row
+
+
+async def review_action(
+    session: AsyncSession, review_id: int, statement_id: str
+) -> m.Action | None:
+    """The action a review already holds for a statement (one per statement per review)."""
+    return await session.scalar(
+        select(m.Action).where(
+            m.Action.review_id == review_id, m.Action.statement_id == statement_id
+        )
+    )
 
 
 async def response_history(
@@ -626,9 +838,21 @@ async def action_updates(session: AsyncSession, action_ids: list[int]) -> list[m
 async def get_action(
     session: AsyncSession, action_id: int, organisation_id: int, lock: bool = False
 ) -> m.Action | None:
-    """An action by number, only within its own organisation."""
+    """An action by its internal id, only within its own organisation."""
     query = select(m.Action).where(
         m.Action.id == action_id, m.Action.organisation_id == organisation_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def action_by_number(
+    session: AsyncSession, number: int, organisation_id: int, lock: bool = False
+) -> m.Action | None:
+    """An action by the school's own number (`done 3`), only within its own organisation."""
+    query = select(m.Action).where(
+        m.Action.number == number, m.Action.organisation_id == organisation_id
     )
     if lock:
         query = query.with_for_update()

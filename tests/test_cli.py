@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -618,3 +619,31 @@ def test_a_terminal_wraps_to_its_width_and_asks_a_name_once(tmp_path: Path) -> N
     assert any(theme in line for line in out.splitlines()), out  # one line at 150 columns
     again = careers_bot("chat", "--org", "Hill School", stdin="help\n", db=db)
     assert "What is your name" not in again.stdout  # asked once, then remembered
+
+
+def test_a_new_review_leaves_export_on_the_completed_one_and_reviews_lists_both(
+    reviewed_db: Path, tmp_path: Path
+) -> None:
+    """Issue 10: starting the next review does not replace the agreed plan in exports."""
+    db = tmp_path / "bot.sqlite3"
+    shutil.copy(reviewed_db, db)
+    started = careers_bot(
+        "chat", "--org", "Hill School", "--name", "Sam Rivers", "--new",
+        stdin="just me\n3\n", db=db,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    listed = careers_bot("reviews", "--org", "Hill School", db=db)
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stdout.splitlines() if "│ 1 " in line or "│ 2 " in line]
+    assert "completed" in lines[0] and "32 of 32" in lines[0]
+    assert "in progress" in lines[1] and "1 of 32" in lines[1]
+    latest = careers_bot("export", "--org", "Hill School", "--format", "json", "--out", "-", db=db)
+    assert latest.returncode == 0, latest.stderr
+    data = json.loads(latest.stdout)
+    assert len(data["summary"]) == 32
+    assert all(row["level"] is not None for row in data["summary"])
+    assert len(data["actions"]) == 23
+    first = careers_bot(
+        "export", "--org", "Hill School", "--review", "1", "--format", "json", "--out", "-", db=db
+    )
+    assert json.loads(first.stdout) == data

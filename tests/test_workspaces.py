@@ -80,6 +80,7 @@ async def give_action(db: Database, organisation_id: int, owner_id: int) -> int:
         assert review is not None
         action = m.Action(
             organisation_id=organisation_id,
+            number=1,
             review_id=review.id,
             statement_id="1.2",
             current_level=2,

@@ -27,6 +27,8 @@ class Listing(StrEnum):
     ALL = "all"
     DUE = "due"
     OVERDUE = "overdue"
+    DONE = "done"
+    DROPPED = "dropped"
 
 
 class Verb(StrEnum):
@@ -46,12 +48,35 @@ class ListActions:
 
 @dataclass(frozen=True)
 class ActOn:
+    """A command on one action, by the school's own action number (never the internal id)."""
+
     verb: Verb
-    action_id: int
+    number: int
     rest: str = ""
 
 
-Command = ListActions | ActOn
+@dataclass(frozen=True)
+class ListReviews:
+    """`reviews`: the school's reviews with their numbers, dates, status and counts."""
+
+
+@dataclass(frozen=True)
+class AddAction:
+    """`add action 2.3 <next steps>`: an action outside a review, with defaults to adjust."""
+
+    statement_id: str
+    next_steps: str
+
+
+@dataclass(frozen=True)
+class AnswerHistory:
+    """`history 2.3`: how an answer changed in the latest review."""
+
+    statement_id: str
+
+
+Command = ListActions | ActOn | ListReviews | AddAction | AnswerHistory
+COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory)
 
 _LISTINGS = {
     Listing.MINE: {"my actions", "my action", "mine", "my jobs"},
@@ -67,7 +92,17 @@ _LISTINGS = {
         "this half term",
     },
     Listing.OVERDUE: {"overdue", "overdue actions", "late", "late actions"},
+    Listing.DONE: {"actions done", "done actions", "completed actions", "finished actions"},
+    Listing.DROPPED: {"actions dropped", "dropped actions", "cancelled actions"},
 }
+_REVIEWS = {"reviews", "list reviews", "past reviews", "all reviews"}
+_STATEMENT = r"(?P<sid>\d\.\d{1,2})"
+_ADD = re.compile(
+    rf"^\s*(?:add|new)\s+action\s+(?:for\s+)?{_STATEMENT}\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
+)
+_HISTORY = re.compile(
+    rf"^\s*(?:history|changes)\s+(?:of\s+|for\s+)?{_STATEMENT}\s*[?.!]?\s*$", re.I
+)
 _VERB_WORDS = {
     Verb.SHOW: ("action", "show", "history"),
     Verb.PROGRESS: ("progress", "update", "started"),
@@ -88,6 +123,14 @@ def parse_command(text: str) -> Command | None:
     for listing, words in _LISTINGS.items():
         if plain in words:
             return ListActions(listing)
+    if plain in _REVIEWS:
+        return ListReviews()
+    added = _ADD.match(text)
+    if added:
+        return AddAction(added.group("sid"), added.group("rest").strip())
+    history = _HISTORY.match(text)
+    if history:
+        return AnswerHistory(history.group("sid"))
     match = _ACT.match(text)
     if not match:
         return None
@@ -116,6 +159,12 @@ class ActionView:
     updated_at: datetime
     updates: tuple[ActionUpdateView, ...] = ()
     created_at: datetime | None = None
+    number: int | None = None  # the school's own number; `id` stays internal
+
+    @property
+    def ref(self) -> int:
+        """The number people see and type (`done 3`)."""
+        return self.number if self.number is not None else self.id
 
     @property
     def owner_names(self) -> list[str]:
@@ -167,6 +216,9 @@ def select(
 ) -> list[ActionView]:
     """The actions a listing asks for, soonest deadline first."""
     open_actions = [a for a in actions if a.status.open]
+    if listing in (Listing.DONE, Listing.DROPPED):
+        closed = [a for a in actions if a.status.value == listing.value]
+        return sorted(closed, key=lambda a: (a.updated_at, a.ref), reverse=True)
     if listing is Listing.MINE:
         chosen = [a for a in open_actions if a.owned_by(person_id, names)]
     elif listing is Listing.OVERDUE:

@@ -98,6 +98,9 @@ class Digest:
     notes: list[str] = field(default_factory=list)
     # Owner or deadline "not decided yet" (TBC in the plan): for senior leaders to chase.
     undecided: list[ActionView] = field(default_factory=list)
+    # A review started after the one reported above: its progress, told apart from the
+    # completed review's profile so half an answer set never reads as the school's levels.
+    next_review: tuple[str, int, int] | None = None  # title, answered, total
 
     @property
     def title(self) -> str:
@@ -111,7 +114,7 @@ class Digest:
 
         def line(action: ActionView, extra: str = "") -> str:
             due = f", due {format_date(action.due_date)}" if action.due_date else ""
-            return f"#{action.id} {action.statement_label} – {who(action)}{due}{extra}"
+            return f"#{action.ref} {action.statement_label} – {who(action)}{due}{extra}"
 
         progress = [
             f"{self.review_title or 'No review yet'}: {self.answered} of {self.total} statements answered."
@@ -125,6 +128,9 @@ class Digest:
                 f"Theme {theme.number} {theme.title}: {theme.answered}/{theme.total} answered, "
                 f"average level {average}{change}"
             )
+        if self.next_review is not None:
+            title, answered, total = self.next_review
+            progress.append(f"In progress: {title}, {answered} of {total} statements answered.")
         sections = [("Review progress and maturity profile", progress)]
         sections.append(
             ("Completed since the last digest", [line(a) for a in self.completed] or ["None."])
@@ -172,7 +178,10 @@ def build_digest(
     as_of: datetime,
     since: datetime | None,
     timezone: str = "Europe/London",
+    in_progress: Summary | None = None,
 ) -> Digest:
+    """`summary` is the review whose profile is reported (the last completed one); a newer
+    review still `in_progress` is reported by its progress only."""
     zone = ZoneInfo(timezone)
     today = as_of.astimezone(zone).date()
     since = since or as_of - timedelta(days=7)
@@ -202,7 +211,7 @@ def build_digest(
     except CalendarError:
         due_until = None
     open_actions = [a for a in actions if a.status.open]
-    by_due = sorted(open_actions, key=lambda a: (a.due_date or date.max, a.id))
+    by_due = sorted(open_actions, key=lambda a: (a.due_date or date.max, a.ref))
     return Digest(
         organisation=organisation,
         week_of=today - timedelta(days=today.weekday()),
@@ -223,4 +232,7 @@ def build_digest(
         ],
         due_until=due_until,
         undecided=[a for a in by_due if not a.owners or not a.due],
+        next_review=(
+            (in_progress.title, in_progress.answered, in_progress.total) if in_progress else None
+        ),
     )

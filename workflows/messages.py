@@ -94,6 +94,10 @@ DEADLINE_SET = "Deadline: {label}."
 LEVEL_SAVED = "Level {level} saved for {label}."
 STATEMENT_SAVED = "Saved {label}: {summary}."
 STATEMENT_KEPT = "Kept your answer for {label}: {summary}."
+ACTION_EXISTS = (
+    "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
+    "'reassign {id} to NR' or 'progress {id} <note>'."
+)
 NO_SUCH_STATEMENT = (
     "There is no statement “{value}” in the {edition} edition. Statements run from 1.1 to {last}."
 )
@@ -148,18 +152,44 @@ NO_ACTIONS = {
     "all": "There are no open actions.",
     "due": "No open actions are due this half-term.",
     "overdue": "Nothing is overdue.",
+    "done": "No action is done yet.",
+    "dropped": "No action has been dropped.",
 }
 ACTION_LISTS = {
     "mine": "Your open actions",
     "all": "Open actions",
     "due": "Actions due by the end of this half-term",
     "overdue": "Overdue actions",
+    "done": "Completed actions",
+    "dropped": "Dropped actions",
 }
 ACTION_COMMANDS_HELP = (
     "Actions: 'my actions', 'actions', 'due', 'overdue', 'action 12' (with its history), "
     "'progress 12 <note> [link]', 'done 12 [note] [link]', 'reassign 12 to NR', "
-    "'move 12 to HT5', 'drop 12 [reason]'."
+    "'move 12 to HT5', 'drop 12 [reason]', 'actions done', 'actions dropped', "
+    "'add action 2.3 <next steps>'. Also 'reviews' and 'history 2.3'."
 )
+NO_REVIEWS = "There is no review yet. Type 'review' to start one."
+REVIEWS_TITLE = "Reviews"
+REVIEW_LINE = (
+    "#{number} {title}: started {started}, {status}; {answered} of {total} answered, "
+    "{priorities} priorities, {actions} actions"
+)
+REVIEW_COMPLETED = "completed {date}"
+REVIEW_IN_PROGRESS = "in progress"
+ACTION_ADDED = (
+    "Added action #{id} ({label}): {next_steps} Owner {owners}, due {by_when}. "
+    "Change it with 'move {id} to HT5' or 'reassign {id} to NR'."
+)
+ADD_ACTION_HOW = "Say what will be done, e.g. 'add action {statement} Invite two employers'."
+ACTION_EXISTS = (
+    "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
+    "'reassign {id} to NR' or 'progress {id} <note>'."
+)
+NO_SUCH_STATEMENT = "There is no statement {statement} in this edition."
+NO_HISTORY = "Statement {statement} has not been changed since it was first answered in {title}."
+HISTORY_TITLE = "Changes to {statement} in {title}"
+HISTORY_LINE = "{at} {by}: {what}"
 NO_REVIEW_YET = "There is no review yet. Type 'review' to start one, or 'help'."
 VIEW_ONLY = (
     "You can see this review, its summary and its plan, but only the Careers Leader and the "

@@ -163,7 +163,7 @@ def reminder_text(action: ActionView, reminder: Reminder, target_text: str | Non
     else:
         when = f"overdue since {format_date(action.due_date)} ({-reminder.days_left} days)"
     lines = [
-        f"Action #{action.id} – {action.statement_label}: {when}.",
+        f"Action #{action.ref} – {action.statement_label}: {when}.",
         f"Next steps: {action.next_steps or '(none written)'}",
     ]
     if action.target_level:

@@ -330,7 +330,7 @@ def register(bot: SlackBot) -> None:
             # The notice's own button: a command the bot wrote, read as one, never as an answer.
             command = actions.parse_command(value)
             if isinstance(command, actions.ActOn) and command.verb is actions.Verb.PROGRESS:
-                await adapter.open_update(body, client, origin, command.action_id)
+                await adapter.open_update(body, client, origin, command.number)
             elif command is not None:
                 await adapter.action_button(body, client, origin, command)
 

@@ -545,7 +545,7 @@ class SlackAdapter:
         channel, _, organisation_id, who = pressed
         view = body.get("view") or {}
         intent = (
-            f"{command.verb.value}:{command.action_id}"
+            f"{command.verb.value}:{command.number}"
             if isinstance(command, actions.ActOn)
             else "list"
         )

@@ -176,7 +176,7 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
             flush()
         elif isinstance(reply, ShowAction):
             blocks.extend(action_blocks(reply.action, reply.today, reply.timezone))
-            texts.append(f"Action #{reply.action.id}")
+            texts.append(f"Action #{reply.action.ref}")
             flush()
         else:  # pragma: no cover - every Reply type is drawn above
             raise TypeError(f"cannot render {reply!r}")
@@ -411,7 +411,7 @@ def plan_blocks(plan: ActionPlan) -> list[Block]:
 def action_line(action: ActionView, today: date) -> str:
     status = slack_wording.SLACK_ACTION_OVERDUE if action.overdue(today) else action.status.label
     return slack_wording.SLACK_ACTION_LINE.format(
-        id=action.id,
+        id=action.ref,
         label=escape(action.statement_label),
         current=action.current_level,
         target=action.target_level or "–",
@@ -425,10 +425,10 @@ def action_line(action: ActionView, today: date) -> str:
 def action_buttons(action: ActionView) -> Block:
     return {
         "type": "actions",
-        "block_id": f"a|{action.id}",
+        "block_id": f"a|{action.ref}",
         "elements": [
-            button(slack_wording.SLACK_MARK_DONE, ACTION_DONE, str(action.id), "primary"),
-            button(slack_wording.SLACK_UPDATE_ACTION, ACTION_UPDATE, str(action.id)),
+            button(slack_wording.SLACK_MARK_DONE, ACTION_DONE, str(action.ref), "primary"),
+            button(slack_wording.SLACK_UPDATE_ACTION, ACTION_UPDATE, str(action.ref)),
         ],
     }
 

@@ -633,7 +633,7 @@ class CareersBot(TeamsActivityHandler):
             await self._say(turn_context, turn, [Message(text, Tone.ERROR)])
             return
         async with self.service.db.transaction() as session:
-            review = await repo.latest_review(session, turn.organisation.id)
+            review = await repo.plan_review(session, turn.organisation.id)
         if review is None:
             await self._say(turn_context, turn, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
             return

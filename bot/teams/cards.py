@@ -981,7 +981,7 @@ def actions_card(title: str, actions: Sequence[ActionView], today: Any) -> dict[
                 "separator": True,
                 "items": [
                     text_block(
-                        f"#{action.id} {action.statement_label}",
+                        f"#{action.ref} {action.statement_label}",
                         weight="Bolder",
                         color="Attention" if action.overdue(today) else "Default",
                     ),
@@ -1002,7 +1002,7 @@ def local_time(at: datetime, timezone: str) -> datetime:
 def action_card(action: ActionView, today: Any, timezone: str = "Europe/London") -> dict[str, Any]:
     body: list[dict[str, Any]] = [
         text_block(
-            teams_wording.TEAMS_ACTION_TITLE.format(id=action.id, label=action.statement_label),
+            teams_wording.TEAMS_ACTION_TITLE.format(id=action.ref, label=action.statement_label),
             size="Medium",
             weight="Bolder",
         ),

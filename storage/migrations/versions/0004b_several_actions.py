@@ -1,7 +1,7 @@
 """several actions per statement; owners and deadlines "not decided yet"
 
 Revision ID: 0004b
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 10:00:00
 
 Existing data is kept: every response's action becomes its first linked action (position 0),
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004b"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
