@@ -582,7 +582,7 @@ class ReviewService:
         try:
             ctx.model.statement(statement_id)
         except KeyError:
-            return [Message(msg.NO_SUCH_STATEMENT.format(statement=statement_id), Tone.ERROR)]
+            return [Message(msg.NO_STATEMENT_HERE.format(statement=statement_id), Tone.ERROR)]
         review = await repo.latest_review(session, organisation.id)
         if review is None:
             return [Message(msg.NO_REVIEWS)]
@@ -621,7 +621,7 @@ class ReviewService:
         try:
             statement = ctx.model.statement(command.statement_id)
         except KeyError:
-            text = msg.NO_SUCH_STATEMENT.format(statement=command.statement_id)
+            text = msg.NO_STATEMENT_HERE.format(statement=command.statement_id)
             return [Message(text, Tone.ERROR)]
         if not command.next_steps:
             return [Message(msg.ADD_ACTION_HOW.format(statement=statement.id), Tone.ERROR)]
@@ -853,24 +853,32 @@ def change_text(before: dict[str, Any], after: dict[str, Any]) -> str | None:
     """What one stored change of an answer changed, in a few words (None if only ids moved)."""
 
     def fields(content: dict[str, Any]) -> dict[str, object]:
-        action = content.get("action") or {}
-        return {
+        # Kept as one action ("action") before a statement could have several ("actions").
+        several = content.get("actions")
+        listed = several if isinstance(several, list) else [content.get("action") or {}]
+        out: dict[str, object] = {
             "level": content.get("level"),
             "flag": content.get("flag"),
             "note": content.get("note"),
             "evidence": len(content.get("evidence") or []),
-            "target": action.get("target_level"),
-            "next steps": action.get("next_steps"),
-            "owners": " / ".join(o["name"] for o in action.get("owners") or []) or None,
-            "by when": action.get("due"),
         }
+        for n, action in enumerate(listed or [{}]):
+            suffix = f" (action {n + 1})" if n else ""
+            out[f"target{suffix}"] = action.get("target_level")
+            out[f"next steps{suffix}"] = action.get("next_steps")
+            owners = " / ".join(o["name"] for o in action.get("owners") or [])
+            out[f"owners{suffix}"] = owners or ("TBC" if action.get("owners_tbc") else None)
+            out[f"by when{suffix}"] = action.get("due") or (
+                "TBC" if action.get("due_tbc") else None
+            )
+        return out
 
     old, new = fields(before), fields(after)
     parts = [
-        f"{key} {old[key] if old[key] not in (None, '') else '–'} -> "
-        f"{new[key] if new[key] not in (None, '') else '–'}"
-        for key in old
-        if old[key] != new[key]
+        f"{key} {old.get(key) if old.get(key) not in (None, '') else '–'} -> "
+        f"{new.get(key) if new.get(key) not in (None, '') else '–'}"
+        for key in dict.fromkeys([*old, *new])
+        if old.get(key) != new.get(key)
     ]
     return "; ".join(parts) or None
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -48,15 +49,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, foreign_keys: bool = True) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_migration_pragmas(dbapi_connection: Any, record: Any) -> None:
+    """Migrations run with foreign keys off: SQLite rebuilds a table to change a constraint
+    (copy, drop, rename), and with them on, dropping the old table would cascade-delete or
+    null every row that points at it (an action's owners, the answers linked to it)."""
+    _sqlite_pragmas(dbapi_connection, record, foreign_keys=False)
 
 
 READ_ONLY = "careers_read_only"
@@ -76,12 +84,13 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str | None = None, migrating: bool = False, **kwargs: Any) -> AsyncEngine:
     url = normalise_url(url or default_database_url())
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        pragmas = _sqlite_migration_pragmas if migrating else _sqlite_pragmas
+        event.listen(engine.sync_engine, "connect", pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -95,14 +104,38 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"a migration left rows pointing at nothing: {broken[:5]}")
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema up to date (Alembic `upgrade head`) inside one transaction."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+async def migrate(engine: AsyncEngine, revision: str = "head", down: bool = False) -> None:
+    """Bring the schema to `revision` (Alembic upgrade, or downgrade) in one transaction.
+
+    On SQLite the migration runs on its own connection with foreign keys off (see
+    _sqlite_migration_pragmas), and is refused if it leaves a row pointing at nothing."""
+
+    def run(connection: Connection) -> None:
+        config = alembic_config(connection)
+        if down:
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
+        if connection.dialect.name == "sqlite":
+            _check_foreign_keys(connection)
+
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    migrating = make_engine(url, migrating=True, poolclass=NullPool)
+    try:
+        async with migrating.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        await migrating.dispose()
 
 
 class Database:
@@ -119,8 +152,8 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    async def migrate(self) -> None:
-        await migrate(self.engine)
+    async def migrate(self, revision: str = "head", down: bool = False) -> None:
+        await migrate(self.engine, revision, down)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -37,14 +36,8 @@ async def test_0002_gives_the_old_shared_place_to_whoever_answered_last(
 ) -> None:
     """A review in progress before places were per person resumes exactly where it was."""
 
-    def to_0001(connection):  # type: ignore[no-untyped-def]
-        command.downgrade(alembic_config(connection), "0001")
-
-    def to_head(connection):  # type: ignore[no-untyped-def]
-        command.upgrade(alembic_config(connection), "head")
-
+    await database.migrate("0001", down=True)
     async with database.engine.begin() as connection:
-        await connection.run_sync(to_0001)
         await connection.execute(
             text(
                 "INSERT INTO organisations (id, name, edition, timezone, settings, created_at) "
@@ -77,7 +70,7 @@ async def test_0002_gives_the_old_shared_place_to_whoever_answered_last(
             ),
             {"now": NOW.replace(tzinfo=None)},
         )
-        await connection.run_sync(to_head)
+    await database.migrate()
     async with database.transaction() as session:
         review = await repo.get_review(session, 1)
         assert review is not None

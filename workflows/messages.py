@@ -186,7 +186,7 @@ ACTION_EXISTS = (
     "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
     "'reassign {id} to NR' or 'progress {id} <note>'."
 )
-NO_SUCH_STATEMENT = "There is no statement {statement} in this edition."
+NO_STATEMENT_HERE = "There is no statement {statement} in this edition."
 NO_HISTORY = "Statement {statement} has not been changed since it was first answered in {title}."
 HISTORY_TITLE = "Changes to {statement} in {title}"
 HISTORY_LINE = "{at} {by}: {what}"
