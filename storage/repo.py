@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, and_, bindparam, delete, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -527,7 +527,9 @@ async def _write_answers(
         old = before.get(sid)
         row = rows.get(sid)
         if row is None:
-            row = m.Response(review_id=review.id, statement_id=sid, evidence=[], links=[])
+            row = m.Response(
+                review_id=review.id, statement_id=sid, evidence=[], links=[], action_id=None
+            )
             session.add(row)
             if loaded is not None:
                 loaded[sid] = row
@@ -609,7 +611,9 @@ async def _write_action(
             withdrawn.updated_at = now
         response.links.remove(link)
     await session.flush()
-    response.action_id = response.links[0].action_id if response.links else None
+    first = response.links[0].action_id if response.links else None
+    if inspect(response).attrs.action_id.loaded_value != first:  # no UPDATE for nothing
+        response.action_id = first
 
 
 async def _write_one_action(
