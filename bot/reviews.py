@@ -628,10 +628,6 @@ class ReviewService:
         review = await repo.latest_review(session, organisation.id)
         if review is None:
             return [Message(msg.NO_REVIEW_YET, Tone.ERROR)]
-        existing = await repo.review_action(session, review.id, statement.id)
-        if existing is not None:
-            text = msg.ACTION_EXISTS.format(id=existing.number, statement=statement.id)
-            return [Message(text, Tone.ERROR)]
         level = await repo.latest_level(session, organisation.id, statement.id) or 1
         due: str | None = None
         due_year: str | None = None

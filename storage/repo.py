@@ -754,13 +754,20 @@ async def add_action(
     now: datetime,
     by: str | None,
 ) -> m.Action:
-    """An action set outside the review's questions, kept with the school's current review
-    (one action per statement per review, as for the review's own), numbered like any other."""
+    """An action set outside the review's questions, kept with the school's latest review
+    after any it already holds for the statement, numbered like any other, and listed with
+    that review's answer to the statement (so it is in the plan and carried forward)."""
+    position = await session.scalar(
+        select(func.coalesce(func.max(m.Action.position) + 1, 0)).where(
+            m.Action.review_id == review_id, m.Action.statement_id == statement_id
+        )
+    )
     row = m.Action(
         organisation_id=organisation_id,
         number=await _next_number(session, m.Action, organisation_id),
         review_id=review_id,
         statement_id=statement_id,
+        position=position or 0,
         current_level=current_level,
         target_level=target_level,
         next_steps=next_steps,
@@ -776,19 +783,20 @@ async def add_action(
     session.add(row)
     await session.flush()
     session.add(m.ActionUpdate(action_id=row.id, at=now, by=by, kind="added", after={}))
+    response = await session.scalar(
+        select(m.Response)
+        .where(m.Response.review_id == review_id, m.Response.statement_id == statement_id)
+        .options(joinedload(m.Response.links))
+    )
+    if response is not None and response.level is not None:
+        links = sorted(link.position for link in response.links)
+        response.links.append(
+            m.ResponseAction(position=(links[-1] + 1) if links else 0, action_id=row.id)
+        )
+        if response.action_id is None:
+            response.action_id = row.id
     await session.flush()
     return row
-
-
-async def review_action(
-    session: AsyncSession, review_id: int, statement_id: str
-) -> m.Action | None:
-    """The action a review already holds for a statement (one per statement per review)."""
-    return await session.scalar(
-        select(m.Action).where(
-            m.Action.review_id == review_id, m.Action.statement_id == statement_id
-        )
-    )
 
 
 async def response_history(

@@ -193,3 +193,19 @@ async def test_0004_numbers_rows_per_school_and_keeps_the_agreed_plan(
     assert (agreed.next_steps, agreed.due) == ("Old steps", "HT3/4")
     assert [o.name for o in agreed.owners] == ["SR", "JHu"]
     assert current["1.6"].action is not None and current["1.6"].action.next_steps == "New steps"
+
+
+async def test_an_added_action_joins_the_statements_actions_in_the_plan(
+    database: Database, school: MaturityModel
+) -> None:
+    """A statement that already has an action takes another one outside the questions, and
+    the plan shows both (seed 003 has two on 3.7)."""
+    service, organisation_id = await _two_reviews(database, school)
+    before = await service.plan_document(organisation_id, number=2)
+    on_16 = [r for r in before.plan.rows if r.statement_id == "1.6"]
+    added = _texts(await service.turn(organisation_id, SAM, "add action 1.6 Brief governors"))
+    assert added.startswith("Added action #24")
+    after = await service.plan_document(organisation_id, number=2)
+    rows = [r for r in after.plan.rows if r.statement_id == "1.6"]
+    assert len(rows) == len(on_16) + 1
+    assert rows[-1].next_steps == ["Brief governors"]

@@ -94,10 +94,6 @@ DEADLINE_SET = "Deadline: {label}."
 LEVEL_SAVED = "Level {level} saved for {label}."
 STATEMENT_SAVED = "Saved {label}: {summary}."
 STATEMENT_KEPT = "Kept your answer for {label}: {summary}."
-ACTION_EXISTS = (
-    "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
-    "'reassign {id} to NR' or 'progress {id} <note>'."
-)
 NO_SUCH_STATEMENT = (
     "There is no statement “{value}” in the {edition} edition. Statements run from 1.1 to {last}."
 )
@@ -182,10 +178,6 @@ ACTION_ADDED = (
     "Change it with 'move {id} to HT5' or 'reassign {id} to NR'."
 )
 ADD_ACTION_HOW = "Say what will be done, e.g. 'add action {statement} Invite two employers'."
-ACTION_EXISTS = (
-    "{statement} already has action #{id} in this review: update it with 'move {id} to HT5', "
-    "'reassign {id} to NR' or 'progress {id} <note>'."
-)
 NO_STATEMENT_HERE = "There is no statement {statement} in this edition."
 NO_HISTORY = "Statement {statement} has not been changed since it was first answered in {title}."
 HISTORY_TITLE = "Changes to {statement} in {title}"
