@@ -310,7 +310,7 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
                         Text(f"{terminal_safe(organisation.name)}: {len(notices)} due", "bold")
                     )
                     reason = await dispatcher.quiet_reason(organisation.id, as_of)
-                    if reason is not None and notices:
+                    if reason is not None:  # nothing is due on a quiet day: say why
                         console.print(Text(_quiet_line(reason, "remind", dry_run=True)))
                     for notice in notices:
                         console.print(Text(terminal_safe(notice.text())))

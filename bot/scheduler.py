@@ -100,9 +100,11 @@ class Dispatcher:
         """What would be recorded for one organisation at `as_of` (for --dry-run)."""
         return [notice for _, notice in await self._due(organisation_id, as_of)]
 
-    async def _plan_organisation(self, organisation_id: int, as_of: datetime) -> int:
+    async def _plan_organisation(
+        self, organisation_id: int, as_of: datetime, force: bool = False
+    ) -> int:
         recorded = 0
-        items = await self._due(organisation_id, as_of)
+        items = await self._due(organisation_id, as_of, force)
         async with self.db.transaction() as session:
             for item, notice in items:
                 recorded += await deliveries.record(
@@ -119,8 +121,11 @@ class Dispatcher:
         return recorded
 
     async def _due(
-        self, organisation_id: int, as_of: datetime
+        self, organisation_id: int, as_of: datetime, force: bool = False
     ) -> list[tuple[dict[str, object], Notice]]:
+        """What is due for one organisation at `as_of`. On a weekend or in a holiday nothing
+        is, whatever fell due before it (a sweep after downtime, a fresh database): reminders
+        wait for the next school day, as their schedule says, unless sent by hand `force`."""
         async with self.db.transaction() as session:
             organisation, ctx, views, updates = await self._actions(session, organisation_id, as_of)
             model, calendar = ctx.model, ctx.calendar
@@ -133,6 +138,8 @@ class Dispatcher:
                         snoozed.get(key, date.min), date.fromisoformat(update.after["until"])
                     )
             items: list[tuple[dict[str, object], Notice]] = []
+            if not force and calendar.quiet_reason(local_date(as_of, organisation.timezone)):
+                return items
             rules = ReminderRules.from_settings(organisation.settings)
             by_id = {v.id: v for v in views}
             for reminder in due_reminders(
@@ -269,7 +276,7 @@ class Dispatcher:
                 continue
             active.append(organisation)
             try:
-                report.recorded += await self._plan_organisation(organisation.id, as_of)
+                report.recorded += await self._plan_organisation(organisation.id, as_of, force)
             except Exception as exc:  # as in `plan`: one failure never stops the others
                 log.exception("planning for organisation %s failed", organisation.id)
                 report.errors.append(f"organisation {organisation.id}: {exc}")
