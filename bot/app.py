@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 from bot import plan_links
 from bot.config import Settings, get_settings
 from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
+from bot.notify import Notifier
 from bot.reviews import ReviewService
 from bot.scheduler import Dispatcher, scheduler_context
 from bot.slack import setup_slack
@@ -60,6 +62,23 @@ def init_app(
         dispatcher = Dispatcher(app[SERVICE], app[NOTIFIERS], plan_link=plan_link(settings))
         app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
     return app
+
+
+@asynccontextmanager
+async def senders(
+    settings: Settings, database: Database
+) -> AsyncIterator[tuple[dict[str, Notifier], Callable[[int, datetime], str] | None]]:
+    """The chat channels `serve` sends through, for a command run by hand (`remind`,
+    `digest --send`): the same notifiers, started and stopped as the app starts and stops,
+    with no scheduler and no Socket Mode connection of their own."""
+    quiet = settings.model_copy(update={"scheduler_enabled": False, "socket_mode": False})
+    app = init_app(quiet, database=database)
+    runner = web.AppRunner(app)
+    await runner.setup()  # runs the app's start-up: Slack's HTTP session, Teams' adapter
+    try:
+        yield app[NOTIFIERS], plan_link(settings)
+    finally:
+        await runner.cleanup()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -25,6 +26,9 @@ from bot.formats import FORMATS
 from bot.reviews import ReviewService, Who
 from bot.sanitise import terminal_safe
 from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable
+
+if TYPE_CHECKING:  # the scheduler (APScheduler) loads only for the commands that use it
+    from bot.scheduler import Dispatcher
 from model_data import LEVELS, Edition, ModelDataError, load_all, load_model
 from storage import repo
 from storage.db import Database
@@ -283,12 +287,37 @@ def parse_as_of(text: str | None, timezone: str = "Europe/London") -> datetime:
 
 
 async def schedule_command(args: argparse.Namespace, console: Console) -> int:
-    from bot.scheduler import Dispatcher, outbox_text
-    from storage import deliveries
+    from bot.scheduler import Dispatcher
 
     db, service = await _open(args)
     try:
-        dispatcher = Dispatcher(service)
+        sends = (args.command == "remind" and not args.dry_run) or (
+            args.command == "digest" and getattr(args, "send", False)
+        )
+        if sends:
+            # Sent through the configured chat channels, as `serve` would (the outbox is only
+            # for schools with no chat channel).
+            from bot.app import senders
+
+            async with senders(get_settings(), db) as (notifiers, link):
+                dispatcher = Dispatcher(service, notifiers, plan_link=link)
+                return await _schedule(args, console, db, service, dispatcher)
+        return await _schedule(args, console, db, service, Dispatcher(service))
+    finally:
+        await db.close()
+
+
+async def _schedule(
+    args: argparse.Namespace,
+    console: Console,
+    db: Database,
+    service: ReviewService,
+    dispatcher: Dispatcher,
+) -> int:
+    from bot.scheduler import outbox_text
+    from storage import deliveries
+
+    try:
         if args.command == "outbox":
             organisation = await _existing_organisation(service, args.org)
             async with db.transaction() as session:
@@ -320,8 +349,10 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
                 console.print(Text(f"{terminal_safe(name)}: {_quiet_line(reason, 'remind')}"))
             console.print(
                 f"Recorded {report.recorded}, sent {report.sent} ({report.outbox} to the outbox), "
-                f"failed {report.failed}, dropped {report.dropped}."
+                f"failed {report.failed}, waiting {report.waiting}, dropped {report.dropped}."
             )
+            for error in report.errors:
+                console.print(Text(f"  {terminal_safe(error)}"))
             return 1 if report.failed else 0
         organisation = await _existing_organisation(service, args.org)
         if not args.send:
@@ -333,6 +364,16 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
             reason = next(iter(report.quiet.values()))
             console.print(Text(_quiet_line(reason, "digest --send")))
             return 0
+        if report.waiting:
+            console.print(
+                "This week's digest is waiting for an SLT channel: choose one in set-up "
+                "(Slack) or say 'digest here' in the channel (Teams); it goes out then."
+            )
+            return 0
+        if report.failed:
+            for error in report.errors:
+                console.print(Text(f"Not sent yet (retried later): {terminal_safe(error)}"))
+            return 1
         console.print(
             "Sent this week's digest." if report.sent else "This week's digest was sent already."
         )

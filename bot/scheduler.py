@@ -46,6 +46,10 @@ log = logging.getLogger("careers_bot.scheduler")
 DISPATCHERS: dict[str, Dispatcher] = {}
 
 
+class Waiting(DeliveryError):
+    """Not sent yet, and not a failure: tried again later (until stale), like a failed send."""
+
+
 @dataclass
 class Report:
     recorded: int = 0
@@ -53,6 +57,7 @@ class Report:
     failed: int = 0
     dropped: int = 0
     outbox: int = 0
+    waiting: int = 0  # for a channel to be chosen (a digest with no SLT channel yet)
     errors: list[str] = field(default_factory=list)
     # By hand only: organisation name -> why nothing was sent for it (a weekend, a holiday).
     quiet: dict[str, str] = field(default_factory=dict)
@@ -304,15 +309,17 @@ class Dispatcher:
             assert organisation is not None
             # The same week key as the scheduler's: the organisation's local week.
             week = as_of.astimezone(ZoneInfo(organisation.timezone)).isocalendar()
+            key = f"digest:{organisation_id}:{week.year}-W{week.week:02d}"
             recorded = await deliveries.record(
                 session,
-                key=f"digest:{organisation_id}:{week.year}-W{week.week:02d}",
+                key=key,
                 organisation_id=organisation_id,
                 kind="digest",
                 due_at=as_of,
                 stale_at=as_of + timedelta(days=7),
                 payload=notice.to_payload(),
             )
+            await deliveries.due_now(session, key, as_of)  # asked for now: no backoff wait
         report = await self.deliver(as_of, Report(recorded=int(recorded)))
         return report
 
@@ -337,6 +344,10 @@ class Dispatcher:
             async with self.db.transaction() as session:
                 organisation = await repo.get_organisation(session, delivery.organisation_id)
                 gone = repo.disconnected_channels(organisation) if organisation else set()
+                # A school that uses a chat channel never has its notices put in the outbox.
+                in_chat = bool(
+                    await repo.links_of_organisation(session, delivery.organisation_id)
+                ) or bool(await repo.conversation_refs(session, delivery.organisation_id))
                 if delivery.kind == "digest":
                     targets = await repo.conversation_refs(
                         session, delivery.organisation_id, kind="channel"
@@ -350,7 +361,12 @@ class Dispatcher:
                     )
             # A channel the school removed the app from is skipped (its other channels are not).
             skipped = [t for t in targets if t.channel in gone]
-            targets = [t for t in targets if t.channel in self.notifiers and t.channel not in gone]
+            targets = [t for t in targets if t.channel not in gone]
+            missing = sorted({t.channel for t in targets if t.channel not in self.notifiers})
+            if missing:  # sent later by a process that has that channel (`serve`): never lost
+                raise DeliveryError(f"no {', '.join(missing)} sender in this process")
+            if in_chat and delivery.kind == "digest" and not targets and not skipped:
+                raise Waiting("waiting for the SLT channel ('digest here' or set-up)")
             chart = await self._chart(delivery) if notice.attach_chart and targets else None
             sent_to: list[deliveries.SentTo] = []
             for target in targets:
@@ -361,16 +377,22 @@ class Dispatcher:
                 {"channel": t.channel, "conversation": t.conversation_id, "skipped": "disconnected"}
                 for t in skipped
             )
-            if not targets and not skipped:
+            if not targets and not skipped and in_chat:  # someone the bot cannot reach
+                sent_to.append({"channel": "none", "skipped": "no conversation with the bot"})
+            elif not targets and not skipped:  # no chat at all: the terminal's outbox
                 sent_to.append({"channel": "outbox"})
                 report.outbox += 1
             async with self.db.transaction() as session:
                 if await deliveries.mark_sent(session, delivery.id, self.worker, as_of, sent_to):
                     report.sent += 1
         except Exception as exc:  # a failed send is retried later; it never stops the sweep
-            log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, exc)
-            report.failed += 1
-            report.errors.append(f"{delivery.key}: {exc}")
+            if isinstance(exc, Waiting):
+                log.info("delivery %s (%s): %s", delivery.id, delivery.key, exc)
+                report.waiting += 1
+            else:
+                log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, exc)
+                report.failed += 1
+                report.errors.append(f"{delivery.key}: {exc}")
             async with self.db.transaction() as session:
                 await deliveries.mark_failed(
                     session, delivery.id, self.worker, as_of, delivery.attempts, str(exc)

@@ -27,6 +27,7 @@ class SentTo(TypedDict):
 
     channel: str
     conversation: NotRequired[str]
+    skipped: NotRequired[str]  # why it was not sent there (disconnected, no conversation)
 
 
 async def record(
@@ -156,6 +157,15 @@ async def mark_failed(
             status=status, next_attempt_at=now + delay, lease_until=None, last_error=error[:2000]
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+async def due_now(session: AsyncSession, key: str, now: datetime) -> None:
+    """A delivery waiting on its backoff (or for a channel) is tried now: asked for by hand."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.key == key, Delivery.status.in_(("pending", "failed")))
+        .values(next_attempt_at=now)
     )
 
 

@@ -1053,6 +1053,14 @@ async def link_organisation(
     await session.flush()
 
 
+async def links_of_organisation(session: AsyncSession, organisation_id: int) -> list[m.ChatLink]:
+    """The chat workspaces and teams a school is linked to (none: it uses the terminal)."""
+    rows = await session.scalars(
+        select(m.ChatLink).where(m.ChatLink.organisation_id == organisation_id)
+    )
+    return list(rows)
+
+
 async def links_for(session: AsyncSession, channel: str, workspace: str) -> list[m.ChatLink]:
     rows = await session.scalars(
         select(m.ChatLink).where(m.ChatLink.channel == channel, m.ChatLink.workspace == workspace)
