@@ -50,6 +50,9 @@ class Waiting(DeliveryError):
     """Not sent yet, and not a failure: tried again later (until stale), like a failed send."""
 
 
+HANDLED_INPUTS_KEPT = timedelta(days=30)  # far longer than any chat service's retries
+
+
 @dataclass
 class Report:
     recorded: int = 0
@@ -84,6 +87,8 @@ class Dispatcher:
         report = Report()
         await self.plan(as_of, report)
         await self.deliver(as_of, report)
+        async with self.db.transaction() as session:  # housekeeping, cheap with its index
+            await repo.prune_handled_inputs(session, as_of - HANDLED_INPUTS_KEPT)
         return report
 
     # ----- planning -----------------------------------------------------------------------
@@ -167,13 +172,22 @@ class Dispatcher:
                 )
                 items.append(({"key": reminder.key, "due_at": reminder.due_at, "stale_at": reminder.stale_at,
                                "person_id": reminder.person_id, "action_id": reminder.action_id}, notice))  # fmt: skip
-            slot = digest_slot(
-                organisation.id,
-                DigestSchedule.from_settings(organisation.settings),
-                calendar,
-                as_of,
-                organisation.timezone,
-            )
+            try:
+                slot = digest_slot(
+                    organisation.id,
+                    DigestSchedule.from_settings(organisation.settings),
+                    calendar,
+                    as_of,
+                    organisation.timezone,
+                )
+            except ValueError as exc:  # a bad digest setting stops the digest, nothing else
+                log.error(
+                    "organisation %s: no digest until its setting is corrected: %s "
+                    "(digest_day %r, digest_time %r)",
+                    organisation.id, exc, (organisation.settings or {}).get("digest_day"),
+                    (organisation.settings or {}).get("digest_time"),
+                )  # fmt: skip
+                slot = None
             if slot is not None:
                 notice = await self._digest_notice(session, organisation, views, calendar, as_of)
                 items.append(

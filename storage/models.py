@@ -441,7 +441,7 @@ class HandledInput(Base):
     review_id: Mapped[int | None] = mapped_column(
         ForeignKey("reviews.id", ondelete="CASCADE"), default=None
     )
-    handled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # pruned by age
 
 
 Index("ix_reviews_open", Review.organisation_id, Review.completed_at)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased, joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
+from storage.db import rowcount
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
 from workflows.review import Cursor, ReviewState
 from workflows.review import Person as KnownPerson
@@ -965,6 +966,13 @@ async def claim_input(session: AsyncSession, key: str, review_id: int | None) ->
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_handled_inputs(session: AsyncSession, before: datetime) -> int:
+    """Forget delivery keys older than `before`: Slack and Teams retry within minutes, so a
+    key kept for weeks only grows the table."""
+    result = await session.execute(delete(m.HandledInput).where(m.HandledInput.handled_at < before))
+    return rowcount(result)
 
 
 async def release_input(session: AsyncSession, key: str) -> None:

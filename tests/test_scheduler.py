@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from review_scripts import seed_review
+from sqlalchemy import select
 
 from bot.notify import DeliveryError, Pacer
 from bot.reviews import ReviewService
 from bot.scheduler import Dispatcher
 from model_data import MaturityModel
 from storage import deliveries, repo
+from storage import models as m
 from storage.db import Database
 from storage.models import ConversationRef
 from workflows.notices import Notice
@@ -212,16 +214,27 @@ async def test_a_failing_channel_is_retried_with_backoff(
     assert [r.kind for r in still] == ["digest"]  # until an SLT channel is chosen
 
 
-async def test_one_organisations_failure_does_not_stop_the_others(
-    database: Database, school: MaturityModel
+async def test_a_bad_setting_affects_only_itself(
+    database: Database, school: MaturityModel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _organisation_id, _sam = await seeded(database, school)
+    """A digest time of 25:99 stops that school's digest (said in the log), not its
+    reminders, and not other schools' digests."""
+    organisation_id, sam = await seeded(database, school)
+    await dm(database, organisation_id, sam)
     async with database.transaction() as session:
-        broken = await repo.create_organisation(session, "Broken School", "school")
-        broken.settings = {"digest_time": "25:99"}
-    report = await dispatcher(database).run(london("2025-01-31T08:00"))
-    assert any(e.startswith(f"organisation {broken.id}") for e in report.errors)
-    assert report.sent > 0
+        hill = await repo.get_organisation(session, organisation_id)
+        assert hill is not None
+        hill.settings = {"digest_time": "25:99"}
+        other = await repo.create_organisation(session, "Valley School", "school")
+    slack = Recorder()
+    report = await dispatcher(database, slack).run(london("2025-02-03T08:00"))  # a Monday
+    assert report.errors == []
+    assert "no digest until its setting is corrected" in caplog.text
+    sent = [notice.kind for _, notice, _ in slack.sent]
+    assert sent and set(sent) == {"reminder"}  # Hill's reminders went; its digest did not
+    async with database.transaction() as session:
+        valley = await deliveries.deliveries(session, other.id)
+    assert [d.kind for d in valley] == ["digest"]  # the other school's digest is unaffected
 
 
 async def test_two_schedulers_on_one_database_send_each_item_once(
@@ -404,3 +417,18 @@ async def test_sends_by_hand_keep_the_schedules_weekends_and_holidays(
     assert sent.recorded == 1 and not sent.quiet
     school_day = await run.remind_by_hand(london("2025-02-24T08:00"))
     assert not school_day.quiet and school_day.sent > 0
+
+
+async def test_handled_input_keys_are_pruned_after_their_retention(
+    database: Database, school: MaturityModel
+) -> None:
+    """Slack's and Teams' retries come within minutes: keys older than the retention go."""
+    await seeded(database, school)
+    now = london("2025-02-03T08:00")
+    async with database.transaction() as session:
+        session.add(m.HandledInput(key="old", handled_at=now - timedelta(days=31)))
+        session.add(m.HandledInput(key="recent", handled_at=now - timedelta(days=1)))
+    await dispatcher(database).run(now)
+    async with database.read() as session:
+        keys = set(await session.scalars(select(m.HandledInput.key)))
+    assert "recent" in keys and "old" not in keys
