@@ -19,7 +19,7 @@ from storage.models import Organisation, Person, Review
 from workflows import actions
 from workflows import messages as msg
 from workflows import review as engine
-from workflows.answers import Owner
+from workflows.answers import ActionDraft, Owner
 from workflows.calendar import (
     CalendarError,
     HalfTerm,
@@ -55,7 +55,16 @@ from workflows.replies import (
 )
 from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
 
-__all__ = ["Conversation", "Inbound", "OpenReview", "ReviewService", "TurnResult", "What", "Who"]
+__all__ = [
+    "Conversation",
+    "FormPreview",
+    "Inbound",
+    "OpenReview",
+    "ReviewService",
+    "TurnResult",
+    "What",
+    "Who",
+]
 
 MAX_ATTEMPTS = 5
 # Typed with no review yet, these start one; in a review the engine reads them (a resume
@@ -90,6 +99,36 @@ class TurnResult:
 
 # Updates that belong to a later review of a carried action, left out of an earlier plan.
 LATER_REVIEWS = {"edited", "carried"}
+
+
+@dataclass(frozen=True)
+class FormPreview:
+    """One person's place in the review and the engine's context, to draw a form or a card
+    from the engine's own questions, asked on a copy: nothing is replayed or saved. Shared by
+    every channel (Slack's modals, Teams' cards)."""
+
+    state: engine.ReviewState
+    ctx: engine.Context
+
+    @property
+    def statement_id(self) -> str | None:
+        return self.state.cursor_for(self.ctx.actor_key).statement_id
+
+    def at(self, statement_id: str | None, step: Step) -> bool:
+        """Whether this person's place waits on this question now."""
+        return self.state.pending(self.ctx.actor_key) == Pending(step, statement_id)
+
+    def question(self, step: Step) -> Question | None:
+        """The engine's question for `step` of this person's current statement."""
+        return engine.question_for(self.state, self.ctx, step)
+
+    def card(self, statement_id: str) -> StatementCard:
+        """A statement's one message as the engine draws it for this person now."""
+        return engine.statement_card(self.state, self.ctx, statement_id)
+
+    def current_action(self) -> ActionDraft | None:
+        """The action this person's place is on (a statement may have several)."""
+        return engine.current_action(self.state, self.ctx)
 
 
 def default_title(now: datetime) -> str:
@@ -153,27 +192,25 @@ class ReviewService:
             timezone=organisation.timezone,
         )
 
-    async def snapshot(
-        self, organisation_id: int, actor: str | Who
-    ) -> tuple[engine.ReviewState, engine.Context] | None:
-        """The review in progress and its context, read only: for forms that ask the engine
-        its next questions (with their choices and dates) on a copy, saving nothing.
-
-        Given a `Who`, the context is that person's, so `state.pending(ctx.actor_key)` is
-        the question their own place waits on."""
+    async def preview(
+        self, organisation_id: int, who: Who, person_id: int | None = None
+    ) -> FormPreview | None:
+        """The review in progress as this person's place sees it, read only: for a form or
+        card that shows the engine's own questions (choices, real dates) without answering.
+        `person_id` when the channel knows it already; else found from `who`."""
         async with self.db.read() as session:
             organisation = await repo.get_organisation(session, organisation_id)
             review = await repo.open_review(session, organisation_id)
             if organisation is None or review is None:
                 return None
             state = await repo.load_state(session, review)
-            if isinstance(actor, Who):
+            if person_id is None:
                 person = await repo.person_by_identity(
-                    session, actor.channel, actor.workspace, actor.external_id, organisation_id
+                    session, who.channel, who.workspace, who.external_id, organisation_id
                 )
-                ctx = await self.engine_context(session, organisation, actor.display_name)
-                return state, replace(ctx, actor_id=person.id if person else None)
-            return state, await self.engine_context(session, organisation, actor)
+                person_id = person.id if person is not None else None
+            ctx = await self.engine_context(session, organisation, who.display_name)
+        return FormPreview(state, replace(ctx, actor_id=person_id))
 
     async def handle(self, inbound: Inbound) -> TurnResult:
         """THE turn pipeline, for every channel, in one transaction: de-duplicate, resolve
@@ -408,48 +445,6 @@ class ReviewService:
     ) -> TurnResult:
         """Typed text: an answer, a review command or an action command (content first)."""
         return await self.handle(Inbound(organisation_id, who, Text(text), key))
-
-    async def submit(
-        self, organisation_id: int, who: Who, texts: Sequence[str], key: str | None = None
-    ) -> TurnResult:
-        """A form's answers, applied in order in one transaction: all of them or none.
-
-        A modal (Slack) or card (Teams) sends several answers at once; if the engine refuses
-        one, nothing from the form is saved and the refusal comes back to show on the form.
-        """
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                async with self.db.transaction() as session:
-                    organisation = await self._organisation(session, organisation_id)
-                    review = await repo.open_review(session, organisation_id, lock=True)
-                    if review is None:
-                        return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
-                    person, ctx = await self._context(session, organisation, who)
-                    if not await self._may_answer(session, organisation, person):
-                        return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
-                    if key is not None and await repo.input_handled(session, key):
-                        return TurnResult(review.id, [], duplicate=True)
-                    before = await repo.load_state(session, review)
-                    replies: list[Reply]
-                    state, replies = before, []
-                    for text in texts:
-                        outcome = engine.handle(state, text, ctx)
-                        refused: list[Reply] = [
-                            r
-                            for r in outcome.replies
-                            if isinstance(r, Message) and r.tone is Tone.ERROR
-                        ]
-                        if refused:  # nothing written: the form is shown again with the reason
-                            return TurnResult(review.id, refused, refused=True)
-                        state, replies = outcome.state, replies + outcome.replies
-                    if key is not None and not await repo.claim_input(session, key, review.id):
-                        return TurnResult(review.id, [], duplicate=True)
-                    await repo.save_state(session, review, before, state, person.id, ctx.now)
-                    return TurnResult(review.id, replies, completed=state.completed)
-            except repo.ConcurrentTurn:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
 
     async def state(self, organisation_id: int) -> engine.ReviewState | None:
         """The current review's state, to draw a home page or a form."""

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 from review_scripts import full_review_lines
 
-from bot.reviews import ReviewService, Who
+from bot.reviews import Inbound, ReviewService, Who
 from model_data import MaturityModel
 from storage import repo
 from storage.db import Database
+from workflows.inputs import Fields
 from workflows.replies import Message, Question, ShowPlan, StatementPrompt, Step, Tone
 
 SAM = Who("terminal", "sam", "Sam Rivers")
@@ -218,8 +219,16 @@ async def test_a_form_is_saved_whole_or_not_at_all(database: Database) -> None:
     await service.open(organisation.id, SAM)
     for line in ["just me", "2", "done", "none", "priority"]:
         await service.turn(organisation.id, SAM, line)
-    refused = await service.submit(organisation.id, SAM, ["3", "Share the plan", "SR", "HT9"])
-    assert refused.refused
+
+    def form(due: str) -> Fields:
+        """The priority form as Slack's modal and Teams' card send it."""
+        steps = (Step.TARGET, Step.NEXT_STEPS, Step.OWNERS, Step.DUE)
+        values = ("3", "Share the plan", "SR", due)
+        return Fields(Step.TARGET, "1.1", tuple(zip(steps, values, strict=True)))
+
+    refused = await service.handle(Inbound(organisation.id, SAM, form("HT9")))
+    assert refused.refused and refused.refusal is not None
+    assert refused.refusal.step is Step.DUE
     assert "no half-term HT9" in refused.replies[0].text  # type: ignore[union-attr]
     async with database.transaction() as session:
         review = await repo.open_review(session, organisation.id)
@@ -228,13 +237,9 @@ async def test_a_form_is_saved_whole_or_not_at_all(database: Database) -> None:
     assert state.answers["1.1"].action is not None
     assert state.answers["1.1"].action.target_level is None
     assert state.cursor.step is Step.TARGET
-    accepted = await service.submit(
-        organisation.id, SAM, ["3", "Share the plan", "SR", "HT3"], key="view-1"
-    )
+    accepted = await service.handle(Inbound(organisation.id, SAM, form("HT3"), key="view-1"))
     assert not accepted.refused
-    again = await service.submit(
-        organisation.id, SAM, ["3", "Share the plan", "SR", "HT3"], key="view-1"
-    )
+    again = await service.handle(Inbound(organisation.id, SAM, form("HT3"), key="view-1"))
     assert again.duplicate
     async with database.transaction() as session:
         review = await repo.open_review(session, organisation.id)

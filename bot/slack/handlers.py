@@ -40,14 +40,12 @@ from bot.slack.render import (
     render,
     section,
 )
-from bot.slack.turns import Preview, act
 from bot.workspaces import DIGEST, SetupField, SetupRefusal, SetupRequest, WorkspaceService
 from model_data import Edition, load_model
 from storage import repo
 from storage.db import Database
 from workflows import actions
 from workflows import messages as msg
-from workflows import review as engine
 from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
@@ -404,7 +402,7 @@ class SlackAdapter:
         await self.remember_dm(organisation_id, who, channel)
         if verb == "actions":
             listing = LISTINGS.get(rest[0] if rest else "", "actions")
-            result = await act(self.service, organisation_id, who, listing)
+            result = await self.service.act(organisation_id, who, listing)
             await self.post(client, channel, result.replies)
         else:
             await self.plan(client, organisation_id, channel)
@@ -498,7 +496,7 @@ class SlackAdapter:
         channel, ts, organisation_id, who = pressed
         ref = QuestionRef.parse(str(action.get("block_id", "")))
         step = Step.EVIDENCE if kind == modals.EVIDENCE else Step.TARGET
-        preview = await Preview.load(self.service, organisation_id, who)
+        preview = await self.service.preview(organisation_id, who)
         if ref is None or preview is None or not preview.at(ref.statement_id, step):
             message = body.get("message") or {}
             await self.mark(
@@ -524,7 +522,7 @@ class SlackAdapter:
                 answer.level if answer else None,
                 target,
                 due,
-                engine.current_action(preview.state, preview.ctx),
+                preview.current_action(),
                 meta,
             )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -587,7 +585,7 @@ class SlackAdapter:
             )
             return
         organisation_id, who = await self.whereabouts(origin, client)
-        shown = await act(self.service, organisation_id, who, f"action {action_id}")
+        shown = await self.service.act(organisation_id, who, f"action {action_id}")
         found = next((r for r in shown.replies if isinstance(r, ShowAction)), None)
         if found is None:
             dm = await self.dm(client, origin.user_id)
@@ -758,8 +756,8 @@ class SlackAdapter:
         organisation_id = await self.organisation_id(origin)
         who = await self.who(organisation_id, origin, client, fast=True)
         text = modals.update_text(int(meta.get("action", 0)), view)
-        result = await act(
-            self.service, organisation_id, who, text, key=f"slack:view:{view['id']}:{view['hash']}"
+        result = await self.service.act(
+            organisation_id, who, text, key=f"slack:view:{view['id']}:{view['hash']}"
         )
         errors = errors_of(result)
         if errors:
@@ -957,7 +955,7 @@ class SlackAdapter:
         summary = (
             build_summary(load_model(state.edition), state.answers, state.title) if state else None
         )
-        mine = await act(self.service, organisation_id, who, "my actions")
+        mine = await self.service.act(organisation_id, who, "my actions")
         organisation = await self.workspaces.organisation(organisation_id)
         role = await self.workspaces.role_of(organisation_id, who)
         name = organisation.name if organisation else ""

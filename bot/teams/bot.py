@@ -32,7 +32,7 @@ from bot.formats import FORMATS
 from bot.reviews import Conversation, Inbound, OpenReview, ReviewService, TurnResult, What, Who
 from bot.teams import cards
 from bot.teams import wording as teams_wording
-from bot.teams.preview import Preview
+from bot.teams.preview import priority_form
 from bot.teams.proactive import (
     CHANNEL,
     CHANNEL_KIND,
@@ -518,11 +518,11 @@ class CareersBot(TeamsActivityHandler):
             step = Step(str(value.get("step")))
         except ValueError:
             step = refusal.step
-        preview = await Preview.load(self.service, turn.organisation.id, turn.who, turn.person_id)
+        preview = await self.service.preview(turn.organisation.id, turn.who, turn.person_id)
         if card_id is None or preview is None:
             await self._say(turn_context, turn, [Message(refusal.reason, Tone.ERROR)])
             return
-        priority = preview.priority_form() if step is Step.TARGET else None
+        priority = priority_form(preview) if step is Step.TARGET else None
         options = self._options(
             turn,
             errors=[] if field else [refusal.reason],
@@ -808,10 +808,8 @@ class CareersBot(TeamsActivityHandler):
         priority = None
         question = cards.question_of(replies)
         if turn.personal and isinstance(question, Question) and question.step is Step.TARGET:
-            preview = await Preview.load(
-                self.service, turn.organisation.id, turn.who, turn.person_id
-            )
-            priority = preview.priority_form() if preview else None
+            preview = await self.service.preview(turn.organisation.id, turn.who, turn.person_id)
+            priority = priority_form(preview) if preview else None
         return self._options(turn, priority=priority)
 
     async def _update(
