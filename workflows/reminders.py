@@ -93,7 +93,7 @@ def _school_day(calendar: TermCalendar, day: date) -> date | None:
         return None  # beyond the known term dates: nothing to send until they are set
 
 
-def due_reminders(
+def reminder_slots(
     actions: Sequence[ActionView],
     calendar: TermCalendar,
     rules: ReminderRules,
@@ -101,7 +101,11 @@ def due_reminders(
     timezone: str = "Europe/London",
     snoozed: Mapping[tuple[int, int], date] | None = None,
 ) -> list[Reminder]:
-    """The reminders that should have gone out by `as_of` and are still worth sending."""
+    """Every reminder each open action's owners will get under these rules, past and future.
+
+    `as_of` only sets `days_left`. `due_reminders` and `next_reminder_at` are both read off
+    this one schedule, so the stored "next reminder at" can never disagree with what is sent.
+    """
     zone = ZoneInfo(timezone)
     snoozed = snoozed or {}
     out: list[Reminder] = []
@@ -137,20 +141,56 @@ def due_reminders(
                     if index + 1 < len(schedule)
                     else due_at + timedelta(days=7)
                 )
-                if due_at <= as_of < stale_at:
-                    out.append(
-                        Reminder(
-                            key=f"reminder:{action.id}:{owner.person_id}:{stage.name}:{stage.period}",
-                            action_id=action.id,
-                            person_id=owner.person_id,
-                            stage=stage.name,
-                            due_at=due_at,
-                            stale_at=stale_at,
-                            due_date=action.due_date,
-                            days_left=(action.due_date - as_of.astimezone(zone).date()).days,
-                        )
+                out.append(
+                    Reminder(
+                        key=f"reminder:{action.id}:{owner.person_id}:{stage.name}:{stage.period}",
+                        action_id=action.id,
+                        person_id=owner.person_id,
+                        stage=stage.name,
+                        due_at=due_at,
+                        stale_at=stale_at,
+                        due_date=action.due_date,
+                        days_left=(action.due_date - as_of.astimezone(zone).date()).days,
                     )
+                )
     return out
+
+
+def due_reminders(
+    actions: Sequence[ActionView],
+    calendar: TermCalendar,
+    rules: ReminderRules,
+    as_of: datetime,
+    timezone: str = "Europe/London",
+    snoozed: Mapping[tuple[int, int], date] | None = None,
+) -> list[Reminder]:
+    """The reminders that should have gone out by `as_of` and are still worth sending."""
+    return [
+        reminder
+        for reminder in reminder_slots(actions, calendar, rules, as_of, timezone, snoozed)
+        if reminder.due_at <= as_of < reminder.stale_at
+    ]
+
+
+def next_reminder_at(
+    action: ActionView,
+    calendar: TermCalendar,
+    rules: ReminderRules,
+    after: datetime,
+    timezone: str = "Europe/London",
+    snoozed: Mapping[tuple[int, int], date] | None = None,
+) -> datetime | None:
+    """When this action's next reminder falls due after `after`; None if it has no more.
+
+    None also when its remaining stages lie beyond the known term dates: setting term dates
+    marks the school's actions for a fresh look, so they are worked out again then.
+    """
+    later = [
+        reminder.due_at
+        for reminder in reminder_slots([action], calendar, rules, after, timezone, snoozed)
+        if reminder.due_at > after
+    ]
+    return min(later, default=None)
 
 
 def reminder_text(action: ActionView, reminder: Reminder, target_text: str | None) -> list[str]:
