@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.test_reminders import action, at
 from workflows.calendar import default_calendar
+from workflows.digest import DigestSchedule, digest_slot, next_digest_at
 from workflows.plan import ActionStatus
 from workflows.reminders import ReminderRules, due_reminders, next_reminder_at
 
@@ -80,3 +81,26 @@ def test_sweeping_only_when_due_records_what_a_frequent_sweep_records(
         lazy |= {r.key for r in due_reminders([subject], CALENDAR, rules, looked, snoozed=snoozed)}
         due = next_reminder_at(subject, CALENDAR, rules, looked, snoozed=snoozed)
     assert lazy == frequent
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    start_days=st.integers(min_value=0, max_value=330),
+    day=st.sampled_from(["monday", "wednesday", "friday"]),
+    hour=st.integers(min_value=6, max_value=17),
+)
+def test_next_digest_is_where_the_weekly_slot_next_opens(
+    start_days: int, day: str, hour: int
+) -> None:
+    schedule = DigestSchedule.from_settings({"digest_day": day, "digest_time": f"{hour:02d}:00"})
+    after = START + timedelta(days=start_days, hours=3)
+    due = next_digest_at(schedule, CALENDAR, after)
+    assert due is not None and due > after
+    # Nothing opens in between, and the slot is open at that moment.
+    moment = after + timedelta(hours=1)
+    while moment < due:
+        slot = digest_slot(1, schedule, CALENDAR, moment)
+        assert slot is None or slot.due_at <= after, moment
+        moment += timedelta(hours=1)
+    slot = digest_slot(1, schedule, CALENDAR, due)
+    assert slot is not None and slot.due_at == due

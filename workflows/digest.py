@@ -71,6 +71,33 @@ def digest_slot(
     return DigestSlot(f"digest:{organisation_id}:{label}", label, due_at, next_week)
 
 
+def next_digest_at(
+    schedule: DigestSchedule,
+    calendar: TermCalendar,
+    after: datetime,
+    timezone: str = "Europe/London",
+    weeks: int = 60,
+) -> datetime | None:
+    """When the next digest falls due after `after` (the slot `digest_slot` will return then).
+
+    Looks up to `weeks` ahead, across the summer; None when no term day in that span is
+    known (the term dates are not set): setting them marks the school for a fresh look.
+    """
+    zone = ZoneInfo(timezone)
+    today = after.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    for week in range(weeks):
+        nominal = monday + timedelta(days=7 * week + schedule.day)
+        for offset in range(7 - schedule.day):
+            day = nominal + timedelta(days=offset)
+            if calendar.is_term_day(day):
+                due_at = datetime.combine(day, schedule.at, zone).astimezone(UTC)
+                if due_at > after:
+                    return due_at
+                break
+    return None
+
+
 @dataclass(frozen=True)
 class ThemeLine:
     number: int
