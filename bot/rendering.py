@@ -1,0 +1,59 @@
+"""Documents and charts drawn away from the event loop, in a small pool of worker processes.
+
+Drawing a chart takes 100-150 ms of CPU and a Word file more; on the loop that answers Slack
+and Teams that is a stall for everyone. A thread would still hold the GIL while matplotlib
+draws, so the work goes to separate processes (started with "spawn", never forked from a
+process that has an event loop and threads). The serving process never imports matplotlib,
+python-docx or openpyxl at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workflows.plan import PlanDocument, Summary
+
+_pool: Executor | None = None
+
+
+def workers() -> int:
+    """RENDER_WORKERS, else 2: enough for a digest run and a person's export at once."""
+    try:
+        return max(1, int(os.environ.get("RENDER_WORKERS", "2")))
+    except ValueError:
+        return 2
+
+
+def _executor() -> Executor:
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(
+            max_workers=workers(), mp_context=multiprocessing.get_context("spawn")
+        )
+    return _pool
+
+
+def _export(document: PlanDocument, fmt: str, previous: Summary | None) -> bytes:
+    """Runs in a worker: the only place bot.exports (and matplotlib) is imported."""
+    from bot import exports
+
+    return exports.export(document, fmt, previous=previous)
+
+
+async def render(document: PlanDocument, fmt: str, *, previous: Summary | None = None) -> bytes:
+    """`exports.export` in a worker process; the same bytes, the loop left free meanwhile."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), _export, document, fmt, previous)
+
+
+def shutdown() -> None:
+    """Stop the workers (the app's cleanup, and the end of a CLI command)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
