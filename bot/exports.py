@@ -50,9 +50,9 @@ import json
 import re
 import textwrap
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
@@ -424,7 +424,7 @@ def _add_row(table: Any, widths: list[float]) -> _Row:
     for cell, width in zip(row.cells, widths, strict=True):
         cell.width = Cm(width)
     _keep_row_together(row)
-    return row
+    return cast(_Row, row)
 
 
 # Word plan column widths, 26.7 cm across a landscape A4 page with 1.5 cm margins.
@@ -488,14 +488,14 @@ def to_docx(
 
     # The summary grid.
     doc.add_heading("Summary", level=2)
-    for key, ink, fill in (
+    for key, key_ink, shading in (
         (PRIORITY_KEY, PRIORITY_INK, "shaded red"),
         (STRENGTH_KEY, STRENGTH_INK, "shaded green"),
     ):
         paragraph = doc.add_paragraph()
-        _run(paragraph, MARK, bold=True, colour=ink)
+        _run(paragraph, MARK, bold=True, colour=key_ink)
         _run(paragraph, key[len(MARK) :], bold=True)
-        _run(paragraph, f"  (rows {fill})", italic=True, size=8, colour="595959")
+        _run(paragraph, f"  (rows {shading})", italic=True, size=8, colour="595959")
 
     widths = [10.5, 2.6, 2.6, 2.6, 2.6, 5.0]
     headers = ["Maturity model statement", *(f"Level {n}" for n in LEVELS), "Priority / strength"]
@@ -655,7 +655,7 @@ def _wrapped_lines(value: Any, width: float) -> int:
     )
 
 
-def _fit_rows(ws: Worksheet, widths: list[float]) -> None:
+def _fit_rows(ws: Worksheet, widths: Sequence[float]) -> None:
     """Each row as tall as its most wrapped cell, so no text hides behind the next row
     (Excel does not grow rows written by a library; LibreOffice and Sheets differ again)."""
     for row in ws.iter_rows():
@@ -665,7 +665,7 @@ def _fit_rows(ws: Worksheet, widths: list[float]) -> None:
 
 
 def _sheet(
-    ws: Worksheet, headers: list[str], widths: list[float], rows: list[list[Any]], freeze: str
+    ws: Worksheet, headers: list[str], widths: Sequence[float], rows: list[list[Any]], freeze: str
 ) -> None:
     """A filterable sheet that prints readably: wrapped text in rows sized to it, one page
     wide and as many tall as it needs (fitToHeight 0), landscape A4, the header on each page."""

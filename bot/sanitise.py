@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
@@ -112,7 +112,7 @@ def clean_data(value: T) -> T:
         result = value.model_copy(update={name: clean_data(getattr(value, name)) for name in names})
     else:
         result = value
-    return result
+    return cast(T, result)
 
 
 # ----- spreadsheets ------------------------------------------------------------------------
