@@ -67,7 +67,7 @@ def init_app(
 @asynccontextmanager
 async def senders(
     settings: Settings, database: Database
-) -> AsyncIterator[tuple[dict[str, Notifier], Callable[[int, datetime], str] | None]]:
+) -> AsyncIterator[tuple[dict[str, Notifier], plan_links.PlanLinkIssuer | None]]:
     """The chat channels `serve` sends through, for a command run by hand (`remind`,
     `digest --send`): the same notifiers, started and stopped as the app starts and stops,
     with no scheduler and no Socket Mode connection of their own."""
@@ -87,14 +87,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].close()
 
 
-def plan_link(settings: Settings) -> Callable[[int, datetime], str] | None:
-    """How digests link to the full plan, if a signing secret is set."""
+def plan_link(settings: Settings) -> plan_links.PlanLinkIssuer | None:
+    """How digests link to the full plan (a recorded, revocable link), if a secret is set."""
     secret = settings.plan_link_secret
     if not secret:
         return None
-    return lambda organisation_id, now: plan_links.url(
-        settings.public_url, secret, organisation_id, now
-    )
+    return plan_links.digest_issuer(secret, settings.public_url)
 
 
 def page(text: str) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -55,6 +55,7 @@ standard input) is recorded as "You". The computer's login name is never used.
 At a question, Enter alone takes the answer shown in [brackets]. Ctrl-C stops at once;
 everything answered so far is saved, and the next run carries on where you stopped."""
 FORCE_HELP = "send even at a weekend or in a school holiday (the scheduler never does)"
+ORG_HELP = "organisation name, or its id as `org list` shows it (12 or id:12)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CHAT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    chat.add_argument("--org", help="organisation name (created on first run)")
+    chat.add_argument("--org", help=f"{ORG_HELP} (a name is created on first run)")
     chat.add_argument("--edition", choices=EDITIONS, help="model edition for a new organisation")
     chat.add_argument(
         "--name", help="your name as it should appear in the review (remembered; see below)"
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--edition", choices=EDITIONS, default="school")
 
     export = commands.add_parser("export", help="write the summary and action plan as a document")
-    export.add_argument("--org", help="organisation name")
+    export.add_argument("--org", help=ORG_HELP)
     export.add_argument(
         "--review",
         type=int,
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     reviews = commands.add_parser(
         "reviews", help="an organisation's reviews: number, dates, status and counts"
     )
-    reviews.add_argument("--org", help="organisation name")
+    reviews.add_argument("--org", help=ORG_HELP)
 
     terms = commands.add_parser("terms", help="an organisation's term dates (half-terms)")
     terms_commands = terms.add_subparsers(dest="terms_command", required=True)
@@ -113,16 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
         "set",
         help="set one academic year: HT1 START END HT2 START END ... HT6 START END",
     )
-    terms_set.add_argument("--org", help="organisation name")
+    terms_set.add_argument("--org", help=ORG_HELP)
     terms_set.add_argument("--year", required=True, help="academic year, e.g. 2025/26")
     terms_set.add_argument(
         "dates", nargs="+", help="HT1 3/9/2025 24/10/2025 HT2 ... (day first, or 2025-09-03)"
     )
     terms_import = terms_commands.add_parser("import", help="import term dates from an .ics file")
-    terms_import.add_argument("--org", help="organisation name")
+    terms_import.add_argument("--org", help=ORG_HELP)
     terms_import.add_argument("file", help="iCalendar file published by the school or council")
     terms_show = terms_commands.add_parser("show", help="show the term dates in use")
-    terms_show.add_argument("--org", help="organisation name")
+    terms_show.add_argument("--org", help=ORG_HELP)
     terms_show.add_argument("--year", help="academic year (default: all)")
 
     serve = commands.add_parser("serve", help="run the Slack and Teams bot (aiohttp server)")
@@ -146,12 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         "remind", help="send the reminders due now (what the scheduler does)"
     )
     remind.add_argument("--as-of", help=AS_OF_HELP)
-    remind.add_argument("--org", help="only this organisation (with --dry-run)")
+    remind.add_argument("--org", help=f"only this organisation (with --dry-run): {ORG_HELP}")
     remind.add_argument("--dry-run", action="store_true", help="show what is due; send nothing")
     remind.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     digest = commands.add_parser("digest", help="the weekly SLT digest")
-    digest.add_argument("--org", help="organisation name")
+    digest.add_argument("--org", help=ORG_HELP)
     digest.add_argument("--as-of", help=AS_OF_HELP)
     mode = digest.add_mutually_exclusive_group()
     mode.add_argument("--print", action="store_true", help="print it (the default)")
@@ -161,14 +162,31 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser(
         "outbox", help="reminders and digests sent where no chat is set up"
     )
-    outbox.add_argument("--org", help="organisation name")
+    outbox.add_argument("--org", help=ORG_HELP)
 
     org = commands.add_parser("org", help="organisations (for IT admins)")
     org_commands = org.add_subparsers(dest="org_command", required=True)
-    org_commands.add_parser("list", help="every organisation, its edition and reviews")
-    org_delete = org_commands.add_parser("delete", help="delete an organisation and all its data")
-    org_delete.add_argument("--org", required=True, help="organisation name")
+    org_commands.add_parser("list", help="every organisation: id, name, edition and reviews")
+    org_delete = org_commands.add_parser(
+        "delete",
+        help="delete an organisation and everything that names it (its Slack installation too)",
+    )
+    org_delete.add_argument("--org", required=True, help=ORG_HELP)
     org_delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
+
+    links = commands.add_parser("links", help="the plan links digests carried (for IT admins)")
+    links_commands = links.add_subparsers(dest="links_command", required=True)
+    links_list = links_commands.add_parser(
+        "list", help="an organisation's plan links: issued to, expiry, uses, revoked"
+    )
+    links_list.add_argument("--org", help=ORG_HELP)
+    links_revoke = links_commands.add_parser(
+        "revoke", help="stop plan links working at once (the next digest has a new one)"
+    )
+    links_revoke.add_argument("--org", help=ORG_HELP)
+    which = links_revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the link's id, as `links list` shows it")
+    which.add_argument("--all", action="store_true", help="every link of the organisation")
 
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -201,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(terms_command(args, console))
         if args.command == "org":
             return asyncio.run(org_command(args, console))
+        if args.command == "links":
+            return asyncio.run(links_command(args, console))
         if args.command in ("remind", "digest", "outbox"):
             return asyncio.run(schedule_command(args, console))
         return asyncio.run(chat(args, console))
@@ -404,13 +424,15 @@ async def org_command(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.org_command == "list":
             table = Table(title="Organisations")
+            table.add_column("Id", justify="right")
             for column in ("Name", "Edition", "Reviews", "Connected"):
                 table.add_column(column)
             async with db.transaction() as session:
                 for organisation in await repo.all_organisations(session):
                     reviews = await repo.list_reviews(session, organisation.id)
                     table.add_row(
-                        organisation.name,
+                        str(organisation.id),
+                        terminal_safe(organisation.name),
                         organisation.edition,
                         str(len(reviews)),
                         "no (uninstalled)" if organisation.disconnected_at else "yes",
@@ -418,15 +440,28 @@ async def org_command(args: argparse.Namespace, console: Console) -> int:
             console.print(table)
             return 0
         organisation = await _existing_organisation(service, args.org)
+        named = f"{terminal_safe(organisation.name)} (id {organisation.id})"
         if not args.yes:
             console.print(
-                f"This deletes {organisation.name} with every review, answer, action and reminder. "
-                "Run again with --yes to do it."
+                f"This deletes {named} with every review, answer, action, reminder and plan "
+                "link, and its Slack installation. Run again with --yes to do it.",
+                markup=False,
             )
             return 1
         async with db.transaction() as session:
-            await repo.delete_organisation(session, organisation)
-        console.print(f"Deleted {organisation.name} and all its data.")
+            erased = await repo.delete_organisation(session, organisation)
+        console.print(f"Deleted {named} and all its data.", markup=False)
+        for workspace in erased.slack_workspaces:
+            console.print(
+                f"Removed the Slack installation of workspace {workspace} (its bot token).",
+                markup=False,
+            )
+        for workspace in erased.shared_workspaces:
+            console.print(
+                f"Kept the Slack installation of workspace {workspace}: another organisation "
+                "still uses it.",
+                markup=False,
+            )
         return 0
     except UsageError as exc:
         console.print(f"[bold red]{exc}[/]")
@@ -488,16 +523,90 @@ async def _open(args: argparse.Namespace) -> tuple[Database, ReviewService]:
     return db, ReviewService(db)
 
 
-async def _existing_organisation(service: ReviewService, name: str | None) -> Organisation:
-    name = name or get_settings().default_organisation
-    async with service.db.transaction() as session:
-        found = await repo.find_organisations(session, name)
-    if not found:
+async def _matching(service: ReviewService, reference: str) -> list[Organisation]:
+    """The organisations `--org` may mean; refused (UsageError) if more than one."""
+    async with service.db.read() as session:
+        found = await repo.organisations_matching(session, reference)
+    if len(found) > 1:
+        candidates = "; ".join(
+            f"id:{o.id} {terminal_safe(o.name)} (created {format_date(local_date(o.created_at, o.timezone))})"
+            for o in found
+        )
         raise UsageError(
-            f"No organisation called {name!r}. Start a review with "
-            f"`careers-bot chat --org {name!r}` first."
+            f"{len(found)} organisations match {reference!r}: {candidates}. Nothing was done: "
+            f"give the one you mean by its id, e.g. --org id:{found[0].id}."
+        )
+    return found
+
+
+async def _existing_organisation(service: ReviewService, reference: str | None) -> Organisation:
+    """The one organisation `--org` names, by name or id (`12`, `id:12`); an ambiguous name
+    is refused rather than the first match taken."""
+    reference = reference or get_settings().default_organisation
+    found = await _matching(service, reference)
+    if not found:
+        if repo.organisation_id_of(reference) is not None:
+            raise UsageError(
+                f"No organisation has the id {reference!r}: see `careers-bot org list`."
+            )
+        raise UsageError(
+            f"No organisation called {reference!r}. Start a review with "
+            f"`careers-bot chat --org {reference!r}` first."
         )
     return found[0]
+
+
+async def links_command(args: argparse.Namespace, console: Console) -> int:
+    """`careers-bot links list|revoke`: the plan links a school's digests carried."""
+    db, service = await _open(args)
+    try:
+        organisation = await _existing_organisation(service, args.org)
+        named = f"{terminal_safe(organisation.name)} (id {organisation.id})"
+        zone = ZoneInfo(organisation.timezone)
+        if args.links_command == "revoke":
+            async with db.transaction() as session:
+                count = await repo.revoke_plan_links(
+                    session, organisation.id, datetime.now(UTC), None if args.all else args.id
+                )
+            if args.id is not None and not count:
+                raise UsageError(
+                    f"{named} has no unrevoked plan link {args.id}: see `careers-bot links list`."
+                )
+            console.print(f"Revoked {count} plan link(s) of {named}.", markup=False)
+            return 0
+        async with db.read() as session:
+            rows = await repo.plan_links_of(session, organisation.id)
+        if not rows:
+            console.print(f"{named} has no plan links.", markup=False)
+            return 0
+
+        def when(moment: datetime | None) -> str:
+            return f"{moment.astimezone(zone):%d/%m/%Y %H:%M}" if moment else ""
+
+        table = Table(title=f"Plan links – {named}")
+        table.add_column("Id", justify="right")
+        for column in ("Issued to", "Created", "Expires"):
+            table.add_column(column)
+        table.add_column("Uses", justify="right")
+        for column in ("Last used", "Revoked"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                terminal_safe(row.issued_to),
+                when(row.created_at),
+                when(row.expires_at),
+                str(row.uses),
+                when(row.last_used_at),
+                when(row.revoked_at),
+            )
+        console.print(table)
+        return 0
+    except UsageError as exc:
+        console.print(Text(str(exc), style="bold red"))
+        return 1
+    finally:
+        await db.close()
 
 
 async def export_command(args: argparse.Namespace, console: Console) -> int:
@@ -666,7 +775,16 @@ async def _chat(
     await db.migrate()
     service = ReviewService(db)
     edition = args.edition or settings.default_edition
-    organisation = await service.organisation(args.org or settings.default_organisation, edition)
+    reference = args.org or settings.default_organisation
+    try:
+        found = await _matching(service, reference)
+    except UsageError as exc:
+        console.print(Text(str(exc), style="bold red"))
+        return 1
+    if not found and reference.strip().lower().startswith("id:"):
+        console.print(Text(f"No organisation has the id {reference!r}.", style="bold red"))
+        return 1
+    organisation = found[0] if found else await service.organisation(reference, edition)
     if args.edition and organisation.edition != args.edition:
         console.print(
             Text(

@@ -1,8 +1,17 @@
-"""Signed links to an organisation's full plan as a Word document, for digests on any channel.
+"""Links to an organisation's full plan as a Word document, for digests on any channel.
 
-A digest in Slack, Teams or the outbox carries a link like `PUBLIC_URL/plans/<token>.docx`;
-the token names the organisation and an expiry, signed with PLAN_LINK_SECRET (HMAC-SHA256),
-so it cannot be changed to reach another school's plan and stops working after two weeks.
+A digest in Slack, Teams or the outbox carries a link like `PUBLIC_URL/plans/<token>.docx`.
+Each link is a row (`plan_links`): the school it opens, who or where it was issued to,
+when it expires (two weeks), whether it was revoked, how often and when it was last used.
+The token is HMAC-SHA256(PLAN_LINK_SECRET, a random nonce kept with the row), and the row
+is found by the token's SHA-256 hash: the database alone, or the secret alone, opens
+nothing, and a token names no school, so changing one reaches no other school's plan.
+`careers-bot links list` and `links revoke` show and stop them; deleting the school
+deletes its links.
+
+Links of the earlier form (`<organisation id>.<expiry>.<signature>`, signed only) are
+refused (410) with a message that the next digest has a new link: they cannot be revoked,
+and they named a school by its id.
 """
 
 from __future__ import annotations
@@ -10,47 +19,99 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import models as m
+from storage import repo
 
 VALID_FOR = timedelta(days=14)
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+OLD_TOKEN = re.compile(r"^\d+\.\d+\.[A-Za-z0-9_-]+$")  # signed links before migration 0007
+
+log = logging.getLogger("careers_bot.plan_links")
+
+# The session a digest is built in, the organisation, the moment -> the link's URL.
+PlanLinkIssuer = Callable[[AsyncSession, int, datetime], Awaitable[str]]
 
 
-class BadLink(Exception):
-    """Forged, malformed or expired: the message says which."""
+def token_of(secret: str, nonce: str) -> str:
+    digest = hmac.new(secret.encode(), nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _signature(secret: str, payload: str) -> str:
-    digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
+def hash_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign(secret: str, organisation_id: int, now: datetime) -> str:
-    payload = f"{organisation_id}.{int((now + VALID_FOR).timestamp())}"
-    return f"{payload}.{_signature(secret, payload)}"
+def url_of(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/plans/{token}.docx"
 
 
-def verify(secret: str, token: str, now: datetime) -> int:
-    """The organisation a token is for; BadLink if it was changed or has expired."""
-    try:
-        organisation, expires, signature = token.split(".")
-        payload = f"{int(organisation)}.{int(expires)}"
-    except ValueError as exc:
-        raise BadLink("malformed") from exc
-    if not hmac.compare_digest(signature, _signature(secret, payload)):
-        raise BadLink("forged")
-    if now.timestamp() > int(expires):
-        raise BadLink("expired")
-    return int(organisation)
+async def issue(
+    session: AsyncSession,
+    secret: str,
+    public_url: str,
+    organisation_id: int,
+    now: datetime,
+    *,
+    purpose: str,
+    issued_to: str,
+    person_id: int | None = None,
+) -> tuple[m.PlanLink, str]:
+    """The link for `purpose` (recorded now, or the one recorded before) and its URL."""
+    nonce = secrets.token_urlsafe(32)
+    token = token_of(secret, nonce)
+    link = await repo.issue_plan_link(
+        session,
+        organisation_id=organisation_id,
+        purpose=purpose,
+        issued_to=issued_to,
+        nonce=nonce,
+        token_hash=hash_of(token),
+        now=now,
+        expires_at=now + VALID_FOR,
+        person_id=person_id,
+    )
+    return link, url_of(public_url, token_of(secret, link.nonce))
 
 
-def url(public_url: str, secret: str, organisation_id: int, now: datetime) -> str:
-    return f"{public_url.rstrip('/')}/plans/{sign(secret, organisation_id, now)}.docx"
+def digest_issuer(secret: str, public_url: str) -> PlanLinkIssuer:
+    """How the weekly digest links to the plan: one link per school and week, issued to the
+    digest's channel. The scheduler rebuilds a week's digest on every sweep (its delivery is
+    recorded once), so the same week asks again and gets the same link."""
+
+    async def plan_link(session: AsyncSession, organisation_id: int, now: datetime) -> str:
+        year, week, _ = now.isocalendar()
+        refs = await repo.conversation_refs(session, organisation_id, kind="channel")
+        where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
+        _, url = await issue(
+            session,
+            secret,
+            public_url,
+            organisation_id,
+            now,
+            purpose=f"digest:{year}-W{week:02d}",
+            issued_to=f"weekly digest ({where})"[:200],
+        )
+        return url
+
+    return plan_link
 
 
 async def download(request: web.Request) -> web.Response:
-    """GET /plans/{token}.docx: the organisation's latest plan, built now."""
+    """GET /plans/{token}.docx: the organisation's latest plan, built now.
+
+    Unknown token 403 (a deleted school's links are deleted with it, so they are unknown
+    too), an earlier signed link, an expired or a revoked one 410 with the reason, a school
+    with no plan yet 404. Each use is counted and logged by link and school, never by token.
+    """
     from bot import exports
     from bot.keys import SERVICE, SETTINGS
 
@@ -58,18 +119,36 @@ async def download(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     if not settings.plan_link_secret:
         raise web.HTTPNotFound()
-    try:
-        organisation_id = verify(
-            settings.plan_link_secret, request.match_info["token"], service.clock()
+    token = request.match_info["token"]
+    if OLD_TOKEN.match(token):
+        raise web.HTTPGone(
+            text="This link is from an earlier version and no longer opens the plan: "
+            "the next digest has a new one."
         )
-    except BadLink as exc:
-        if str(exc) == "expired":
-            raise web.HTTPGone(
-                text="This link has expired: the next digest has a new one."
-            ) from exc
-        raise web.HTTPForbidden(text="This is not a valid plan link.") from exc
+    now = service.clock()
+    link = None
+    if TOKEN.match(token):
+        async with service.db.transaction() as session:
+            link = await repo.plan_link_by_hash(session, hash_of(token))
+            if link is not None and link.revoked_at is None and now <= link.expires_at:
+                await repo.record_plan_link_use(session, link.id, now)
+    if link is None:
+        log.warning("plan link refused: unknown token")
+        raise web.HTTPForbidden(text="This is not a valid plan link.")
+    if link.revoked_at is not None:
+        log.warning(
+            "plan link %s (organisation %s) refused: revoked", link.id, link.organisation_id
+        )
+        raise web.HTTPGone(
+            text="This link was withdrawn by the school's administrator: "
+            "ask them for the plan, or wait for the next digest."
+        )
+    if now > link.expires_at:
+        log.info("plan link %s (organisation %s) refused: expired", link.id, link.organisation_id)
+        raise web.HTTPGone(text="This link has expired: the next digest has a new one.")
+    log.info("plan link %s used (organisation %s)", link.id, link.organisation_id)
     try:
-        document = await service.plan_document(organisation_id)
+        document = await service.plan_document(link.organisation_id)
     except LookupError as exc:
         raise web.HTTPNotFound(text="There is no plan yet.") from exc
     data = exports.export(document, "docx")

@@ -238,7 +238,9 @@ class ReviewService:
         if review is None and not isinstance(what, OpenReview):
             review = await repo.latest_review(session, organisation.id, lock=True)
         review_id = review.id if review is not None else None
-        if inbound.key is not None and not await repo.claim_input(session, inbound.key, review_id):
+        if inbound.key is not None and not await repo.claim_input(
+            session, inbound.key, review_id, organisation.id
+        ):
             return TurnResult(review_id, [], duplicate=True)
         if person is None:  # first contact: the person is made now
             person = await repo.person_for_identity(

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -76,8 +76,9 @@ class Dispatcher:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}")
     # Held while a sweep runs, so shutdown waits for it instead of cutting it off mid-send.
     running: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # organisation id, now -> a signed link to the full plan (None: the digest says how to ask)
-    plan_link: Callable[[int, datetime], str] | None = None
+    # session, organisation id, now -> a recorded link to the full plan (bot/plan_links;
+    # None: the digest says how to ask)
+    plan_link: Callable[[AsyncSession, int, datetime], Awaitable[str]] | None = None
 
     @property
     def db(self) -> Database:
@@ -258,7 +259,7 @@ class Dispatcher:
             in_progress=in_progress,
         )
         pointer = (
-            msg.DIGEST_PLAN_LINK.format(url=self.plan_link(organisation.id, as_of))
+            msg.DIGEST_PLAN_LINK.format(url=await self.plan_link(session, organisation.id, as_of))
             if self.plan_link
             else msg.DIGEST_PLAN_HINT
         )

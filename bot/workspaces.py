@@ -141,7 +141,11 @@ class WorkspaceService:
             person_id = await self._remember(
                 session, organisation, who, conversation, person, named
             )
-            first = await repo.claim_input(session, welcome_key, None) if welcome_key else False
+            first = (
+                await repo.claim_input(session, welcome_key, None, organisation.id)
+                if welcome_key
+                else False
+            )
             return Arrival(organisation, person_id, first)
 
     async def organisation(self, organisation_id: int) -> Organisation | None:

@@ -75,7 +75,12 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disconnected_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __table_args__ = (CheckConstraint("edition IN ('school', 'college')", name="edition"),)
+    # Ids are never reused (SQLite AUTOINCREMENT, migration 0007): a deleted school's id,
+    # in an old link, key or message, can never name another school.
+    __table_args__ = (
+        CheckConstraint("edition IN ('school', 'college')", name="edition"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Person(Base):
@@ -93,6 +98,8 @@ class Person(Base):
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"
     )
+
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy's own shape)
 
 
 class Identity(Base):
@@ -142,6 +149,7 @@ class Review(Base):
 
     __table_args__ = (
         Index("ix_reviews_organisation_number", "organisation_id", "number", unique=True),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -293,6 +301,7 @@ class Action(Base):
             "status IN ('not_started', 'in_progress', 'done', 'dropped')", name="status"
         ),
         CheckConstraint("target_level IS NULL OR target_level > current_level", name="target"),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -428,6 +437,7 @@ class Delivery(Base):
             "status IN ('pending', 'claimed', 'sent', 'failed', 'dropped')", name="status"
         ),
         Index("ix_deliveries_ready", "status", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -440,6 +450,11 @@ class HandledInput(Base):
     key: Mapped[str] = mapped_column(String(300), unique=True)
     review_id: Mapped[int | None] = mapped_column(
         ForeignKey("reviews.id", ondelete="CASCADE"), default=None
+    )
+    # The school it was for, so that deleting the school erases its keys even where no
+    # review was open (a welcome, a first message); None for keys recorded before 0007.
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), default=None, index=True
     )
     handled_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # pruned by age
 
@@ -485,3 +500,40 @@ class BotMessage(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("channel", "conversation_id", "review_id", "statement_id"),)
+
+
+class PlanLink(Base):
+    """A link to a school's plan as a Word document (`/plans/<token>.docx`), as issued.
+
+    The token is never stored: it is HMAC-SHA256(PLAN_LINK_SECRET, `nonce`), a random
+    nonce, and the link is found again by the token's SHA-256 hash. Neither the database
+    alone nor the secret alone opens a plan. A link belongs to one school, is issued for a
+    person or a place (`issued_to`: the digest's channel), expires, can be revoked, and
+    counts its uses.
+    """
+
+    __tablename__ = "plan_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    issued_to: Mapped[str] = mapped_column(String(200))
+    # What the link was issued for ("digest:2025-W10"): one link per school and purpose, so
+    # a digest rebuilt on every sweep of its week carries the same link (see bot/plan_links).
+    purpose: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    uses: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "purpose"),
+        {"sqlite_autoincrement": True},
+    )

@@ -35,6 +35,28 @@ async def find_organisations(session: AsyncSession, name: str) -> list[m.Organis
     return list(result)
 
 
+def organisation_id_of(reference: str) -> int | None:
+    """The id an admin typed (`12` or `id:12`), or None for a name."""
+    text = reference.strip()
+    text = text[3:].strip() if text.lower().startswith("id:") else text
+    return int(text) if text.isdecimal() else None
+
+
+async def organisations_matching(session: AsyncSession, reference: str) -> list[m.Organisation]:
+    """Every organisation an admin's `--org` may mean: `id:12` only that id; `12` that id and
+    any school called "12"; anything else the schools of that name. More than one is for
+    the caller to refuse, never to pick from."""
+    wanted = organisation_id_of(reference)
+    by_name = (
+        []
+        if reference.strip().lower().startswith("id:")
+        else await find_organisations(session, reference)
+    )
+    by_id = await session.get(m.Organisation, wanted) if wanted is not None else None
+    found = {o.id: o for o in [*([by_id] if by_id else []), *by_name]}
+    return [found[key] for key in sorted(found)]
+
+
 async def create_organisation(
     session: AsyncSession, name: str, edition: str, timezone: str = "Europe/London"
 ) -> m.Organisation:
@@ -953,15 +975,19 @@ async def replace_term_dates(
 # ----- idempotency -------------------------------------------------------------------------
 
 
-async def claim_input(session: AsyncSession, key: str, review_id: int | None) -> bool:
+async def claim_input(
+    session: AsyncSession, key: str, review_id: int | None, organisation_id: int | None = None
+) -> bool:
     """Record a delivery key; False if it was handled before (a retry or a double click).
 
-    One statement (INSERT ... ON CONFLICT DO NOTHING) on both databases, no savepoint."""
+    One statement (INSERT ... ON CONFLICT DO NOTHING) on both databases, no savepoint. The
+    school is kept with the key so that deleting the school erases it."""
     insert = (
         postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     )(m.HandledInput)
+    values = {"key": key, "review_id": review_id, "organisation_id": organisation_id}
     result = await session.execute(
-        insert.values(key=key, review_id=review_id, handled_at=m.utcnow()).on_conflict_do_nothing(
+        insert.values(**values, handled_at=m.utcnow()).on_conflict_do_nothing(
             index_elements=["key"]
         )
     )
@@ -1161,9 +1187,56 @@ async def all_organisations(session: AsyncSession) -> list[m.Organisation]:
     return list(await session.scalars(select(m.Organisation).order_by(m.Organisation.id)))
 
 
-async def delete_organisation(session: AsyncSession, organisation: m.Organisation) -> None:
-    """Everything the organisation owns goes with it (ON DELETE CASCADE)."""
+@dataclass(frozen=True)
+class Erased:
+    """What deleting an organisation removed beyond its own rows (for the admin's message)."""
+
+    slack_workspaces: list[str]  # whose installation (bot token) was removed
+    shared_workspaces: list[str]  # kept: another organisation still uses them
+
+
+async def delete_organisation(session: AsyncSession, organisation: m.Organisation) -> Erased:
+    """Erase everything that names the organisation.
+
+    Its own rows go by ON DELETE CASCADE (people and identities, reviews and answers,
+    actions, deliveries, chat links and conversation references, bot messages, input keys,
+    plan links). Slack's installation and bot rows (slack_sdk's tables, holding the bot
+    token) name no organisation, only a workspace: those of each Slack workspace the
+    organisation is linked to are deleted too, unless another organisation is still linked
+    to that workspace (a trust's schools sharing one workspace): the installation is theirs
+    as much as its, and the last school's deletion removes it.
+    """
+    links = await links_of_organisation(session, organisation.id)
+    erased: list[str] = []
+    shared: list[str] = []
+    for workspace in sorted({link.workspace for link in links if link.channel == "slack"}):
+        others = await session.scalar(
+            select(func.count())
+            .select_from(m.ChatLink)
+            .where(
+                m.ChatLink.channel == "slack",
+                m.ChatLink.workspace == workspace,
+                m.ChatLink.organisation_id != organisation.id,
+            )
+        )
+        if others:
+            shared.append(workspace)
+            continue
+        for name in (m.SLACK_INSTALLATIONS, m.SLACK_BOTS):
+            table = m.Base.metadata.tables[name]
+            await session.execute(
+                delete(table).where(
+                    (table.c.team_id == workspace)
+                    | (table.c.team_id.is_(None) & (table.c.enterprise_id == workspace))
+                )
+            )
+        erased.append(workspace)
+    # Cascades need foreign keys on; a key recorded before migration 0007 knows no school.
+    await session.execute(
+        delete(m.HandledInput).where(m.HandledInput.organisation_id == organisation.id)
+    )
     await session.execute(delete(m.Organisation).where(m.Organisation.id == organisation.id))
+    return Erased(erased, shared)
 
 
 # ----- chat identities and organisation settings (Teams adapter) ---------------------------
@@ -1420,3 +1493,80 @@ async def remember_bot_messages(
             )
         )
     await session.flush()
+
+
+# ----- plan links --------------------------------------------------------------------------
+
+
+async def issue_plan_link(
+    session: AsyncSession,
+    *,
+    organisation_id: int,
+    purpose: str,
+    issued_to: str,
+    nonce: str,
+    token_hash: str,
+    now: datetime,
+    expires_at: datetime,
+    person_id: int | None = None,
+) -> m.PlanLink:
+    """The organisation's link for `purpose`, recorded now unless it was already: asked
+    again (a digest rebuilt on the next sweep of its week), the first one is returned."""
+    insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )(m.PlanLink)
+    await session.execute(
+        insert.values(
+            organisation_id=organisation_id,
+            purpose=purpose,
+            issued_to=issued_to,
+            nonce=nonce,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
+            person_id=person_id,
+            uses=0,
+        ).on_conflict_do_nothing(index_elements=["organisation_id", "purpose"])
+    )
+    link = await session.scalar(
+        select(m.PlanLink)
+        .where(m.PlanLink.organisation_id == organisation_id, m.PlanLink.purpose == purpose)
+        .execution_options(populate_existing=True)
+    )
+    assert link is not None
+    return link
+
+
+async def plan_link_by_hash(session: AsyncSession, token_hash: str) -> m.PlanLink | None:
+    return await session.scalar(select(m.PlanLink).where(m.PlanLink.token_hash == token_hash))
+
+
+async def record_plan_link_use(session: AsyncSession, link_id: int, now: datetime) -> None:
+    """Count a download (one UPDATE: two downloads at once both count)."""
+    await session.execute(
+        update(m.PlanLink)
+        .where(m.PlanLink.id == link_id)
+        .values(uses=m.PlanLink.uses + 1, last_used_at=now)
+    )
+
+
+async def plan_links_of(session: AsyncSession, organisation_id: int) -> list[m.PlanLink]:
+    rows = await session.scalars(
+        select(m.PlanLink)
+        .where(m.PlanLink.organisation_id == organisation_id)
+        .order_by(m.PlanLink.id)
+    )
+    return list(rows)
+
+
+async def revoke_plan_links(
+    session: AsyncSession, organisation_id: int, now: datetime, link_id: int | None = None
+) -> int:
+    """Revoke one of the organisation's links (`link_id`), or all of them; how many were
+    still unrevoked. A link id of another organisation revokes nothing."""
+    query = update(m.PlanLink).where(
+        m.PlanLink.organisation_id == organisation_id, m.PlanLink.revoked_at.is_(None)
+    )
+    if link_id is not None:
+        query = query.where(m.PlanLink.id == link_id)
+    return rowcount(await session.execute(query.values(revoked_at=now)))

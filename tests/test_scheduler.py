@@ -302,9 +302,11 @@ async def test_digest_contents(database: Database, school: MaturityModel) -> Non
         )
     slack = Recorder()
     run = dispatcher(database, slack)
-    run.plan_link = lambda organisation, now: (
-        f"https://bot.example/plans/{organisation}-{now:%Y%m%d}.docx"
-    )
+
+    async def plan_link(_session: object, organisation: int, now: datetime) -> str:
+        return f"https://bot.example/plans/{organisation}-{now:%Y%m%d}.docx"
+
+    run.plan_link = plan_link
     await run.run(london("2025-03-03T08:00"))  # Monday of HT4: the HT3 deadlines have passed
     digests = [(c, n, chart) for c, n, chart in slack.sent if n.kind == "digest"]
     assert len(digests) == 1
