@@ -1,7 +1,9 @@
 """The slack_bolt `AsyncApp` behind `POST /slack/events`, its Web API client and its listeners.
 
 Bolt verifies each request's signature and age (401 otherwise, before anything else runs),
-authorises it (one bot token, or the OAuth installation kept in our database), and, with
+authorises it (one bot token, or the OAuth installation kept in our database; either way
+`auth.test` is called once per token, not per request, and a rate-limited `auth.test` is a
+500 that Slack retries, never a 200 with nothing done), and, with
 `process_before_response=False`, sends the HTTP response as soon as a listener calls `ack()`;
 the rest of the listener runs afterwards. Every listener therefore acknowledges first, and
 only forms that may be refused (they answer with field errors) do quick database work first.
@@ -22,7 +24,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -132,6 +137,83 @@ class SingleWorkspace:
             log.warning("refused a request from team %s: this bot serves %s", team_id, own.team_id)
             return None
         return own
+
+
+class SlackBusy(Exception):
+    """`auth.test` was rate-limited or failed on Slack's side: the request is answered with a
+    500 (Bolt's answer to an error before any listener), so Slack retries an event and shows
+    the person that a command or a button failed, instead of a 200 with nothing done."""
+
+
+class _AuthTestOnly:
+    """What Bolt's authorisation calls on `context.client` (only `auth_test`): a client that
+    never waits out a rate limit (this runs before the acknowledgement) and reports Slack
+    being busy as `SlackBusy`, which Bolt does not mistake for a revoked token."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def auth_test(self, *, token: str) -> Any:
+        try:
+            return await self.client.auth_test(token=token)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            if status == 429 or status >= 500:
+                raise SlackBusy(f"auth.test answered {status}") from exc
+            raise  # invalid_auth and the like: Bolt treats the installation as gone
+
+
+class Installations(AsyncInstallationStoreAuthorize):
+    """Bolt's own authorisation from the installation store, with its result cache on: one
+    `auth.test` per installed bot token for the life of the process, not one per request.
+
+    The cache is keyed by token and looked up only after the store has found the token, so
+    an uninstalled workspace (its rows deleted) is refused at once, and a reinstall (a new
+    token) is checked afresh."""
+
+    def __init__(self, settings: Settings, store: AsyncInstallationStore) -> None:
+        super().__init__(
+            logger=logging.getLogger("careers_bot.slack.bolt"),
+            installation_store=store,
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            cache_enabled=True,
+            client=make_client(settings),  # token rotation, if ever turned on
+        )
+        self.checker = _AuthTestOnly(
+            AsyncWebClient(
+                base_url=settings.slack_api_url,
+                timeout=5,
+                retry_handlers=[AsyncConnectionErrorRetryHandler()],
+            )
+        )
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        # Bolt calls `context.client.auth_test(token=...)`; the listeners' client is put back.
+        client = context.get("client")
+        context["client"] = self.checker
+        try:
+            return await super().__call__(
+                context=context,
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_id=user_id,
+                actor_enterprise_id=actor_enterprise_id,
+                actor_team_id=actor_team_id,
+                actor_user_id=actor_user_id,
+            )
+        finally:
+            context["client"] = client
 
 
 @dataclass
@@ -248,6 +330,7 @@ def build(
             ),
         )
         kwargs["installation_store"] = store
+        kwargs["authorize"] = Installations(settings, store)
     else:
         kwargs["authorize"] = SingleWorkspace(settings).function()
     app = AsyncApp(
