@@ -87,7 +87,7 @@ async def send(url: str, api_url: str) -> None:
     database = Database(url)
     dispatcher = Dispatcher(
         ReviewService(database, lambda: datetime.now(UTC)),
-        {"slack": SlackNotifier(stub_bot(api_url))},  # type: ignore[dict-item]
+        {"slack": SlackNotifier(stub_bot(api_url))},
         clock=lambda: datetime.now(UTC),
         lease=timedelta(seconds=LEASE_SECONDS),
     )
