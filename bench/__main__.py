@@ -4,13 +4,15 @@
 - sql:   SQL statements and transactions per kind of turn (service and Slack HTTP)
 - slack: Slack reply latency, lost answers and CPU per turn under 1/50/200 users,
          against a bare Bolt app in the same run
+- faults: reminders and digests through kill -9, a locked database, Slack 429/500s and two
+         replicas: messages lost and doubled per target
 """
 
 import sys
 
-from bench import slack, sql, turns
+from bench import faults, slack, sql, turns
 
-COMMANDS = {"turns": turns.main, "sql": sql.main, "slack": slack.main}
+COMMANDS = {"turns": turns.main, "sql": sql.main, "slack": slack.main, "faults": faults.main}
 
 if __name__ == "__main__":
     name, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])

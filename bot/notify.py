@@ -11,7 +11,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from storage.models import ConversationRef
 from workflows.notices import Notice
@@ -22,13 +23,29 @@ class DeliveryError(Exception):
 
 
 class Notifier(Protocol):
-    """Sends a notice to one stored conversation (a DM or a channel) on one chat service."""
+    """Sends a notice to one stored conversation (a DM or a channel) on one chat service.
+
+    `key` is the delivery's key: a channel that can carry it with the message (Slack's
+    message metadata) does, so that a later attempt can find the message. Returns the
+    message's id on the service (Slack's ts, Teams' activity id) when it has one."""
 
     channel: str
 
     async def send(
-        self, conversation: ConversationRef, notice: Notice, chart: bytes | None
-    ) -> None: ...
+        self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+    ) -> str | None: ...
+
+
+@runtime_checkable
+class Searchable(Protocol):
+    """A Notifier that can look in a conversation for a message it sent (Slack can, from
+    its history; a Teams bot cannot read a chat's history)."""
+
+    async def find(self, conversation: ConversationRef, key: str, since: datetime) -> str | None:
+        """The id of the message carrying `key` sent since `since`, or None if there is none
+        (or the conversation cannot be searched); raises DeliveryError if the look-up failed
+        and should be tried again later."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,17 @@ module-level async function that takes an id and triggers a sweep. A sweep works
 due from our own tables (workflows/reminders.py, workflows/digest.py), records each item under
 a unique key, claims it with a lease, sends it, and marks it sent: two `serve` processes on
 one database send each item once.
+
+Leases are short and renewed while a claim is being sent (a heartbeat), on the Dispatcher's
+`clock` (the real one, as the service's), never on a sweep's `as_of`; each conversation of a
+delivery is recorded on its own, and a retry sends only to those not yet sent. What exactly
+is guaranteed is in docs/delivery.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import uuid
@@ -24,7 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notify import DeliveryError, Notifier, Pacer
+from bot.notify import DeliveryError, Notifier, Pacer, Searchable
 from bot.reviews import ReviewService, action_view
 from model_data import load_model
 from storage import deliveries, repo
@@ -50,7 +56,14 @@ class Waiting(DeliveryError):
     """Not sent yet, and not a failure: tried again later (until stale), like a failed send."""
 
 
+class LeaseLost(DeliveryError):
+    """Another worker took this claim over (ours ran out): send nothing more for it."""
+
+
 HANDLED_INPUTS_KEPT = timedelta(days=30)  # far longer than any chat service's retries
+# A message found in a conversation's history counts from this long before the attempt that
+# may have sent it: our clock and the chat service's may differ a little.
+LOOKUP_MARGIN = timedelta(minutes=2)
 
 
 @dataclass
@@ -79,6 +92,14 @@ class Dispatcher:
     # session, organisation id, now -> a recorded link to the full plan (bot/plan_links;
     # None: the digest says how to ask)
     plan_link: Callable[[AsyncSession, int, datetime], Awaitable[str]] | None = None
+    # The real clock for leases and attempts (the service's unless given): a sweep's `as_of`
+    # says what is due, and may be any moment (a test, `remind --as-of`).
+    clock: Callable[[], datetime] | None = None
+    lease: timedelta = deliveries.LEASE
+    batch: int = deliveries.CLAIM_BATCH
+
+    def now(self) -> datetime:
+        return (self.clock or self.service.clock)()
 
     @property
     def db(self) -> Database:
@@ -341,17 +362,49 @@ class Dispatcher:
     # ----- delivering ---------------------------------------------------------------------
 
     async def deliver(self, as_of: datetime, report: Report | None = None) -> Report:
-        """Claim what is ready, send it, mark it; failures wait for the next run with backoff."""
+        """Claim what is ready a few at a time, send it, mark it; failures wait for the next
+        run with backoff. The claims are renewed while they are being sent."""
         report = report or Report()
         async with self.db.transaction() as session:
-            report.dropped += await deliveries.drop_stale(session, as_of)
+            report.dropped += await deliveries.drop_stale(session, as_of, self.now())
         while True:
             async with self.db.transaction() as session:
-                batch = await deliveries.claim(session, self.worker, as_of)
+                batch = await deliveries.claim(
+                    session, self.worker, as_of, self.batch, self.now(), self.lease
+                )
             if not batch:
                 return report
-            for delivery in batch:
-                await self._send_one(delivery, as_of, report)
+            async with self._renewing([d.id for d in batch]):
+                for delivery in batch:
+                    await self._send_one(delivery, as_of, report)
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, ids: list[int]) -> AsyncIterator[None]:
+        """A heartbeat: the lease of these claims is renewed every third of its length."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.lease.total_seconds() / 3)
+                try:
+                    async with self.db.transaction() as session:
+                        held = await deliveries.renew(
+                            session, ids, self.worker, self.now(), self.lease
+                        )
+                except Exception as exc:  # a busy database: the next beat tries again
+                    log.warning("renewing claims %s failed: %s", ids, exc)
+                    continue
+                lost = set(ids) - held
+                ids[:] = [i for i in ids if i in held]  # done (marked) or taken over
+                if lost:
+                    log.debug("no longer holding %s", sorted(lost))
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _send_one(self, delivery: m.Delivery, as_of: datetime, report: Report) -> None:
         notice = Notice.from_payload(delivery.payload)
@@ -382,12 +435,9 @@ class Dispatcher:
                 raise DeliveryError(f"no {', '.join(missing)} sender in this process")
             if in_chat and delivery.kind == "digest" and not targets and not skipped:
                 raise Waiting("waiting for the SLT channel ('digest here' or set-up)")
-            chart = await self._chart(delivery) if notice.attach_chart and targets else None
             sent_to: list[deliveries.SentTo] = []
-            for target in targets:
-                await self.pacer.wait(target.channel, target.conversation_id)
-                await self.notifiers[target.channel].send(target, notice, chart)
-                sent_to.append({"channel": target.channel, "conversation": target.conversation_id})
+            if targets:
+                sent_to = await self._send_targets(delivery, targets, notice)
             sent_to.extend(
                 {"channel": t.channel, "conversation": t.conversation_id, "skipped": "disconnected"}
                 for t in skipped
@@ -400,6 +450,8 @@ class Dispatcher:
             async with self.db.transaction() as session:
                 if await deliveries.mark_sent(session, delivery.id, self.worker, as_of, sent_to):
                     report.sent += 1
+        except LeaseLost as exc:  # another worker has it now: nothing to mark
+            log.warning("delivery %s (%s): %s", delivery.id, delivery.key, exc)
         except Exception as exc:  # a failed send is retried later; it never stops the sweep
             if isinstance(exc, Waiting):
                 log.info("delivery %s (%s): %s", delivery.id, delivery.key, exc)
@@ -412,6 +464,64 @@ class Dispatcher:
                 await deliveries.mark_failed(
                     session, delivery.id, self.worker, as_of, delivery.attempts, str(exc)
                 )
+
+    async def _send_targets(
+        self, delivery: m.Delivery, targets: list[m.ConversationRef], notice: Notice
+    ) -> list[deliveries.SentTo]:
+        """Send to each target not yet sent, each on its own record; raises DeliveryError
+        naming those that failed (the others stay sent: a retry skips them)."""
+        wanted = [(t.channel, t.conversation_id) for t in targets]
+        async with self.db.transaction() as session:
+            rows = await deliveries.targets(session, delivery.id, wanted)
+        by_place = {(r.channel, r.conversation_id): r for r in rows}
+        chart = None
+        if notice.attach_chart and any(by_place[w].status != "sent" for w in wanted):
+            chart = await self._chart(delivery)
+        failures: list[str] = []
+        for target in targets:
+            row = by_place[(target.channel, target.conversation_id)]
+            if row.status == "sent":
+                continue
+            try:
+                message_id = await self._send_target(delivery, row, target, notice, chart)
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                failures.append(f"{target.channel} {target.conversation_id}: {exc}")
+                async with self.db.transaction() as session:
+                    await deliveries.target_failed(session, row.id, str(exc))
+                continue
+            async with self.db.transaction() as session:
+                await deliveries.target_sent(session, row.id, self.now(), message_id)
+            row.status = "sent"
+        if failures:
+            raise DeliveryError("; ".join(failures))
+        return [
+            {"channel": r.channel, "conversation": r.conversation_id}
+            for r in rows
+            if r.status == "sent"
+        ]
+
+    async def _send_target(
+        self,
+        delivery: m.Delivery,
+        row: m.DeliveryTarget,
+        target: m.ConversationRef,
+        notice: Notice,
+        chart: bytes | None,
+    ) -> str | None:
+        """One conversation: an attempt that may have been cut off is looked for first."""
+        notifier = self.notifiers[target.channel]
+        if row.attempts > 0 and row.attempted_at is not None and isinstance(notifier, Searchable):
+            found = await notifier.find(target, delivery.key, row.attempted_at - LOOKUP_MARGIN)
+            if found is not None:
+                log.info("delivery %s was already in %s", delivery.key, target.conversation_id)
+                return found
+        async with self.db.transaction() as session:
+            if not await deliveries.begin_target(session, row.id, self.worker, self.now()):
+                raise LeaseLost("the claim was taken over by another worker")
+        await self.pacer.wait(target.channel, target.conversation_id)
+        return await notifier.send(target, notice, chart, key=delivery.key)
 
     async def _chart(self, delivery: m.Delivery) -> bytes | None:
         try:

@@ -3,6 +3,11 @@
 Portable SQL: the claim is one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
 RETURNING id`. PostgreSQL skips rows another claimer holds; SQLite ignores FOR UPDATE, but
 every transaction there starts with BEGIN IMMEDIATE (storage.db), so claimers queue instead.
+
+Leases are short and measured on the real clock (`lease_now`), not on the sweep's `as_of`
+(which is what is due, and may be any moment in a test or a send by hand): the holder
+renews them while it sends, so a crashed worker's claims are taken over within LEASE.
+Each conversation a delivery goes to is a `DeliveryTarget` row of its own (docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rowcount
-from storage.models import Delivery, Organisation
+from storage.models import Delivery, DeliveryTarget, Organisation
 
-LEASE = timedelta(minutes=5)
+# Long enough for a few sends and a renewal's round trip; short enough that a crashed
+# worker's claims go out again within seconds. The holder renews it every LEASE / 3.
+LEASE = timedelta(seconds=30)
+CLAIM_BATCH = 5  # small, so one worker never holds many rows while it sends
 MAX_ATTEMPTS = 8
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 
@@ -65,15 +73,20 @@ async def record(
     return bool(rowcount(result))
 
 
-async def drop_stale(session: AsyncSession, now: datetime) -> int:
-    """What is no longer worth sending (a superseded reminder, last week's digest) is dropped."""
+async def drop_stale(
+    session: AsyncSession, now: datetime, lease_now: datetime | None = None
+) -> int:
+    """What is no longer worth sending (a superseded reminder, last week's digest) is dropped.
+
+    A claimed one only once its lease (on the real clock, `lease_now`) has run out."""
+    lease_now = lease_now or now
     result = await session.execute(
         update(Delivery)
         .where(
             Delivery.stale_at <= now,
             or_(
                 Delivery.status.in_(["pending", "failed"]),
-                and_(Delivery.status == "claimed", Delivery.lease_until < now),
+                and_(Delivery.status == "claimed", Delivery.lease_until < lease_now),
             ),
         )
         .values(status="dropped", last_error="stale: its moment passed before it could be sent")
@@ -83,13 +96,20 @@ async def drop_stale(session: AsyncSession, now: datetime) -> int:
 
 
 async def claim(
-    session: AsyncSession, worker: str, now: datetime, limit: int = 50
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    limit: int = CLAIM_BATCH,
+    lease_now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> list[Delivery]:
-    """Take up to `limit` ready deliveries for `worker`, with a lease that another can take over.
+    """Take up to `limit` deliveries ready at `now` for `worker`, leased until `lease_now` +
+    `lease`; another worker takes over a claim whose lease ran out (it crashed).
 
     A disconnected school's deliveries are left waiting: they go out if it reconnects before
     they are stale (`drop_stale` drops them otherwise).
     """
+    lease_now = lease_now or now
     disconnected = select(Organisation.id).where(Organisation.disconnected_at.is_not(None))
     ready = (
         select(Delivery.id)
@@ -98,7 +118,7 @@ async def claim(
             Delivery.organisation_id.not_in(disconnected),
             or_(
                 and_(Delivery.status.in_(["pending", "failed"]), Delivery.next_attempt_at <= now),
-                and_(Delivery.status == "claimed", Delivery.lease_until < now),
+                and_(Delivery.status == "claimed", Delivery.lease_until < lease_now),
             ),
         )
         .order_by(Delivery.due_at, Delivery.id)
@@ -111,7 +131,7 @@ async def claim(
         .values(
             status="claimed",
             claimed_by=worker,
-            lease_until=now + LEASE,
+            lease_until=lease_now + lease,
             attempts=Delivery.attempts + 1,
         )
         .returning(Delivery.id)
@@ -127,6 +147,26 @@ async def claim(
         .execution_options(populate_existing=True)
     )
     return list(rows)
+
+
+async def renew(
+    session: AsyncSession,
+    ids: list[int],
+    worker: str,
+    lease_now: datetime,
+    lease: timedelta = LEASE,
+) -> set[int]:
+    """The holder keeps its claims while it sends; the ids it still holds."""
+    if not ids:
+        return set()
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == "claimed")
+        .values(lease_until=lease_now + lease)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return {row[0] for row in result}
 
 
 async def mark_sent(
@@ -147,15 +187,92 @@ async def mark_sent(
 async def mark_failed(
     session: AsyncSession, delivery_id: int, worker: str, now: datetime, attempts: int, error: str
 ) -> None:
-    """Try again later with backoff; after MAX_ATTEMPTS it is dropped with the last error."""
+    """Try again later with backoff; after MAX_ATTEMPTS it is dropped with the last error.
+
+    Only the worker holding the claim: one whose lease was taken over changes nothing."""
     status = "dropped" if attempts >= MAX_ATTEMPTS else "failed"
     delay = BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts else BACKOFF[0]
     await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.claimed_by == worker)
+        .where(
+            Delivery.id == delivery_id, Delivery.claimed_by == worker, Delivery.status == "claimed"
+        )
         .values(
             status=status, next_attempt_at=now + delay, lease_until=None, last_error=error[:2000]
         )
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ----- targets: each conversation of a delivery on its own -----------------------------------
+
+
+async def targets(
+    session: AsyncSession, delivery_id: int, wanted: list[tuple[str, str]] | None = None
+) -> list[DeliveryTarget]:
+    """A delivery's targets in the order they were first recorded; `wanted` (channel,
+    conversation) pairs are recorded first if they are not yet."""
+    if wanted:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [
+            {"delivery_id": delivery_id, "channel": channel, "conversation_id": conversation,
+             "status": "pending", "attempts": 0}
+            for channel, conversation in dict.fromkeys(wanted)
+        ]  # fmt: skip
+        await session.execute(
+            insert(DeliveryTarget)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["delivery_id", "channel", "conversation_id"])
+        )
+    found = await session.scalars(
+        select(DeliveryTarget)
+        .where(DeliveryTarget.delivery_id == delivery_id)
+        .order_by(DeliveryTarget.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(found)
+
+
+async def begin_target(
+    session: AsyncSession, target_id: int, worker: str, lease_now: datetime
+) -> bool:
+    """Note an attempt at one target just before sending; False (send nothing) unless
+    `worker` still holds its delivery's claim."""
+    held = (
+        select(Delivery.id)
+        .where(Delivery.claimed_by == worker, Delivery.status == "claimed")
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(DeliveryTarget)
+        .where(
+            DeliveryTarget.id == target_id,
+            DeliveryTarget.status != "sent",
+            DeliveryTarget.delivery_id.in_(held),
+        )
+        .values(attempts=DeliveryTarget.attempts + 1, attempted_at=lease_now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
+
+
+async def target_sent(
+    session: AsyncSession, target_id: int, at: datetime, message_id: str | None
+) -> None:
+    await session.execute(
+        update(DeliveryTarget)
+        .where(DeliveryTarget.id == target_id)
+        .values(status="sent", sent_at=at, message_id=message_id, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def target_failed(session: AsyncSession, target_id: int, error: str) -> None:
+    await session.execute(
+        update(DeliveryTarget)
+        .where(DeliveryTarget.id == target_id, DeliveryTarget.status != "sent")
+        .values(status="failed", last_error=error[:2000])
         .execution_options(synchronize_session=False)
     )
 

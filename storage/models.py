@@ -441,6 +441,35 @@ class Delivery(Base):
     )
 
 
+class DeliveryTarget(Base):
+    """One conversation a delivery goes to, recorded on its own (migration 0006).
+
+    The truth for "already sent there": a retry after a partial failure sends only to the
+    targets not yet sent. `attempts` > 0 without `sent_at` means an earlier send may have
+    been cut off, so a channel that can search its history (Slack) looks before resending.
+    """
+
+    __tablename__ = "delivery_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))  # slack, teams
+    conversation_id: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    attempted_at: Mapped[datetime | None] = mapped_column(default=None)  # the last attempt began
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    message_id: Mapped[str | None] = mapped_column(String(300), default=None)  # Slack ts, Teams id
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        UniqueConstraint("delivery_id", "channel", "conversation_id"),
+    )
+
+
 class HandledInput(Base):
     """Idempotency: a delivery (Slack event id, Teams activity id) is applied once only."""
 

@@ -26,7 +26,7 @@ from aiohttp import WSMsgType, web
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0CAREERS"
-JSON_FIELDS = {"blocks", "view", "files", "attachments"}
+JSON_FIELDS = {"blocks", "view", "files", "attachments", "metadata"}
 
 
 @dataclass
@@ -96,6 +96,9 @@ class MockSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        # method -> seconds to hold the answer back AFTER doing the work (a slow Slack: the
+        # message is posted, and the caller may die before hearing so)
+        self.delays: dict[str, float] = {}
         self.oauth_install: tuple[str, Team, str] | None = None  # (token, team, installer)
         self._numbers = itertools.count(1)
         self._changed = asyncio.Event()
@@ -235,13 +238,17 @@ class MockSlack:
         else:
             body = handler(params, token)
         self._record(Call(method, params, token, 200, body))
+        if self.delays.get(method):
+            await asyncio.sleep(self.delays[method])
         headers = {}
         if method == "auth.test" and body.get("ok"):
             headers["x-oauth-scopes"] = "chat:write,commands,im:history,im:write,users:read"
         return web.json_response(body, headers=headers)
 
     def _ts(self) -> str:
-        return f"{1_760_000_000 + next(self._numbers)}.000100"
+        """Unique, increasing, and on the real clock (as Slack's are): history is searched
+        from a moment (`oldest`)."""
+        return f"{int(time.time())}.{next(self._numbers):06d}"
 
     def _team(self, token: str | None) -> Team:
         return self.tokens[token or ""]
@@ -272,6 +279,8 @@ class MockSlack:
             "ts": ts,
             "team": self._team(token).id,
         }
+        if isinstance(params.get("metadata"), dict):
+            message["metadata"] = params["metadata"]
         channel = str(params.get("channel"))
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -309,9 +318,26 @@ class MockSlack:
         return {"ok": True, "channel": {"id": channel, "is_channel": True}}
 
     def _conversations_history(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        key = (str(params.get("channel")), str(params.get("latest")))
-        found = [self.messages[key]] if key in self.messages else []
-        return {"ok": True, "messages": found, "has_more": False}
+        """One message (`latest`, inclusive), or the newest since `oldest`, newest first;
+        message metadata only with `include_all_metadata`, as Slack does."""
+        channel = str(params.get("channel"))
+        if params.get("latest"):
+            key = (channel, str(params.get("latest")))
+            found = [self.messages[key]] if key in self.messages else []
+            return {"ok": True, "messages": found, "has_more": False}
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        here = sorted(
+            (m for (c, ts), m in self.messages.items() if c == channel and float(ts) >= oldest),
+            key=lambda m: float(m["ts"]),
+            reverse=True,
+        )
+        with_metadata = str(params.get("include_all_metadata")).lower() in {"1", "true"}
+        shown = [
+            m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+            for m in here[:limit]
+        ]
+        return {"ok": True, "messages": shown, "has_more": len(here) > limit}
 
     def _users_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))

@@ -277,9 +277,10 @@ class Recorder:
         self.sent: list[str] = []
 
     async def send(
-        self, conversation: m.ConversationRef, notice: Notice, chart: bytes | None
-    ) -> None:
+        self, conversation: m.ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+    ) -> str | None:
         self.sent.append(conversation.conversation_id)
+        return None
 
 
 async def test_one_channel_of_a_school_disconnected_leaves_the_other_sending(

@@ -1,10 +1,19 @@
-"""Reminders and digests in Slack: the scheduler's Notifier for conversations on channel "slack"."""
+"""Reminders and digests in Slack: the scheduler's Notifier for conversations on channel "slack".
+
+Each message carries its delivery's key as message metadata, so that a send cut off before
+it was marked (a crash, a lost response) is found in the conversation's history instead of
+being sent again (docs/delivery.md).
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.notify import DeliveryError
 from bot.slack.render import NOTICE_BUTTON, Block, button, escape, header, section
@@ -14,7 +23,17 @@ from workflows.notices import Notice
 if TYPE_CHECKING:
     from bot.slack.bolt import SlackBot
 
+log = logging.getLogger("careers_bot.slack")
+
 CHART_FILENAME = "maturity-profile.png"
+EVENT_TYPE = "careers_bot_delivery"
+HISTORY_LIMIT = 50  # the bot's own recent posts; a DM or an SLT channel is rarely busier
+# Why a conversation cannot be searched at all (so a resend is the only way): said in the log.
+UNSEARCHABLE = {"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"}
+
+
+def metadata(key: str, conversation: str) -> dict[str, Any]:
+    return {"event_type": EVENT_TYPE, "event_payload": {"key": key, "target": conversation}}
 
 
 def notice_blocks(notice: Notice) -> list[Block]:
@@ -40,29 +59,78 @@ class SlackNotifier:
     def __init__(self, bot: SlackBot) -> None:
         self.bot = bot
 
-    async def send(
-        self, conversation: ConversationRef, notice: Notice, chart: bytes | None
-    ) -> None:
+    async def _client(self, conversation: ConversationRef) -> AsyncWebClient:
+        """A client that waits out rate limits (Slack did not take the message) but never
+        resends after a server error or a dropped connection (Slack may have taken it):
+        the scheduler's next attempt looks in the history first."""
         reference = conversation.reference or {}
         token = await self.bot.token_for(
             reference.get("team_id"), reference.get("enterprise_id") or None
         )
         if not token:
             raise DeliveryError(f"no Slack token for team {reference.get('team_id')}")
-        client = self.bot.client(token)
+        return AsyncWebClient(
+            token=token,
+            base_url=self.bot.settings.slack_api_url,
+            session=self.bot.session,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
+
+    async def send(
+        self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+    ) -> str | None:
+        client = await self._client(conversation)
         try:
-            await client.chat_postMessage(
+            response = await client.chat_postMessage(
                 channel=conversation.conversation_id,
                 text=notice.title,
                 blocks=notice_blocks(notice),
                 unfurl_links=False,
+                metadata=metadata(key, conversation.conversation_id) if key else None,
             )
-            if chart is not None:
+        except SlackApiError as exc:
+            raise DeliveryError(f"Slack: {exc.response.get('error', exc)}") from exc
+        except Exception as exc:  # a dropped connection, a timeout: maybe sent, maybe not
+            raise DeliveryError(f"Slack: {type(exc).__name__}: {exc}") from exc
+        ts = str(response.get("ts") or "") or None
+        if chart is not None:
+            # The message is out: a chart that fails is logged, never a reason to send the
+            # message again.
+            try:
                 await client.files_upload_v2(
                     file=chart,
                     filename=CHART_FILENAME,
                     title=notice.title,
                     channel=conversation.conversation_id,
                 )
+            except Exception as exc:
+                log.warning("chart for %s not uploaded: %s", conversation.conversation_id, exc)
+        return ts
+
+    async def find(self, conversation: ConversationRef, key: str, since: datetime) -> str | None:
+        """The ts of the bot's message carrying `key` in this conversation since `since`."""
+        client = await self._client(conversation)
+        try:
+            response = await client.conversations_history(
+                channel=conversation.conversation_id,
+                oldest=f"{since.timestamp():.6f}",
+                limit=HISTORY_LIMIT,
+                include_all_metadata=True,
+            )
         except SlackApiError as exc:
-            raise DeliveryError(f"Slack: {exc.response.get('error', exc)}") from exc
+            error = exc.response.get("error", "")
+            if error in UNSEARCHABLE:
+                log.warning(
+                    "cannot look for %s in %s (%s): sending it again",
+                    key, conversation.conversation_id, error,
+                )  # fmt: skip
+                return None
+            raise DeliveryError(f"Slack history: {error or exc}") from exc
+        except Exception as exc:
+            raise DeliveryError(f"Slack history: {type(exc).__name__}: {exc}") from exc
+        for message in response.get("messages") or []:
+            found = message.get("metadata") or {}
+            payload = found.get("event_payload") or {}
+            if found.get("event_type") == EVENT_TYPE and payload.get("key") == key:
+                return str(message.get("ts"))
+        return None

@@ -200,8 +200,11 @@ class TeamsNotifier:
         self.app = app
 
     async def send(
-        self, conversation: m.ConversationRef, notice: Notice, chart: bytes | None
-    ) -> None:
+        self, conversation: m.ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+    ) -> str | None:
+        """Send, and return the activity id. A Teams bot cannot read a chat's history, so
+        `key` cannot be looked for later: a crash between Teams accepting the message and
+        the scheduler marking it sent means it is sent again (docs/delivery.md)."""
         activity = cards.card_activity(cards.notice_card(notice), notice.title)
         if chart and len(chart) <= MAX_INLINE_IMAGE:
             activity.attachments.append(
@@ -212,6 +215,7 @@ class TeamsNotifier:
                 )
             )
         try:
-            await send_proactive(self.app, conversation, activity)
+            ids = await send_proactive(self.app, conversation, activity)
         except Exception as exc:  # the scheduler retries with backoff
             raise DeliveryError(f"Teams: {type(exc).__name__}: {exc}") from exc
+        return ids[0] if ids else None

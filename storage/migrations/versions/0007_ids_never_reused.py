@@ -1,8 +1,8 @@
 """ids never reused; plan links stored; input keys know their school
 
 Revision ID: 0007
-Revises: 0005
-Create Date: 2026-12-02 10:00:00
+Revises: 0006
+Create Date: 2026-11-30 19:40:00
 
 SQLite reuses the largest rowid once its row is deleted, so a deleted school's id (in a plan
 link, a delivery key, a button) could name the next school created. Organisations, people,
@@ -23,7 +23,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
