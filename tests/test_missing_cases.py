@@ -17,18 +17,19 @@ these check what the bot sent on the channel and what the database holds.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 from slack_mock import MockSlack
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_scheduler import london
 from test_slack import Slack, clock, settings_for, url_of
 from test_slack import mock as mock  # the Slack mock fixture (U_SAM, U_NADIA, ...)
-from test_teams import SAM, User, teams_bot, texts_of
+from test_teams import SAM, User, sam_place, teams_bot, texts_of
 from test_workspaces import no_sleep
 
 from bot.app import NOTIFIERS, SERVICE, init_app
@@ -36,12 +37,12 @@ from bot.config import Settings
 from bot.notify import Pacer
 from bot.reviews import Inbound, ReviewService, Who
 from bot.scheduler import Dispatcher
-from model_data import load_glossary
+from model_data import GlossaryTerm, load_glossary
 from storage import models as m
 from storage.db import Database
 from workflows import messages as msg
 from workflows.inputs import Text
-from workflows.replies import Message
+from workflows.replies import Message, Step
 
 GLOSSARY = load_glossary()
 
@@ -58,7 +59,7 @@ async def slack_app(mock: MockSlack, database: Database) -> AsyncIterator[tuple[
         await server.close()
 
 
-def answer_to(term: Any) -> str:
+def answer_to(term: GlossaryTerm) -> str:
     return msg.GLOSSARY_ANSWER.format(term=term.term, definition=term.definition)
 
 
@@ -92,7 +93,7 @@ async def test_every_alias_answers_through_the_turn_service(database: Database) 
     assert after.answers == before.answers and after.cursors == before.cursors  # only looked
 
 
-def alias_of(term_name: str, alias: str) -> Any:
+def alias_of(term_name: str, alias: str) -> GlossaryTerm:
     term = next(t for t in GLOSSARY.terms if t.term == term_name)
     assert alias in term.aliases and alias.lower() != term.term.lower()
     return term
@@ -148,7 +149,7 @@ async def person_id(database: Database, channel: str, external_id: str) -> int:
             )
         )
     assert found is not None, external_id
-    return found
+    return int(found)
 
 
 async def test_owners_me_and_shared_initials_in_slack(mock: MockSlack, database: Database) -> None:
@@ -253,3 +254,57 @@ async def test_owners_me_and_shared_initials_in_teams(database: Database) -> Non
         assert reminders(SAM) and all("– 1.1 " in t for t in reminders(SAM))
         assert reminders(chosen) and all("– 1.2 " in t for t in reminders(chosen))
         assert reminders(other) == [] and reminders(OTHER_SAM) == []
+
+
+# ----- 3. Teams: a double click is one row -----------------------------------------------------
+
+
+async def responses_for(database: Database, statement_id: str) -> list[tuple[int, int | None]]:
+    """(response id, level) of every response row for a statement, in every review."""
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(m.Response.id, m.Response.level).where(m.Response.statement_id == statement_id)
+        )
+        return [(rid, level) for rid, level in rows]
+
+
+async def changes_of(database: Database, response_id: int) -> int:
+    async with database.transaction() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(m.ResponseChange)
+            .where(m.ResponseChange.response_id == response_id)
+        )
+    return int(count or 0)
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
+async def test_a_double_click_on_a_level_is_one_row_and_one_update(
+    database: Database, at_once: bool
+) -> None:
+    """The same card's "Level 3" pressed twice: two activities (their own ids), one card."""
+    async with teams_bot(Settings(_env_file=None), database) as teams:  # type: ignore[call-arg]
+        connector = teams.mock
+        for line in ["review", "just me"]:
+            await teams.say(line)
+        card = connector.last_card()
+        assert "1.1" in teams.card_texts(card)
+        first = teams.submitted(card, "Level 3")
+        second = teams.submitted(card, "Level 3")  # taken before the card was replaced
+        assert first["id"] != second["id"] and first["value"] == second["value"]
+        mark = connector.mark()
+        if at_once:
+            statuses = list(await asyncio.gather(teams.post(first), teams.post(second)))
+        else:
+            statuses = [await teams.post(first), await teams.post(second)]
+        assert statuses == [201, 201]
+        answered = connector.since(mark)
+        assert [(c.kind, c.activity_id) for c in answered] == [("update", card.activity_id)], [
+            (c.kind, c.text, teams.card_texts(c) if c.card else "") for c in answered
+        ]
+        assert "Level 3 saved for 1.1" in teams.card_texts(card)
+
+        rows = await responses_for(database, "1.1")
+        assert len(rows) == 1 and rows[0][1] == 3, rows
+        assert await changes_of(database, rows[0][0]) <= 1
+        assert (await sam_place(teams)).step is Step.EVIDENCE
