@@ -22,7 +22,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -37,8 +37,8 @@ OLD_TOKEN = re.compile(r"^\d+\.\d+\.[A-Za-z0-9_-]+$")  # signed links before mig
 
 log = logging.getLogger("careers_bot.plan_links")
 
-# The session a digest is built in, the organisation, the moment -> the link's URL.
-PlanLinkIssuer = Callable[[AsyncSession, int, datetime], Awaitable[str]]
+# The session digests are built in, the schools, the moment -> each school's link.
+PlanLinkIssuer = Callable[[AsyncSession, Sequence[int], datetime], Awaitable[dict[int, str]]]
 
 
 def token_of(secret: str, nonce: str) -> str:
@@ -84,25 +84,37 @@ async def issue(
 
 def digest_issuer(secret: str, public_url: str) -> PlanLinkIssuer:
     """How the weekly digest links to the plan: one link per school and week, issued to the
-    digest's channel. The scheduler rebuilds a week's digest on every sweep (its delivery is
-    recorded once), so the same week asks again and gets the same link."""
+    digest's channel, for many schools in a constant number of statements. Asked again in
+    the same week (a digest built by hand, then by the sweep), a school gets the same link."""
 
-    async def plan_link(session: AsyncSession, organisation_id: int, now: datetime) -> str:
+    async def plan_links(
+        session: AsyncSession, organisation_ids: Sequence[int], now: datetime
+    ) -> dict[int, str]:
         year, week, _ = now.isocalendar()
-        refs = await repo.conversation_refs(session, organisation_id, kind="channel")
-        where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
-        _, url = await issue(
-            session,
-            secret,
-            public_url,
-            organisation_id,
-            now,
-            purpose=f"digest:{year}-W{week:02d}",
-            issued_to=f"weekly digest ({where})"[:200],
-        )
-        return url
+        purpose = f"digest:{year}-W{week:02d}"
+        places = await repo.channel_refs_of(session, organisation_ids)
+        wanted = []
+        for organisation_id in organisation_ids:
+            refs = places.get(organisation_id, [])
+            where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
+            nonce = secrets.token_urlsafe(32)
+            wanted.append(
+                {
+                    "organisation_id": organisation_id,
+                    "purpose": purpose,
+                    "issued_to": f"weekly digest ({where})"[:200],
+                    "nonce": nonce,
+                    "token_hash": hash_of(token_of(secret, nonce)),
+                    "created_at": now,
+                    "expires_at": now + VALID_FOR,
+                }
+            )
+        links = await repo.issue_plan_links(session, wanted)
+        return {
+            link.organisation_id: url_of(public_url, token_of(secret, link.nonce)) for link in links
+        }
 
-    return plan_link
+    return plan_links
 
 
 async def download(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from model_data import Edition, load_glossary, load_model
 from storage import models as m
 from storage import repo
 from storage.db import Database
-from storage.models import Organisation, Person, Review
+from storage.models import Organisation, Person, Review, TermDate
 from workflows import actions
 from workflows import messages as msg
 from workflows import review as engine
@@ -735,13 +735,7 @@ class ReviewService:
 
     async def calendar(self, session: AsyncSession, organisation: Organisation) -> TermCalendar:
         """England's default term dates, with the organisation's own years in their place."""
-        own = await repo.term_dates(session, organisation.id)
-        calendar = default_calendar()
-        if own:
-            calendar = calendar.with_overrides(
-                [HalfTerm(r.academic_year, r.half_term, r.starts_on, r.ends_on) for r in own]
-            )
-        return calendar
+        return calendar_of(await repo.term_dates(session, organisation.id))
 
     async def set_term_dates(
         self, organisation_id: int, half_terms: list[HalfTerm]
@@ -786,6 +780,16 @@ def update_view(update: m.ActionUpdate) -> ActionUpdateView:
         at=update.at, by=update.by, kind=update.kind, note=update.note, link=update.link,
         before=dict(update.before or {}), after=dict(update.after or {}),
     )  # fmt: skip
+
+
+def calendar_of(own: Sequence[TermDate]) -> TermCalendar:
+    """England's default term dates, with a school's own years (its rows) in their place."""
+    calendar = default_calendar()
+    if own:
+        calendar = calendar.with_overrides(
+            [HalfTerm(r.academic_year, r.half_term, r.starts_on, r.ends_on) for r in own]
+        )
+    return calendar
 
 
 def action_view(

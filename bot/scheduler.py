@@ -20,9 +20,9 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -31,20 +31,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notify import DeliveryError, Notifier, Pacer, Searchable
-from bot.reviews import ReviewService, action_view
-from model_data import load_model
-from storage import deliveries, repo
+from bot.planner import PlanLinks, Planner
+from bot.reviews import ReviewService
+from storage import deliveries, planning, repo
 from storage import models as m
 from storage.db import Database
-from workflows import messages as msg
-from workflows import review as engine
-from workflows.actions import ActionView
-from workflows.calendar import TermCalendar, local_date
-from workflows.digest import DigestSchedule, build_digest, digest_slot
+from workflows.calendar import local_date
 from workflows.notices import Notice
-from workflows.plan import build_summary
-from workflows.reminders import ReminderRules, due_reminders, reminder_text
-from workflows.replies import Choice
 
 log = logging.getLogger("careers_bot.scheduler")
 
@@ -89,9 +82,9 @@ class Dispatcher:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}")
     # Held while a sweep runs, so shutdown waits for it instead of cutting it off mid-send.
     running: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # session, organisation id, now -> a recorded link to the full plan (bot/plan_links;
+    # session, schools, now -> each school's recorded link to its full plan (bot/plan_links;
     # None: the digest says how to ask)
-    plan_link: Callable[[AsyncSession, int, datetime], Awaitable[str]] | None = None
+    plan_link: PlanLinks | None = None
     # The real clock for leases and attempts (the service's unless given): a sweep's `as_of`
     # says what is due, and may be any moment (a test, `remind --as-of`).
     clock: Callable[[], datetime] | None = None
@@ -115,179 +108,36 @@ class Dispatcher:
 
     # ----- planning -----------------------------------------------------------------------
 
+    @property
+    def planner(self) -> Planner:
+        return Planner(self.plan_link)
+
     async def plan(self, as_of: datetime, report: Report | None = None) -> Report:
-        """Record everything due by `as_of`; keys make a second run (or process) a no-op."""
+        """Record everything due by `as_of` (keys make a second run or process a no-op) and
+        store when each thing is next due; a quiet sweep reads two index entries, no more."""
         report = report or Report()
+        async with self.db.read() as session:
+            if not await planning.anything_due(session, as_of):
+                return report
         async with self.db.transaction() as session:
-            organisations = await _organisations(session)
-        for organisation in organisations:
-            try:
-                report.recorded += await self._plan_organisation(organisation.id, as_of)
-            except Exception as exc:  # one organisation's failure never stops the others
-                log.exception("planning for organisation %s failed", organisation.id)
-                report.errors.append(f"organisation {organisation.id}: {exc}")
+            planned = await self.planner.due(session, as_of)
+            report.recorded += await planning.record(session, planned.rows)
+            await planning.store_next_reminders(session, planned.next_reminders)
+            await planning.store_next_digests(session, planned.next_digests)
+        report.errors.extend(planned.errors)
         return report
 
     async def due_now(self, organisation_id: int, as_of: datetime) -> list[Notice]:
         """What would be recorded for one organisation at `as_of` (for --dry-run)."""
-        return [notice for _, notice in await self._due(organisation_id, as_of)]
-
-    async def _plan_organisation(
-        self, organisation_id: int, as_of: datetime, force: bool = False
-    ) -> int:
-        recorded = 0
-        items = await self._due(organisation_id, as_of, force)
-        async with self.db.transaction() as session:
-            for item, notice in items:
-                recorded += await deliveries.record(
-                    session,
-                    key=item["key"],
-                    organisation_id=organisation_id,
-                    kind=notice.kind,
-                    due_at=item["due_at"],
-                    stale_at=item["stale_at"],
-                    payload=notice.to_payload(),
-                    person_id=item.get("person_id"),
-                    action_id=item.get("action_id"),
-                )
-        return recorded
-
-    async def _due(
-        self, organisation_id: int, as_of: datetime, force: bool = False
-    ) -> list[tuple[dict[str, object], Notice]]:
-        """What is due for one organisation at `as_of`. On a weekend or in a holiday nothing
-        is, whatever fell due before it (a sweep after downtime, a fresh database): reminders
-        wait for the next school day, as their schedule says, unless sent by hand `force`."""
-        async with self.db.transaction() as session:
-            organisation, ctx, views, updates = await self._actions(session, organisation_id, as_of)
-            model, calendar = ctx.model, ctx.calendar
-            assert calendar is not None
-            snoozed: dict[tuple[int, int], date] = {}
-            for update in updates:
-                if update.kind == "snoozed" and update.after.get("person_id"):
-                    key = (update.action_id, int(update.after["person_id"]))
-                    snoozed[key] = max(
-                        snoozed.get(key, date.min), date.fromisoformat(update.after["until"])
-                    )
-            items: list[tuple[dict[str, object], Notice]] = []
-            if not force and calendar.quiet_reason(local_date(as_of, organisation.timezone)):
-                return items
-            rules = ReminderRules.from_settings(organisation.settings)
-            by_id = {v.id: v for v in views}
-            for reminder in due_reminders(
-                views, calendar, rules, as_of, organisation.timezone, snoozed
-            ):
-                action = by_id[reminder.action_id]
-                target = (
-                    model.statement(action.statement_id).level_text(action.target_level)
-                    if action.target_level
-                    else None
-                )
-                notice = Notice(
-                    kind="reminder",
-                    title=msg.REMINDER_TITLES[reminder.stage],
-                    sections=[("", reminder_text(action, reminder, target))],
-                    buttons=[
-                        Choice(label, value.format(id=action.ref))
-                        for label, value in msg.REMINDER_BUTTONS
-                    ],
-                )
-                items.append(({"key": reminder.key, "due_at": reminder.due_at, "stale_at": reminder.stale_at,
-                               "person_id": reminder.person_id, "action_id": reminder.action_id}, notice))  # fmt: skip
-            try:
-                slot = digest_slot(
-                    organisation.id,
-                    DigestSchedule.from_settings(organisation.settings),
-                    calendar,
-                    as_of,
-                    organisation.timezone,
-                )
-            except ValueError as exc:  # a bad digest setting stops the digest, nothing else
-                log.error(
-                    "organisation %s: no digest until its setting is corrected: %s "
-                    "(digest_day %r, digest_time %r)",
-                    organisation.id, exc, (organisation.settings or {}).get("digest_day"),
-                    (organisation.settings or {}).get("digest_time"),
-                )  # fmt: skip
-                slot = None
-            if slot is not None:
-                notice = await self._digest_notice(session, organisation, views, calendar, as_of)
-                items.append(
-                    ({"key": slot.key, "due_at": slot.due_at, "stale_at": slot.stale_at}, notice)
-                )
-            return items
+        async with self.db.read() as session:
+            planned = await self.planner.for_schools(session, [organisation_id], as_of)
+        return planned.notices
 
     async def digest_notice(self, organisation_id: int, as_of: datetime) -> Notice:
         """This week's digest for one organisation, built now (for --print and --send)."""
-        async with self.db.transaction() as session:
-            organisation, ctx, views, _ = await self._actions(session, organisation_id, as_of)
-            assert ctx.calendar is not None
-            return await self._digest_notice(session, organisation, views, ctx.calendar, as_of)
-
-    async def _actions(
-        self, session: AsyncSession, organisation_id: int, as_of: datetime
-    ) -> tuple[m.Organisation, engine.Context, list[ActionView], list[m.ActionUpdate]]:
-        """An organisation's actions as people see them, with their updates, at `as_of`."""
-        organisation = await repo.get_organisation(session, organisation_id)
-        assert organisation is not None
-        ctx = await self.service.engine_context(session, organisation, "scheduler", as_of)
-        rows = await repo.organisation_actions(session, organisation_id)
-        updates = await repo.action_updates(session, [r.id for r in rows])
-        views = [action_view(r, ctx, [u for u in updates if u.action_id == r.id]) for r in rows]
-        return organisation, ctx, views, updates
-
-    async def _digest_notice(
-        self,
-        session: AsyncSession,
-        organisation: m.Organisation,
-        views: list[ActionView],
-        calendar: TermCalendar,
-        as_of: datetime,
-    ) -> Notice:
-        review = await repo.plan_review(session, organisation.id)
-        summary = previous = in_progress = None
-        newest = await repo.latest_review(session, organisation.id)
-        if newest is not None and review is not None and newest.id != review.id:
-            in_progress = build_summary(
-                load_model(newest.edition),
-                await repo.load_answers(session, newest.id),
-                newest.title,
-            )
-        if review is not None:
-            model = load_model(review.edition)
-            answers = await repo.load_answers(
-                session, review.id, agreed=review.completed_at is not None
-            )
-            summary = build_summary(model, answers, review.title)
-            if review.based_on_id is not None:
-                earlier = await repo.get_review(session, review.based_on_id, organisation.id)
-                if earlier is not None:
-                    previous = build_summary(
-                        load_model(earlier.edition),
-                        await repo.load_answers(session, earlier.id, agreed=True),
-                        earlier.title,
-                    )
-        since = await deliveries.last_digest_sent(session, organisation.id)
-        digest = build_digest(
-            organisation.name,
-            summary,
-            previous,
-            views,
-            calendar,
-            as_of,
-            since,
-            organisation.timezone,
-            in_progress=in_progress,
-        )
-        pointer = (
-            msg.DIGEST_PLAN_LINK.format(url=await self.plan_link(session, organisation.id, as_of))
-            if self.plan_link
-            else msg.DIGEST_PLAN_HINT
-        )
-        sections = [*digest.sections(), ("", [pointer])]
-        return Notice(
-            kind="digest", title=digest.title, sections=sections, attach_chart=summary is not None
-        )
+        async with self.db.transaction() as session:  # a plan link may be recorded
+            notices = await self.planner.digests(session, [organisation_id], as_of)
+        return notices[organisation_id]
 
     # ----- by hand (careers-bot remind, digest --send) --------------------------------------
 
@@ -304,24 +154,20 @@ class Dispatcher:
         return calendar.quiet_reason(local_date(as_of, organisation.timezone))
 
     async def remind_by_hand(self, as_of: datetime, force: bool = False) -> Report:
-        """`careers-bot remind`: the sweep, skipping schools on a weekend or holiday unless
-        `force`; `Report.quiet` says which were skipped and why."""
+        """`careers-bot remind`: the sweep over every school's open actions (stored times
+        aside), skipping schools on a weekend or holiday unless `force`; `Report.quiet` says
+        which were skipped and why."""
         report = Report()
-        async with self.db.read() as session:
-            organisations = await _organisations(session)
-        active = []
-        for organisation in organisations:
-            reason = None if force else await self.quiet_reason(organisation.id, as_of)
-            if reason is not None:
-                report.quiet[organisation.name] = reason
-                continue
-            active.append(organisation)
-            try:
-                report.recorded += await self._plan_organisation(organisation.id, as_of, force)
-            except Exception as exc:  # as in `plan`: one failure never stops the others
-                log.exception("planning for organisation %s failed", organisation.id)
-                report.errors.append(f"organisation {organisation.id}: {exc}")
-        if active:  # a send by hand on a quiet day sends nothing at all, retries included
+        async with self.db.transaction() as session:
+            schools = await _organisations(session)
+            planned = await self.planner.for_schools(
+                session, [s.id for s in schools], as_of, force=force
+            )
+            report.recorded += await planning.record(session, planned.rows)
+        names = {s.id: s.name for s in schools}
+        report.quiet = {names[i]: reason for i, reason in planned.quiet.items()}
+        report.errors.extend(planned.errors)
+        if len(planned.quiet) < len(schools):  # on a quiet day nothing at all, retries included
             await self.deliver(as_of, report)
         return report
 

@@ -53,6 +53,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# "Look at it at the next sweep, whatever that sweep's clock says" (a sweep's `as_of` may be
+# any moment: tests, `remind --as-of`), for the stored next-reminder and next-digest times.
+LOOK_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -74,6 +79,9 @@ class Organisation(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disconnected_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the sweep next needs to look at this school's weekly digest (storage/planning.py):
+    # LOOK_NOW after any change to its settings or term dates, None when none is scheduled.
+    next_digest_at: Mapped[datetime | None] = mapped_column(default=LOOK_NOW, index=True)
 
     # Ids are never reused (SQLite AUTOINCREMENT, migration 0007): a deleted school's id,
     # in an old link, key or message, can never name another school.
@@ -286,6 +294,10 @@ class Action(Base):
     due_tbc: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the sweep next needs to look at this action (its next reminder, worked out by
+    # workflows.reminders.next_reminder_at): LOOK_NOW after any change to the action, its
+    # owners, updates, school settings or term dates; None once it has no more reminders.
+    next_reminder_at: Mapped[datetime | None] = mapped_column(default=LOOK_NOW, index=True)
 
     owners: Mapped[list[ActionOwner]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ActionOwner.position"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -15,6 +16,7 @@ from sqlalchemy.orm import aliased, joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
+from storage import planning
 from storage.db import rowcount
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
 from workflows.review import Cursor, ReviewState
@@ -326,29 +328,23 @@ async def create_review(
     return review
 
 
-async def load_answers(
-    session: AsyncSession, review_id: int, open_actions_only: bool = False, agreed: bool = False
-) -> dict[str, Answer]:
-    """A review's answers in ONE query (responses joined with their evidence, action and its
-    owners); with `open_actions_only` (carrying forward), done actions stay behind; with
-    `agreed` (a completed review's plan), each action as it was agreed at that review.
-
-    The rows stay with the session, so saving this turn's answers reads nothing again."""
-    responses = list(
-        (
-            await session.scalars(
-                select(m.Response)
-                .where(m.Response.review_id == review_id)
-                .options(
-                    joinedload(m.Response.evidence),
-                    joinedload(m.Response.links)
-                    .joinedload(m.ResponseAction.action)
-                    .joinedload(m.Action.owners),
-                )
-            )
-        ).unique()
+def _answer_query(review_ids: list[int]) -> Any:
+    """Responses joined with their evidence, actions and the actions' owners: ONE query."""
+    return (
+        select(m.Response)
+        .where(m.Response.review_id.in_(review_ids))
+        .options(
+            joinedload(m.Response.evidence),
+            joinedload(m.Response.links)
+            .joinedload(m.ResponseAction.action)
+            .joinedload(m.Action.owners),
+        )
     )
-    session.info.setdefault(_LOADED, {})[review_id] = {r.statement_id: r for r in responses}
+
+
+def _answers_of(
+    responses: list[m.Response], open_actions_only: bool = False, agreed: bool = False
+) -> dict[str, Answer]:
     answers: dict[str, Answer] = {}
     for row in responses:
         actions = [link.action for link in row.links]
@@ -371,6 +367,34 @@ async def load_answers(
             answered_at=row.answered_at,
         )
     return answers
+
+
+async def load_answers(
+    session: AsyncSession, review_id: int, open_actions_only: bool = False, agreed: bool = False
+) -> dict[str, Answer]:
+    """A review's answers in ONE query (responses joined with their evidence, action and its
+    owners); with `open_actions_only` (carrying forward), done actions stay behind; with
+    `agreed` (a completed review's plan), each action as it was agreed at that review.
+
+    The rows stay with the session, so saving this turn's answers reads nothing again."""
+    responses = list((await session.scalars(_answer_query([review_id]))).unique())
+    session.info.setdefault(_LOADED, {})[review_id] = {r.statement_id: r for r in responses}
+    return _answers_of(responses, open_actions_only, agreed)
+
+
+async def answers_of_reviews(
+    session: AsyncSession, review_ids: list[int], agreed: set[int]
+) -> dict[int, dict[str, Answer]]:
+    """Several reviews' answers in ONE query (the sweep's digests); those in `agreed` as
+    their plans were agreed, like `load_answers(agreed=True)`."""
+    by_review: dict[int, list[m.Response]] = {review_id: [] for review_id in review_ids}
+    if review_ids:
+        for row in (await session.scalars(_answer_query(review_ids))).unique():
+            by_review[row.review_id].append(row)
+    return {
+        review_id: _answers_of(rows, agreed=review_id in agreed)
+        for review_id, rows in by_review.items()
+    }
 
 
 # session.info key: the response rows a turn loaded, by review, for its save to reuse.
@@ -970,6 +994,7 @@ async def replace_term_dates(
         for year, number, start, end in half_terms
     )
     await session.flush()
+    await planning.look_again_at(session, organisation_id)  # the delete above is a bulk one
 
 
 # ----- idempotency -------------------------------------------------------------------------
@@ -1535,6 +1560,49 @@ async def issue_plan_link(
     )
     assert link is not None
     return link
+
+
+async def issue_plan_links(session: AsyncSession, wanted: list[dict[str, Any]]) -> list[m.PlanLink]:
+    """`issue_plan_link` for many schools in two statements: each school's link for its
+    purpose, recorded now unless it was already (then the first one is returned)."""
+    if not wanted:
+        return []
+    insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )(m.PlanLink)
+    await session.execute(
+        insert.values([{**row, "uses": 0} for row in wanted]).on_conflict_do_nothing(
+            index_elements=["organisation_id", "purpose"]
+        )
+    )
+    purposes = {(row["organisation_id"], row["purpose"]) for row in wanted}
+    rows = await session.scalars(
+        select(m.PlanLink)
+        .where(
+            m.PlanLink.organisation_id.in_([o for o, _ in purposes]),
+            m.PlanLink.purpose.in_({p for _, p in purposes}),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return [row for row in rows if (row.organisation_id, row.purpose) in purposes]
+
+
+async def channel_refs_of(
+    session: AsyncSession, organisation_ids: Sequence[int]
+) -> dict[int, list[m.ConversationRef]]:
+    """Each school's channels (its SLT channel on Slack, Teams or both), in one query."""
+    out: dict[int, list[m.ConversationRef]] = {}
+    if organisation_ids:
+        for ref in await session.scalars(
+            select(m.ConversationRef)
+            .where(
+                m.ConversationRef.organisation_id.in_(organisation_ids),
+                m.ConversationRef.kind == "channel",
+            )
+            .order_by(m.ConversationRef.id)
+        ):
+            out.setdefault(ref.organisation_id, []).append(ref)
+    return out
 
 
 async def plan_link_by_hash(session: AsyncSession, token_hash: str) -> m.PlanLink | None:

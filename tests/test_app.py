@@ -81,10 +81,10 @@ async def test_a_digest_plan_link_downloads_the_plan_and_cannot_be_forged(tmp_pa
     )
     await server.start_server()
     try:
+        issue = plan_links.digest_issuer("s3cret", "https://bot.example")
         async with database.transaction() as session:
-            issue = plan_links.digest_issuer("s3cret", "https://bot.example")
-            link = await issue(session, organisation.id, now)
-            other_link = await issue(session, other.id, now)
+            links = await issue(session, [organisation.id, other.id], now)
+        link, other_link = links[organisation.id], links[other.id]
         assert link.startswith("https://bot.example/plans/")
         path = link.removeprefix("https://bot.example")
         async with aiohttp.ClientSession() as client:

@@ -192,15 +192,32 @@ async def test_0006_gives_sent_deliveries_their_sent_targets(database: Database)
         {"channel": "slack", "conversation": "C-OLD", "skipped": "disconnected"},
         {"channel": "outbox"},
     ]
-    async with database.transaction() as session:  # the models of 0005 still fit these
-        hill = m.Organisation(name="Hill School", edition="school")
-        session.add(hill)
-        await session.flush()
-        common = {"organisation_id": hill.id, "kind": "digest", "payload": {}, "due_at": at,
-                  "stale_at": at + timedelta(days=7), "next_attempt_at": at}  # fmt: skip
-        session.add(m.Delivery(key="sent", status="sent", attempts=1, sent_at=at,
-                               sent_to=sent_to, **common))  # fmt: skip
-        session.add(m.Delivery(key="failed", status="failed", attempts=2, sent_to=[], **common))
+    async with database.transaction() as session:  # only the columns 0005 had, as SQL
+        json, when = sa.JSON(), m.UTCDateTime()
+        values = {
+            "at": at, "week": at + timedelta(days=7), "sent_to": sent_to, "none": [], "p": {},
+        }  # fmt: skip
+        hill = await session.scalar(
+            sa.text(
+                "INSERT INTO organisations (name, edition, timezone, settings, created_at) "
+                "VALUES ('Hill School', 'school', 'Europe/London', '{}', :at) RETURNING id"
+            ).bindparams(sa.bindparam("at", type_=when)),
+            values,
+        )
+        insert = sa.text(
+            "INSERT INTO deliveries (key, organisation_id, kind, payload, due_at, stale_at, "
+            "status, attempts, next_attempt_at, sent_at, sent_to, created_at) VALUES "
+            "(:key, :hill, 'digest', :p, :at, :week, :status, :attempts, :at, :sent_at, "
+            ":sent_to, :at)"
+        ).bindparams(
+            sa.bindparam("at", type_=when), sa.bindparam("week", type_=when),
+            sa.bindparam("sent_at", type_=when), sa.bindparam("sent_to", type_=json),
+            sa.bindparam("p", type_=json),
+        )  # fmt: skip
+        await session.execute(insert, {**values, "hill": hill, "key": "sent", "status": "sent",
+                                       "attempts": 1, "sent_at": at})  # fmt: skip
+        await session.execute(insert, {**values, "hill": hill, "key": "failed", "status": "failed",
+                                       "attempts": 2, "sent_at": None, "sent_to": []})  # fmt: skip
     await database.migrate()
     async with database.read() as session:
         rows = list(

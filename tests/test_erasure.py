@@ -367,9 +367,9 @@ async def test_plan_links_are_recorded_counted_revocable_and_never_cross_schools
     )
     issuer = plan_links.digest_issuer(SECRET, "https://bot.example")
     async with database.transaction() as session:
-        hill_url = await issuer(session, hill.id, NOW)
-        again = await issuer(session, hill.id, NOW + timedelta(hours=1))  # the next sweep
-        valley_url = await issuer(session, valley.id, NOW)
+        hill_url = (await issuer(session, [hill.id], NOW))[hill.id]
+        later = await issuer(session, [hill.id, valley.id], NOW + timedelta(hours=1))  # a sweep
+        again, valley_url = later[hill.id], later[valley.id]
     assert hill_url == again  # one link per school and week, however often it is rebuilt
     assert hill_url != valley_url
     settings = Settings(

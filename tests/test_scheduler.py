@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -319,8 +319,10 @@ async def test_digest_contents(database: Database, school: MaturityModel) -> Non
     slack = Recorder()
     run = dispatcher(database, slack)
 
-    async def plan_link(_session: object, organisation: int, now: datetime) -> str:
-        return f"https://bot.example/plans/{organisation}-{now:%Y%m%d}.docx"
+    async def plan_link(_session: object, schools: Sequence[int], now: datetime) -> dict[int, str]:
+        return {
+            school: f"https://bot.example/plans/{school}-{now:%Y%m%d}.docx" for school in schools
+        }
 
     run.plan_link = plan_link
     await run.run(london("2025-03-03T08:00"))  # Monday of HT4: the HT3 deadlines have passed

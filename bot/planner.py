@@ -1,0 +1,342 @@
+"""What reminders and digests are due, for many schools at once, in a constant number of
+queries (storage/planning.py): the sweep reads only the actions and schools whose stored
+time has come, works out what to record and when to look next, and builds a school's weekly
+digest only if that week's key is not recorded yet.
+
+A send by hand (`careers-bot remind`, `digest --print`, `--dry-run`) goes through the same
+code for the schools it names, reading all their open actions instead of the stored times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.reviews import action_view, calendar_of
+from model_data import load_glossary, load_model
+from storage import models as m
+from storage import planning
+from storage.repo import answers_of_reviews as repo_answers
+from workflows import messages as msg
+from workflows import review as engine
+from workflows.actions import ActionView
+from workflows.answers import Answer
+from workflows.calendar import CalendarError, TermCalendar, local_date
+from workflows.digest import (
+    DigestSchedule,
+    DigestSlot,
+    build_digest,
+    digest_slot,
+    next_digest_at,
+)
+from workflows.notices import Notice
+from workflows.plan import Summary, build_summary
+from workflows.reminders import (
+    Reminder,
+    ReminderRules,
+    due_reminders,
+    next_reminder_at,
+    reminder_text,
+)
+from workflows.replies import Choice
+
+log = logging.getLogger("careers_bot.scheduler")
+
+# The session a digest is built in, the schools, the moment -> each school's plan link.
+PlanLinks = Callable[[AsyncSession, Sequence[int], datetime], Awaitable[dict[int, str]]]
+
+
+@dataclass
+class Planned:
+    """One planning pass: deliveries to record, and when to look at each thing next."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # storage.planning.record
+    notices: list[Notice] = field(default_factory=list)  # the same, for --dry-run
+    next_reminders: dict[int, datetime | None] = field(default_factory=dict)
+    next_digests: dict[int, datetime | None] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    quiet: dict[int, str] = field(default_factory=dict)  # school id -> why nothing today
+
+    def add(self, notice: Notice, **row: Any) -> None:
+        self.rows.append({**row, "kind": notice.kind, "payload": notice.to_payload()})
+        self.notices.append(notice)
+
+
+@dataclass(frozen=True)
+class School:
+    """A school as planning needs it: its row, calendar and rules."""
+
+    row: m.Organisation
+    calendar: TermCalendar
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.row.timezone)
+
+    def context(self, as_of: datetime) -> engine.Context:
+        """Just enough for `action_view` (model and calendar): no people, no turn."""
+        return engine.Context(
+            model=load_model(self.row.edition),
+            glossary=load_glossary(),
+            now=as_of,
+            actor="scheduler",
+            calendar=self.calendar,
+            timezone=self.row.timezone,
+        )
+
+    def next_school_day_start(self, as_of: datetime) -> datetime | None:
+        """Midnight starting the next school day: where a quiet day's work waits."""
+        today = local_date(as_of, self.row.timezone)
+        try:
+            day = self.calendar.next_school_day(date.fromordinal(today.toordinal() + 1))
+        except CalendarError:
+            return None  # no term dates known beyond today: setting them marks it again
+        return datetime.combine(day, time(0, 0), self.zone)
+
+
+@dataclass
+class Planner:
+    plan_links: PlanLinks | None = None
+
+    async def due(self, session: AsyncSession, as_of: datetime) -> Planned:
+        """The sweep: what the stored times say is due, and each thing's next time."""
+        actions = await planning.due_actions(session, as_of)
+        digest_schools = await planning.due_digests(session, as_of)
+        return await self._plan(session, as_of, actions, digest_schools, force=False, store=True)
+
+    async def for_schools(
+        self,
+        session: AsyncSession,
+        organisation_ids: Sequence[int],
+        as_of: datetime,
+        force: bool = False,
+    ) -> Planned:
+        """By hand: every open action and the digest of these schools, stored times aside."""
+        actions = await planning.open_actions(session, organisation_ids)
+        schools = await planning.organisations(session, organisation_ids)
+        return await self._plan(
+            session, as_of, actions, list(schools.values()), force=force, store=False
+        )
+
+    async def digests(
+        self, session: AsyncSession, organisation_ids: Sequence[int], as_of: datetime
+    ) -> dict[int, Notice]:
+        """These schools' digests as of now, built whatever the week's key says (--print)."""
+        schools = await self._schools(session, organisation_ids)
+        return await self._digests(session, list(schools.values()), as_of, Planned())
+
+    # ----- one pass ----------------------------------------------------------------------
+
+    async def _schools(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, School]:
+        rows = await planning.organisations(session, ids)
+        dates = await planning.term_dates(session, rows)
+        return {i: School(row, calendar_of(dates[i])) for i, row in rows.items()}
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        as_of: datetime,
+        actions: list[m.Action],
+        digest_schools: list[m.Organisation],
+        *,
+        force: bool,
+        store: bool,
+    ) -> Planned:
+        planned = Planned()
+        schools = await self._schools(
+            session, {a.organisation_id for a in actions} | {o.id for o in digest_schools}
+        )
+        for school in schools.values():
+            reason = school.calendar.quiet_reason(local_date(as_of, school.row.timezone))
+            if reason is not None and not force:
+                planned.quiet[school.row.id] = reason
+        waiting = [a for a in actions if a.organisation_id not in planned.quiet]
+        for action in actions:
+            if action.organisation_id in planned.quiet and store:
+                # Nothing goes out on a weekend or in a holiday: look again when school is back.
+                school = schools[action.organisation_id]
+                planned.next_reminders[action.id] = school.next_school_day_start(as_of)
+        self._reminders(await planning.snoozes(session, [a.id for a in waiting]),
+                        waiting, schools, as_of, planned, store)  # fmt: skip
+        slots: dict[int, DigestSlot] = {}
+        for row in digest_schools:
+            school = schools[row.id]
+            if row.id in planned.quiet:
+                if store:
+                    planned.next_digests[row.id] = school.next_school_day_start(as_of)
+                continue
+            try:
+                schedule = DigestSchedule.from_settings(row.settings)
+                slot = digest_slot(row.id, schedule, school.calendar, as_of, row.timezone)
+                planned.next_digests[row.id] = next_digest_at(
+                    schedule, school.calendar, as_of, row.timezone
+                )
+            except ValueError as exc:  # a bad digest setting stops the digest, nothing else
+                log.error(
+                    "organisation %s: no digest until its setting is corrected: %s "
+                    "(digest_day %r, digest_time %r)",
+                    row.id, exc, (row.settings or {}).get("digest_day"),
+                    (row.settings or {}).get("digest_time"),
+                )  # fmt: skip
+                planned.next_digests[row.id] = None
+                continue
+            if slot is not None:
+                slots[row.id] = slot
+        if not store:
+            planned.next_digests.clear()
+        recorded = await planning.recorded(session, [s.key for s in slots.values()])
+        build = [schools[i] for i, slot in slots.items() if slot.key not in recorded]
+        notices = await self._digests(session, build, as_of, planned)  # once a week each
+        for school in build:
+            slot = slots[school.row.id]
+            if school.row.id in notices:
+                planned.add(
+                    notices[school.row.id],
+                    key=slot.key,
+                    organisation_id=school.row.id,
+                    due_at=slot.due_at,
+                    stale_at=slot.stale_at,
+                )
+        return planned
+
+    def _reminders(
+        self,
+        snoozes: list[m.ActionUpdate],
+        actions: list[m.Action],
+        schools: dict[int, School],
+        as_of: datetime,
+        planned: Planned,
+        store: bool,
+    ) -> None:
+        """Each action's due reminders, and when its next one falls due."""
+        snoozed: dict[tuple[int, int], date] = {}
+        for update in snoozes:
+            if update.after.get("person_id"):
+                key = (update.action_id, int(update.after["person_id"]))
+                until = date.fromisoformat(update.after["until"])
+                snoozed[key] = max(snoozed.get(key, date.min), until)
+        contexts: dict[int, engine.Context] = {}
+        for action in actions:
+            school = schools[action.organisation_id]
+            try:
+                ctx = contexts.get(school.row.id) or contexts.setdefault(
+                    school.row.id, school.context(as_of)
+                )
+                view = action_view(action, ctx, ())
+                rules = ReminderRules.from_settings(school.row.settings)
+                zone = school.row.timezone
+                for reminder in due_reminders([view], school.calendar, rules, as_of, zone, snoozed):
+                    planned.add(
+                        reminder_notice(view, reminder, ctx),
+                        key=reminder.key,
+                        organisation_id=school.row.id,
+                        due_at=reminder.due_at,
+                        stale_at=reminder.stale_at,
+                        person_id=reminder.person_id,
+                        action_id=reminder.action_id,
+                    )
+                if store:
+                    planned.next_reminders[action.id] = next_reminder_at(
+                        view, school.calendar, rules, as_of, zone, snoozed
+                    )
+            except Exception as exc:  # one action's failure never stops the others
+                log.exception("planning reminders for action %s failed", action.id)
+                planned.errors.append(f"action {action.id}: {exc}")
+
+    async def _digests(
+        self, session: AsyncSession, schools: list[School], as_of: datetime, planned: Planned
+    ) -> dict[int, Notice]:
+        """The weekly digests of these schools, from a constant number of queries."""
+        if not schools:
+            return {}
+        ids = [s.row.id for s in schools]
+        actions = await planning.schools_actions(session, ids)
+        updates = await planning.updates(session, [a.id for rows in actions.values() for a in rows])
+        reviews = await planning.reviews(session, ids)
+        picked = {i: _digest_reviews(reviews[i]) for i in ids}
+        agreed = {
+            r.id
+            for plan, _, earlier in picked.values()
+            for r in (plan, earlier)
+            if r and r.completed_at
+        }
+        wanted = {r.id for trio in picked.values() for r in trio if r is not None}
+        answers = await repo_answers(session, sorted(wanted), agreed)
+        since = await planning.last_digests(session, ids)
+        links = await self.plan_links(session, ids, as_of) if self.plan_links else {}
+        by_action: dict[int, list[m.ActionUpdate]] = {}
+        for update in updates:
+            by_action.setdefault(update.action_id, []).append(update)
+        notices: dict[int, Notice] = {}
+        for school in schools:
+            row = school.row
+            try:
+                ctx = school.context(as_of)
+                views = [action_view(a, ctx, by_action.get(a.id, [])) for a in actions[row.id]]
+                plan, newest, earlier = picked[row.id]
+                summary = _summary(plan, answers)
+                in_progress = _summary(newest, answers)
+                digest = build_digest(
+                    row.name,
+                    summary,
+                    _summary(earlier, answers),
+                    views,
+                    school.calendar,
+                    as_of,
+                    since.get(row.id),
+                    row.timezone,
+                    in_progress=in_progress,
+                )
+                link = links.get(row.id)
+                pointer = msg.DIGEST_PLAN_LINK.format(url=link) if link else msg.DIGEST_PLAN_HINT
+                notices[row.id] = Notice(
+                    kind="digest",
+                    title=digest.title,
+                    sections=[*digest.sections(), ("", [pointer])],
+                    attach_chart=summary is not None,
+                )
+            except Exception as exc:  # one school's failure never stops the others
+                log.exception("building the digest of organisation %s failed", row.id)
+                planned.errors.append(f"organisation {row.id}: {exc}")
+        return notices
+
+
+def _digest_reviews(
+    reviews: list[m.Review],
+) -> tuple[m.Review | None, m.Review | None, m.Review | None]:
+    """The plan's review (the last completed, else the newest), the newest if it is another
+    one (in progress), and the review the plan's was based on (for the change)."""
+    if not reviews:
+        return None, None, None
+    completed = [r for r in reviews if r.completed_at is not None]
+    newest = reviews[-1]
+    plan = completed[-1] if completed else newest
+    earlier = next((r for r in reviews if r.id == plan.based_on_id), None)
+    return plan, (newest if newest.id != plan.id else None), earlier
+
+
+def _summary(review: m.Review | None, answers: dict[int, dict[str, Answer]]) -> Summary | None:
+    if review is None:
+        return None
+    return build_summary(load_model(review.edition), answers[review.id], review.title)
+
+
+def reminder_notice(view: ActionView, reminder: Reminder, ctx: engine.Context) -> Notice:
+    """A reminder as every channel shows it: what, where it stands, and its buttons."""
+    target = (
+        ctx.model.statement(view.statement_id).level_text(view.target_level)
+        if view.target_level
+        else None
+    )
+    return Notice(
+        kind="reminder",
+        title=msg.REMINDER_TITLES[reminder.stage],
+        sections=[("", reminder_text(view, reminder, target))],
+        buttons=[Choice(label, value.format(id=view.ref)) for label, value in msg.REMINDER_BUTTONS],
+    )

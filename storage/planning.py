@@ -1,0 +1,309 @@
+"""What a reminder-and-digest sweep reads and writes, set-based: a constant number of queries
+per sweep, however many schools, and only the actions and schools that are due.
+
+Each open action stores when the sweep next needs to look at it (`next_reminder_at`), each
+school when its digest next falls due (`next_digest_at`), both indexed. The sweep works the
+real times out (workflows.reminders.next_reminder_at, workflows.digest.next_digest_at) and
+stores them; anything that could move them sets them to LOOK_NOW instead, here, in one ORM
+hook, so no write path can forget: a change to an action, its owners or updates, its
+school's settings, timezone or term dates. Closed actions get None and are never read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, UOWTransaction, lazyload
+
+from storage import models as m
+
+CLOSED = ("done", "dropped")
+# What, changed on a school, can move its reminders or digest.
+ORGANISATION_FIELDS = ("settings", "timezone", "disconnected_at", "edition")
+_PENDING = "careers_look_again"
+
+
+# ----- keeping the stored times right --------------------------------------------------------
+
+
+def _changed(obj: Any, fields: Iterable[str]) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in fields)
+
+
+@event.listens_for(Session, "before_flush")
+def _look_again(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    """Anything that could move a reminder or a digest marks it for the next sweep."""
+    actions: set[int] = set()
+    organisations: set[int] = set()
+    handled: set[int] = set()
+    for obj in chain(session.new, session.dirty):
+        if isinstance(obj, m.Action) and (obj in session.new or session.is_modified(obj)):
+            obj.next_reminder_at = None if obj.status in CLOSED else m.LOOK_NOW
+            if obj.id is not None:
+                handled.add(obj.id)
+        elif (
+            isinstance(obj, m.Organisation)
+            and obj not in session.new
+            and _changed(obj, ORGANISATION_FIELDS)
+        ):
+            obj.next_digest_at = m.LOOK_NOW
+            organisations.add(obj.id)
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, m.ActionOwner | m.ActionUpdate) and obj.action_id is not None:
+            actions.add(obj.action_id)
+        elif isinstance(obj, m.TermDate) and obj.organisation_id is not None:
+            organisations.add(obj.organisation_id)
+    actions -= handled
+    if actions or organisations:
+        pending = session.info.setdefault(_PENDING, (set(), set()))
+        pending[0].update(actions)
+        pending[1].update(organisations)
+
+
+@event.listens_for(Session, "after_flush")
+def _mark(session: Session, flush_context: UOWTransaction) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        look_again(session, actions=pending[0], organisations=pending[1])
+
+
+def look_again(
+    session: Session, *, actions: Iterable[int] = (), organisations: Iterable[int] = ()
+) -> None:
+    """Mark open actions, and every open action and the digest of whole schools, for the
+    next sweep (sync: called from the flush hook, and through `run_sync` elsewhere)."""
+    action_ids, organisation_ids = sorted(set(actions)), sorted(set(organisations))
+    connection = session.connection()
+    if action_ids:
+        connection.execute(
+            update(m.Action)
+            .where(m.Action.id.in_(action_ids), m.Action.status.not_in(CLOSED))
+            .values(next_reminder_at=m.LOOK_NOW)
+        )
+    if organisation_ids:
+        connection.execute(
+            update(m.Action)
+            .where(m.Action.organisation_id.in_(organisation_ids), m.Action.status.not_in(CLOSED))
+            .values(next_reminder_at=m.LOOK_NOW)
+        )
+        connection.execute(
+            update(m.Organisation)
+            .where(m.Organisation.id.in_(organisation_ids))
+            .values(next_digest_at=m.LOOK_NOW)
+        )
+
+
+async def look_again_at(session: AsyncSession, organisation_id: int) -> None:
+    """For writes the hook cannot see (bulk statements: term dates replaced)."""
+    await session.run_sync(lambda s: look_again(s, organisations=[organisation_id]))
+
+
+# ----- what is due -------------------------------------------------------------------------
+
+
+def _active() -> Any:
+    return select(m.Organisation.id).where(m.Organisation.disconnected_at.is_(None))
+
+
+async def anything_due(session: AsyncSession, as_of: datetime) -> bool:
+    """One cheap indexed look before a sweep takes the write lock for nothing."""
+    action = await session.scalar(
+        select(m.Action.id).where(m.Action.next_reminder_at <= as_of).limit(1)
+    )
+    if action is not None:
+        return True
+    school = await session.scalar(
+        select(m.Organisation.id).where(m.Organisation.next_digest_at <= as_of).limit(1)
+    )
+    return school is not None
+
+
+def _skip_locked(session: AsyncSession, query: Any, of: Any) -> Any:
+    """On PostgreSQL another replica's sweep planning these rows is skipped, not waited for
+    (SQLite has one writer at a time anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=of)
+    return query
+
+
+async def due_actions(session: AsyncSession, as_of: datetime) -> list[m.Action]:
+    """Open actions of connected schools whose next reminder is due (the index's range)."""
+    query = (
+        select(m.Action)
+        .where(m.Action.next_reminder_at <= as_of, m.Action.organisation_id.in_(_active()))
+        .order_by(m.Action.id)
+    )
+    return list(await session.scalars(_skip_locked(session, query, m.Action)))
+
+
+async def open_actions(session: AsyncSession, organisation_ids: Sequence[int]) -> list[m.Action]:
+    """Every open action of these schools (a send by hand ignores the stored times)."""
+    return list(
+        await session.scalars(
+            select(m.Action)
+            .where(m.Action.organisation_id.in_(organisation_ids), m.Action.status.not_in(CLOSED))
+            .order_by(m.Action.id)
+        )
+    )
+
+
+async def due_digests(session: AsyncSession, as_of: datetime) -> list[m.Organisation]:
+    query = (
+        select(m.Organisation)
+        .where(m.Organisation.next_digest_at <= as_of, m.Organisation.disconnected_at.is_(None))
+        .order_by(m.Organisation.id)
+    )
+    return list(await session.scalars(_skip_locked(session, query, m.Organisation)))
+
+
+async def organisations(session: AsyncSession, ids: Iterable[int]) -> dict[int, m.Organisation]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(m.Organisation).where(m.Organisation.id.in_(wanted)))
+    return {row.id: row for row in rows}
+
+
+async def term_dates(session: AsyncSession, ids: Iterable[int]) -> dict[int, list[m.TermDate]]:
+    wanted = sorted(set(ids))
+    out: dict[int, list[m.TermDate]] = {i: [] for i in wanted}
+    if wanted:
+        for row in await session.scalars(
+            select(m.TermDate).where(m.TermDate.organisation_id.in_(wanted))
+        ):
+            out[row.organisation_id].append(row)
+    return out
+
+
+async def updates(session: AsyncSession, action_ids: Sequence[int]) -> list[m.ActionUpdate]:
+    if not action_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(m.ActionUpdate)
+            .where(m.ActionUpdate.action_id.in_(action_ids))
+            .order_by(m.ActionUpdate.at, m.ActionUpdate.id)
+        )
+    )
+
+
+async def snoozes(session: AsyncSession, action_ids: Sequence[int]) -> list[m.ActionUpdate]:
+    """Only the snoozes: all a reminder needs of an action's history."""
+    if not action_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(m.ActionUpdate).where(
+                m.ActionUpdate.action_id.in_(action_ids), m.ActionUpdate.kind == "snoozed"
+            )
+        )
+    )
+
+
+async def schools_actions(
+    session: AsyncSession, organisation_ids: Sequence[int]
+) -> dict[int, list[m.Action]]:
+    out: dict[int, list[m.Action]] = {i: [] for i in organisation_ids}
+    if organisation_ids:
+        for row in await session.scalars(
+            select(m.Action)
+            .where(m.Action.organisation_id.in_(organisation_ids))
+            .order_by(m.Action.id)
+        ):
+            out[row.organisation_id].append(row)
+    return out
+
+
+async def reviews(
+    session: AsyncSession, organisation_ids: Sequence[int]
+) -> dict[int, list[m.Review]]:
+    """Each school's reviews, oldest first (the digest picks its plan and the one before)."""
+    out: dict[int, list[m.Review]] = {i: [] for i in organisation_ids}
+    if organisation_ids:
+        for row in await session.scalars(
+            select(m.Review)
+            .where(m.Review.organisation_id.in_(organisation_ids))
+            .options(lazyload(m.Review.participants))
+            .order_by(m.Review.id)
+        ):
+            out[row.organisation_id].append(row)
+    return out
+
+
+async def last_digests(
+    session: AsyncSession, organisation_ids: Sequence[int]
+) -> dict[int, datetime]:
+    """When each school's last digest went out (its "since")."""
+    if not organisation_ids:
+        return {}
+    rows = await session.execute(
+        select(m.Delivery.organisation_id, func.max(m.Delivery.sent_at))
+        .where(
+            m.Delivery.organisation_id.in_(organisation_ids),
+            m.Delivery.kind == "digest",
+            m.Delivery.status == "sent",
+        )
+        .group_by(m.Delivery.organisation_id)
+    )
+    return {organisation: sent for organisation, sent in rows if sent is not None}
+
+
+async def recorded(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Which of these delivery keys exist already (a digest is built only if its key does not)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(m.Delivery.key).where(m.Delivery.key.in_(wanted))))
+
+
+async def record(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Record deliveries in one statement, skipping keys that exist; how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = [
+        {
+            "person_id": None,
+            "action_id": None,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": row["due_at"],
+            "sent_to": [],
+            **row,
+        }
+        for row in rows
+    ]
+    result = await session.execute(
+        insert(m.Delivery)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(m.Delivery.id)
+    )
+    return len(result.all())
+
+
+async def store_next_reminders(session: AsyncSession, times: dict[int, datetime | None]) -> None:
+    """The worked-out times, in one executemany. The sweep holds these rows (FOR UPDATE on
+    PostgreSQL, the single writer on SQLite) from reading them to this write, so a change
+    made meanwhile waits and then marks its action LOOK_NOW after this, never before."""
+    if not times:
+        return
+    await session.execute(
+        update(m.Action), [{"id": i, "next_reminder_at": t} for i, t in times.items()]
+    )
+
+
+async def store_next_digests(session: AsyncSession, times: dict[int, datetime | None]) -> None:
+    if not times:
+        return
+    await session.execute(
+        update(m.Organisation), [{"id": i, "next_digest_at": t} for i, t in times.items()]
+    )
