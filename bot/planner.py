@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reviews import action_view, calendar_of
@@ -108,7 +109,10 @@ class Planner:
         """The sweep: what the stored times say is due, and each thing's next time."""
         actions = await planning.due_actions(session, as_of)
         digest_schools = await planning.due_digests(session, as_of)
-        return await self._plan(session, as_of, actions, digest_schools, force=False, store=True)
+        return await self._plan(
+            session, as_of, actions, planning.due_action_ids(as_of), digest_schools,
+            force=False, store=True,
+        )  # fmt: skip
 
     async def for_schools(
         self,
@@ -121,8 +125,9 @@ class Planner:
         actions = await planning.open_actions(session, organisation_ids)
         schools = await planning.organisations(session, organisation_ids)
         return await self._plan(
-            session, as_of, actions, list(schools.values()), force=force, store=False
-        )
+            session, as_of, actions, planning.open_action_ids(organisation_ids),
+            list(schools.values()), force=force, store=False,
+        )  # fmt: skip
 
     async def digests(
         self, session: AsyncSession, organisation_ids: Sequence[int], as_of: datetime
@@ -143,6 +148,7 @@ class Planner:
         session: AsyncSession,
         as_of: datetime,
         actions: list[m.Action],
+        action_ids: Select[Any],
         digest_schools: list[m.Organisation],
         *,
         force: bool,
@@ -162,8 +168,9 @@ class Planner:
                 # Nothing goes out on a weekend or in a holiday: look again when school is back.
                 school = schools[action.organisation_id]
                 planned.next_reminders[action.id] = school.next_school_day_start(as_of)
-        self._reminders(await planning.snoozes(session, [a.id for a in waiting]),
-                        waiting, schools, as_of, planned, store)  # fmt: skip
+        if waiting:
+            snoozes = await planning.snoozes(session, action_ids)
+            self._reminders(snoozes, waiting, schools, as_of, planned, store)
         slots: dict[int, DigestSlot] = {}
         for row in digest_schools:
             school = schools[row.id]
@@ -257,7 +264,7 @@ class Planner:
             return {}
         ids = [s.row.id for s in schools]
         actions = await planning.schools_actions(session, ids)
-        updates = await planning.updates(session, [a.id for rows in actions.values() for a in rows])
+        updates = await planning.updates(session, ids)
         reviews = await planning.reviews(session, ids)
         picked = {i: _digest_reviews(reviews[i]) for i in ids}
         agreed = {

@@ -16,7 +16,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import Select, event, func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction, lazyload
@@ -133,8 +133,22 @@ def _skip_locked(session: AsyncSession, query: Any, of: Any) -> Any:
     return query
 
 
+def due_action_ids(as_of: datetime) -> Select[Any]:
+    """Open actions of connected schools whose next reminder is due (the index's range), as a
+    subquery: a sweep may cover 100,000 actions, more than a statement's parameters allow."""
+    return select(m.Action.id).where(
+        m.Action.next_reminder_at <= as_of, m.Action.organisation_id.in_(_active())
+    )
+
+
+def open_action_ids(organisation_ids: Sequence[int]) -> Select[Any]:
+    """Every open action of these schools (a send by hand ignores the stored times)."""
+    return select(m.Action.id).where(
+        m.Action.organisation_id.in_(organisation_ids), m.Action.status.not_in(CLOSED)
+    )
+
+
 async def due_actions(session: AsyncSession, as_of: datetime) -> list[m.Action]:
-    """Open actions of connected schools whose next reminder is due (the index's range)."""
     query = (
         select(m.Action)
         .where(m.Action.next_reminder_at <= as_of, m.Action.organisation_id.in_(_active()))
@@ -144,11 +158,10 @@ async def due_actions(session: AsyncSession, as_of: datetime) -> list[m.Action]:
 
 
 async def open_actions(session: AsyncSession, organisation_ids: Sequence[int]) -> list[m.Action]:
-    """Every open action of these schools (a send by hand ignores the stored times)."""
     return list(
         await session.scalars(
             select(m.Action)
-            .where(m.Action.organisation_id.in_(organisation_ids), m.Action.status.not_in(CLOSED))
+            .where(m.Action.id.in_(open_action_ids(organisation_ids)))
             .order_by(m.Action.id)
         )
     )
@@ -182,22 +195,22 @@ async def term_dates(session: AsyncSession, ids: Iterable[int]) -> dict[int, lis
     return out
 
 
-async def updates(session: AsyncSession, action_ids: Sequence[int]) -> list[m.ActionUpdate]:
-    if not action_ids:
+async def updates(session: AsyncSession, organisation_ids: Sequence[int]) -> list[m.ActionUpdate]:
+    """Every update of these schools' actions (the digest's "quiet for four weeks")."""
+    if not organisation_ids:
         return []
+    of_schools = select(m.Action.id).where(m.Action.organisation_id.in_(organisation_ids))
     return list(
         await session.scalars(
             select(m.ActionUpdate)
-            .where(m.ActionUpdate.action_id.in_(action_ids))
+            .where(m.ActionUpdate.action_id.in_(of_schools))
             .order_by(m.ActionUpdate.at, m.ActionUpdate.id)
         )
     )
 
 
-async def snoozes(session: AsyncSession, action_ids: Sequence[int]) -> list[m.ActionUpdate]:
-    """Only the snoozes: all a reminder needs of an action's history."""
-    if not action_ids:
-        return []
+async def snoozes(session: AsyncSession, action_ids: Select[Any]) -> list[m.ActionUpdate]:
+    """Only the snoozes of the actions planned: all a reminder needs of their history."""
     return list(
         await session.scalars(
             select(m.ActionUpdate).where(
@@ -282,10 +295,8 @@ async def record(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
         for row in rows
     ]
     result = await session.execute(
-        insert(m.Delivery)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(m.Delivery.id)
+        insert(m.Delivery).on_conflict_do_nothing(index_elements=["key"]).returning(m.Delivery.id),
+        values,  # sent as few multi-row statements as the driver's parameter limit allows
     )
     return len(result.all())
 
