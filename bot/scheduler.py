@@ -100,6 +100,7 @@ class Dispatcher:
     lease: timedelta = deliveries.LEASE
     batch: int = deliveries.CLAIM_BATCH  # claimed at once, and sent concurrently
     in_flight: int = 100  # messages (and history look-ups) awaiting a chat service at once
+    batches: int = 2  # batches under way at once: one sending while the next is prepared
     # Group commit of the marks: written this long after the first waiting one, or once
     # this many wait (docs/delivery.md: the window for doubles on Teams).
     mark_every: float = 0.02
@@ -378,15 +379,43 @@ class Dispatcher:
         report = report or Report()
         async with self.db.transaction() as session:
             report.dropped += await deliveries.drop_stale(session, as_of, self.now())
-        while True:
-            async with self.db.transaction() as session:
-                batch = await deliveries.claim(
-                    session, self.worker, as_of, self.batch, self.now(), self.lease
-                )
-            if not batch:
-                return report
-            async with self._renewing([d.id for d in batch]):
-                await self._send_batch(batch, as_of, report)
+        gate = asyncio.Semaphore(self.in_flight)  # shared by the batches under way
+        under_way: set[asyncio.Task[None]] = set()
+        errors: list[BaseException] = []
+
+        async def settle(which: set[asyncio.Task[None]]) -> None:
+            for task in which:
+                under_way.discard(task)
+                if not task.cancelled() and task.exception() is not None:
+                    errors.append(task.exception())  # type: ignore[arg-type]
+
+        try:
+            while not errors:
+                async with self.db.transaction() as session:
+                    batch = await deliveries.claim(
+                        session, self.worker, as_of, self.batch, self.now(), self.lease
+                    )
+                if not batch:
+                    break
+                under_way.add(asyncio.create_task(self._renewed_batch(batch, as_of, report, gate)))
+                # The next batch is claimed and prepared while this one sends: at most
+                # `batches` under way at once.
+                while len(under_way) >= self.batches:
+                    done, _ = await asyncio.wait(under_way, return_when=asyncio.FIRST_COMPLETED)
+                    await settle(done)
+        finally:
+            if under_way:
+                await asyncio.wait(under_way)
+                await settle(set(under_way))
+        if errors:
+            raise errors[0]
+        return report
+
+    async def _renewed_batch(
+        self, batch: list[m.Delivery], as_of: datetime, report: Report, gate: asyncio.Semaphore
+    ) -> None:
+        async with self._renewing([d.id for d in batch]):
+            await self._send_batch(batch, as_of, report, gate)
 
     @contextlib.asynccontextmanager
     async def _renewing(self, ids: list[int]) -> AsyncIterator[None]:
@@ -416,10 +445,11 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _send_batch(self, batch: list[m.Delivery], as_of: datetime, report: Report) -> None:
+    async def _send_batch(
+        self, batch: list[m.Delivery], as_of: datetime, report: Report, gate: asyncio.Semaphore
+    ) -> None:
         jobs = await self._prepare(batch)
         marks = Marks(self, as_of, report)
-        gate = asyncio.Semaphore(self.in_flight)
         async with marks.running():
             await asyncio.gather(*(self._send_job(job, marks, gate) for job in jobs))
 
@@ -639,6 +669,7 @@ class Marks:
         self.waiting = asyncio.Event()
         self.full = asyncio.Event()
         self.lock = asyncio.Lock()
+        self.closing = False
         self.flushes = 0
 
     def _added(self) -> None:
@@ -676,7 +707,7 @@ class Marks:
                 async with self.dispatcher.db.transaction() as session:
                     await deliveries.targets_marked(session, sent, failed)
                     held = await deliveries.finish(session, worker, self.as_of, done, again)
-            except Exception:
+            except BaseException:
                 # Kept for the next group, in order, so nothing marked is forgotten.
                 self.sent[:0], self.failed[:0] = sent, failed
                 self.done, self.again = {**done, **self.done}, {**again, **self.again}
@@ -685,11 +716,14 @@ class Marks:
             self.report.sent += sum(1 for i in done if i in held)
 
     async def _run(self) -> None:
-        while True:
+        while not self.closing:
             await self.waiting.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.full.wait(), self.dispatcher.mark_every)
+            if not self.closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.full.wait(), self.dispatcher.mark_every)
             self.waiting.clear()
+            if self.closing:
+                return  # the last group is written by `running`, which can raise
             try:
                 await self.flush()
             except Exception as exc:  # a locked database: kept for the next group
@@ -703,9 +737,11 @@ class Marks:
         try:
             yield self
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Never cancelled mid-write: told to stop, it finishes the group it is writing.
+            self.closing = True
+            self.waiting.set()
+            self.full.set()
+            await task
             await self.flush()  # the rest, now; raises if the database still cannot take it
 
 

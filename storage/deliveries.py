@@ -361,10 +361,11 @@ async def batch_targets(
     if rows:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await session.execute(
-            insert(DeliveryTarget)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["delivery_id", "channel", "conversation_id"])
+        await session.execute(  # executemany: one statement, compiled once and cached
+            insert(DeliveryTarget).on_conflict_do_nothing(
+                index_elements=["delivery_id", "channel", "conversation_id"]
+            ),
+            rows,
         )
     found: dict[int, list[DeliveryTarget]] = {delivery_id: [] for delivery_id in wanted}
     if wanted:
