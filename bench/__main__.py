@@ -6,13 +6,21 @@
          against a bare Bolt app in the same run
 - faults: reminders and digests through kill -9, a locked database, Slack 429/500s and two
          replicas: messages lost and doubled per target
+- sending: 1,000 reminders to 1,000 people against the same posts 100 in flight; SQL per
+         delivery; the longest event-loop stall while a digest with its chart is sent
 """
 
 import sys
 
-from bench import faults, slack, sql, turns
+from bench import faults, sending, slack, sql, turns
 
-COMMANDS = {"turns": turns.main, "sql": sql.main, "slack": slack.main, "faults": faults.main}
+COMMANDS = {
+    "turns": turns.main,
+    "sql": sql.main,
+    "slack": slack.main,
+    "faults": faults.main,
+    "sending": sending.main,
+}
 
 if __name__ == "__main__":
     name, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from bot import plan_links
+from bot import plan_links, rendering
 from bot.config import Settings, get_settings
 from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
 from bot.notify import Notifier
@@ -52,6 +52,9 @@ def init_app(
     app[WORKSPACES] = WorkspaceService(db, clock)
     app[NOTIFIERS] = {}
     app.cleanup_ctx.append(_database)
+    # Charts and documents are drawn in worker processes, stopped after the scheduler
+    # (cleanup runs in reverse) has finished any sweep in flight.
+    app.cleanup_ctx.append(rendering.pool_context)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/privacy", page(msg.PRIVACY_PAGE))
     app.router.add_get("/terms", page(msg.TERMS_PAGE))

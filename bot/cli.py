@@ -325,6 +325,9 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         return await _schedule(args, console, db, service, Dispatcher(service))
     finally:
         await db.close()
+        from bot import rendering
+
+        await asyncio.to_thread(rendering.shutdown)  # a digest's chart was drawn in a worker
 
 
 async def _schedule(

@@ -7,9 +7,10 @@ marked sent to "outbox", is what `careers-bot outbox` prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -20,6 +21,15 @@ from workflows.notices import Notice
 
 class DeliveryError(Exception):
     """A send that failed; the scheduler retries it with backoff."""
+
+
+class RateLimited(DeliveryError):
+    """The chat service refused this message for now (HTTP 429) and did not take it: send it
+    again after `retry_after` seconds. Only this conversation waits (`Pacer.hold`)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Notifier(Protocol):
@@ -62,28 +72,64 @@ LIMITS: dict[str, tuple[Limit, ...]] = {
 }
 
 
+Place = tuple[str, str]  # (channel, conversation id)
+
+
 @dataclass
 class Pacer:
-    """Waits just long enough to stay inside each conversation's rate limits."""
+    """Waits just long enough to stay inside each conversation's rate limits.
+
+    Safe for many concurrent senders: `turn` holds a lock per conversation while it works out
+    the wait, waits, and notes the send, so two tasks to one conversation never both see a
+    delay of 0; tasks to other conversations never wait for it. `hold` (after a 429) makes one
+    conversation wait, and only that one.
+    """
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    history: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    history: dict[Place, deque[float]] = field(default_factory=dict)
+    held: dict[Place, float] = field(default_factory=dict)  # no sends until (clock time)
+    locks: dict[Place, asyncio.Lock] = field(default_factory=dict)
 
     def delay(self, channel: str, conversation: str) -> float:
         """How long to wait before the next send to this conversation."""
         sent = self.history.get((channel, conversation), deque())
         now = self.clock()
-        wait = 0.0
+        wait = max(0.0, self.held.get((channel, conversation), now) - now)
         for limit in LIMITS.get(channel, ()):
             recent = [t for t in sent if now - t < limit.seconds]
             if len(recent) >= limit.count:
                 wait = max(wait, recent[-limit.count] + limit.seconds - now)
         return wait
 
+    def hold(self, channel: str, conversation: str, seconds: float) -> None:
+        """The service said "not before `seconds`" for this conversation (Retry-After)."""
+        place = (channel, conversation)
+        self.held[place] = max(self.held.get(place, 0.0), self.clock() + max(0.0, seconds))
+
+    @contextlib.asynccontextmanager
+    async def turn(
+        self, channel: str, conversation: str, gate: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[None]:
+        """This conversation's next slot: wait for it, then (still holding the conversation,
+        so nobody overtakes) for a place in `gate` (the sender's limit of messages in flight),
+        note the send, and let the next task for the conversation start counting from it.
+        The body sends; the place in `gate` is given back after it."""
+        place = (channel, conversation)
+        lock = self.locks.setdefault(place, asyncio.Lock())
+        async with lock:
+            pause = self.delay(channel, conversation)
+            if pause > 0:
+                await self.sleep(pause)
+            if gate is not None:
+                await gate.acquire()
+            self.history.setdefault(place, deque(maxlen=64)).append(self.clock())
+        try:
+            yield
+        finally:
+            if gate is not None:
+                gate.release()
+
     async def wait(self, channel: str, conversation: str) -> None:
-        pause = self.delay(channel, conversation)
-        if pause > 0:
-            await self.sleep(pause)
-        sent = self.history.setdefault((channel, conversation), deque(maxlen=64))
-        sent.append(self.clock())
+        async with self.turn(channel, conversation):
+            pass

@@ -124,7 +124,7 @@ async def download(request: web.Request) -> web.Response:
     too), an earlier signed link, an expired or a revoked one 410 with the reason, a school
     with no plan yet 404. Each use is counted and logged by link and school, never by token.
     """
-    from bot import exports
+    from bot import rendering
     from bot.keys import SERVICE, SETTINGS
 
     settings = request.app[SETTINGS]
@@ -163,12 +163,12 @@ async def download(request: web.Request) -> web.Response:
         document = await service.plan_document(link.organisation_id)
     except LookupError as exc:
         raise web.HTTPNotFound(text="There is no plan yet.") from exc
-    data = exports.export(document, "docx")
+    data, filename = await rendering.render_named(document, "docx")  # off the event loop
     return web.Response(
         body=data,
         content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         headers={
-            "Content-Disposition": f'attachment; filename="{exports.default_filename(document, "docx")}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "private, no-store",
         },
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -45,10 +46,30 @@ def _export(document: PlanDocument, fmt: str, previous: Summary | None) -> bytes
     return exports.export(document, fmt, previous=previous)
 
 
+def _export_named(document: PlanDocument, fmt: str) -> tuple[bytes, str]:
+    """Runs in a worker: the document and its file name (bot.exports names it)."""
+    from bot import exports
+
+    return exports.export(document, fmt), exports.default_filename(document, fmt)
+
+
+async def render_named(document: PlanDocument, fmt: str) -> tuple[bytes, str]:
+    """`render`, with the file name `exports.default_filename` gives it (worked out in the
+    worker too, so that the caller need not import bot.exports for it)."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), _export_named, document, fmt)
+
+
 async def render(document: PlanDocument, fmt: str, *, previous: Summary | None = None) -> bytes:
     """`exports.export` in a worker process; the same bytes, the loop left free meanwhile."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor(), _export, document, fmt, previous)
+
+
+async def pool_context(_app: object) -> AsyncIterator[None]:
+    """An aiohttp cleanup_ctx: the workers (started on first use) stop with the app."""
+    yield
+    await asyncio.to_thread(shutdown)
 
 
 def shutdown() -> None:

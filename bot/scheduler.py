@@ -30,7 +30,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notify import DeliveryError, Notifier, Pacer, Searchable
+from bot import rendering
+from bot.notify import DeliveryError, Notifier, Pacer, RateLimited, Searchable
 from bot.planner import PlanLinks, Planner
 from bot.reviews import ReviewService
 from storage import deliveries, planning, repo
@@ -57,6 +58,7 @@ HANDLED_INPUTS_KEPT = timedelta(days=30)  # far longer than any chat service's r
 # A message found in a conversation's history counts from this long before the attempt that
 # may have sent it: our clock and the chat service's may differ a little.
 LOOKUP_MARGIN = timedelta(minutes=2)
+RATE_LIMIT_RETRIES = 3  # a 429 (not taken) is sent again this many times before it fails
 
 
 @dataclass
@@ -89,7 +91,13 @@ class Dispatcher:
     # says what is due, and may be any moment (a test, `remind --as-of`).
     clock: Callable[[], datetime] | None = None
     lease: timedelta = deliveries.LEASE
-    batch: int = deliveries.CLAIM_BATCH
+    batch: int = deliveries.CLAIM_BATCH  # claimed at once, and sent concurrently
+    in_flight: int = 100  # messages (and history look-ups) awaiting a chat service at once
+    batches: int = 2  # batches under way at once: one sending while the next is prepared
+    # Group commit of the marks: written this long after the first waiting one, or once
+    # this many wait (docs/delivery.md: the window for doubles on Teams).
+    mark_every: float = 0.02
+    mark_most: int = 50
 
     def now(self) -> datetime:
         return (self.clock or self.service.clock)()
@@ -208,21 +216,52 @@ class Dispatcher:
     # ----- delivering ---------------------------------------------------------------------
 
     async def deliver(self, as_of: datetime, report: Report | None = None) -> Report:
-        """Claim what is ready a few at a time, send it, mark it; failures wait for the next
-        run with backoff. The claims are renewed while they are being sent."""
+        """Claim what is ready `batch` at a time and send each batch concurrently; failures
+        wait for the next run with backoff. The claims are renewed while they are sent.
+
+        A batch costs a constant number of transactions whatever its size: the claim; one
+        that loads what every delivery needs, records missing targets and notes the attempt
+        at every target about to be sent; then the marks, grouped (`Marks`)."""
         report = report or Report()
         async with self.db.transaction() as session:
             report.dropped += await deliveries.drop_stale(session, as_of, self.now())
-        while True:
-            async with self.db.transaction() as session:
-                batch = await deliveries.claim(
-                    session, self.worker, as_of, self.batch, self.now(), self.lease
-                )
-            if not batch:
-                return report
-            async with self._renewing([d.id for d in batch]):
-                for delivery in batch:
-                    await self._send_one(delivery, as_of, report)
+        gate = asyncio.Semaphore(self.in_flight)  # shared by the batches under way
+        under_way: set[asyncio.Task[None]] = set()
+        errors: list[BaseException] = []
+
+        async def settle(which: set[asyncio.Task[None]]) -> None:
+            for task in which:
+                under_way.discard(task)
+                if not task.cancelled() and task.exception() is not None:
+                    errors.append(task.exception())  # type: ignore[arg-type]
+
+        try:
+            while not errors:
+                async with self.db.transaction() as session:
+                    batch = await deliveries.claim(
+                        session, self.worker, as_of, self.batch, self.now(), self.lease
+                    )
+                if not batch:
+                    break
+                under_way.add(asyncio.create_task(self._renewed_batch(batch, as_of, report, gate)))
+                # The next batch is claimed and prepared while this one sends: at most
+                # `batches` under way at once.
+                while len(under_way) >= self.batches:
+                    done, _ = await asyncio.wait(under_way, return_when=asyncio.FIRST_COMPLETED)
+                    await settle(done)
+        finally:
+            if under_way:
+                await asyncio.wait(under_way)
+                await settle(set(under_way))
+        if errors:
+            raise errors[0]
+        return report
+
+    async def _renewed_batch(
+        self, batch: list[m.Delivery], as_of: datetime, report: Report, gate: asyncio.Semaphore
+    ) -> None:
+        async with self._renewing([d.id for d in batch]):
+            await self._send_batch(batch, as_of, report, gate)
 
     @contextlib.asynccontextmanager
     async def _renewing(self, ids: list[int]) -> AsyncIterator[None]:
@@ -252,53 +291,102 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _send_one(self, delivery: m.Delivery, as_of: datetime, report: Report) -> None:
-        notice = Notice.from_payload(delivery.payload)
+    async def _send_batch(
+        self, batch: list[m.Delivery], as_of: datetime, report: Report, gate: asyncio.Semaphore
+    ) -> None:
+        jobs = await self._prepare(batch)
+        marks = Marks(self, as_of, report)
+        async with marks.running():
+            await asyncio.gather(*(self._send_job(job, marks, gate) for job in jobs))
+
+    async def _prepare(self, batch: list[m.Delivery]) -> list[Job]:
+        """One transaction for the whole batch: where each delivery goes (organisations,
+        links and conversations in three queries), its targets (missing ones recorded in one
+        INSERT), and an attempt noted at once on every target about to be sent, for the
+        deliveries this worker still holds (one UPDATE)."""
+        jobs = [Job(d, Notice.from_payload(d.payload)) for d in batch]
+        async with self.db.transaction() as session:
+            organisations, linked, refs = await deliveries.batch_context(
+                session, {d.organisation_id for d in batch}
+            )
+            by_organisation: dict[int, list[m.ConversationRef]] = {}
+            for ref in refs:
+                by_organisation.setdefault(ref.organisation_id, []).append(ref)
+            wanted: dict[int, list[tuple[str, str]]] = {}
+            for job in jobs:
+                self._route(job, organisations, linked, by_organisation)
+                if job.error is None and job.refs:
+                    wanted[job.delivery.id] = [(r.channel, r.conversation_id) for r in job.refs]
+            rows = await deliveries.batch_targets(session, wanted)
+            unsent: list[int] = []
+            for job in jobs:
+                if job.delivery.id not in rows:
+                    continue
+                by_place = {(r.channel, r.conversation_id): r for r in rows[job.delivery.id]}
+                job.rows = [by_place[(r.channel, r.conversation_id)] for r in job.refs]
+                job.before = {
+                    row.id: {"attempts": row.attempts, "attempted_at": row.attempted_at}
+                    for row in job.rows
+                }
+                unsent.extend(row.id for row in job.rows if row.status != "sent")
+            begun = await deliveries.begin_targets(session, unsent, self.worker, self.now())
+        for job in jobs:
+            job.begun = {row.id for row in job.rows if row.id in begun}
+            pending = [row for row in job.rows if row.status != "sent"]
+            if pending and not job.begun:
+                job.error = LeaseLost("the claim was taken over by another worker")
+        return jobs
+
+    def _route(
+        self,
+        job: Job,
+        organisations: dict[int, m.Organisation],
+        linked: set[int],
+        refs: dict[int, list[m.ConversationRef]],
+    ) -> None:
+        """Which conversations a delivery goes to, which it skips, or why it waits."""
+        delivery = job.delivery
+        organisation = organisations.get(delivery.organisation_id)
+        gone = repo.disconnected_channels(organisation) if organisation else set()
+        known = refs.get(delivery.organisation_id, [])
+        # A school that uses a chat channel never has its notices put in the outbox.
+        job.in_chat = delivery.organisation_id in linked or bool(known)
+        if delivery.kind == "digest":
+            targets = [r for r in known if r.kind == "channel"]
+        else:
+            targets = [
+                r for r in known if r.person_id == delivery.person_id and r.kind == "personal"
+            ]
+        # A channel the school removed the app from is skipped (its other channels are not).
+        job.skipped = [t for t in targets if t.channel in gone]
+        job.refs = [t for t in targets if t.channel not in gone]
+        missing = sorted({t.channel for t in job.refs if t.channel not in self.notifiers})
+        if missing:  # sent later by a process that has that channel (`serve`): never lost
+            job.error = DeliveryError(f"no {', '.join(missing)} sender in this process")
+        elif job.in_chat and delivery.kind == "digest" and not job.refs and not job.skipped:
+            job.error = Waiting("waiting for the SLT channel ('digest here' or set-up)")
+
+    async def _send_job(self, job: Job, marks: Marks, gate: asyncio.Semaphore) -> None:
+        delivery, report = job.delivery, marks.report
         try:
-            async with self.db.transaction() as session:
-                organisation = await repo.get_organisation(session, delivery.organisation_id)
-                gone = repo.disconnected_channels(organisation) if organisation else set()
-                # A school that uses a chat channel never has its notices put in the outbox.
-                in_chat = bool(
-                    await repo.links_of_organisation(session, delivery.organisation_id)
-                ) or bool(await repo.conversation_refs(session, delivery.organisation_id))
-                if delivery.kind == "digest":
-                    targets = await repo.conversation_refs(
-                        session, delivery.organisation_id, kind="channel"
-                    )
-                else:
-                    targets = await repo.conversation_refs(
-                        session,
-                        delivery.organisation_id,
-                        person_id=delivery.person_id,
-                        kind="personal",
-                    )
-            # A channel the school removed the app from is skipped (its other channels are not).
-            skipped = [t for t in targets if t.channel in gone]
-            targets = [t for t in targets if t.channel not in gone]
-            missing = sorted({t.channel for t in targets if t.channel not in self.notifiers})
-            if missing:  # sent later by a process that has that channel (`serve`): never lost
-                raise DeliveryError(f"no {', '.join(missing)} sender in this process")
-            if in_chat and delivery.kind == "digest" and not targets and not skipped:
-                raise Waiting("waiting for the SLT channel ('digest here' or set-up)")
+            if job.error is not None:
+                raise job.error
             sent_to: list[deliveries.SentTo] = []
-            if targets:
-                sent_to = await self._send_targets(delivery, targets, notice)
+            if job.refs:
+                sent_to = await self._send_targets(job, marks, gate)
             sent_to.extend(
                 {"channel": t.channel, "conversation": t.conversation_id, "skipped": "disconnected"}
-                for t in skipped
+                for t in job.skipped
             )
-            if not targets and not skipped and in_chat:  # someone the bot cannot reach
+            if not job.refs and not job.skipped and job.in_chat:  # someone the bot cannot reach
                 sent_to.append({"channel": "none", "skipped": "no conversation with the bot"})
-            elif not targets and not skipped:  # no chat at all: the terminal's outbox
+            elif not job.refs and not job.skipped:  # no chat at all: the terminal's outbox
                 sent_to.append({"channel": "outbox"})
                 report.outbox += 1
-            async with self.db.transaction() as session:
-                if await deliveries.mark_sent(session, delivery.id, self.worker, as_of, sent_to):
-                    report.sent += 1
+            await marks.delivery_sent(delivery.id, sent_to)
         except LeaseLost as exc:  # another worker has it now: nothing to mark
             log.warning("delivery %s (%s): %s", delivery.id, delivery.key, exc)
-        except Exception as exc:  # a failed send is retried later; it never stops the sweep
+        except Exception as exc:  # a failed send is retried later; it never stops the batch
             if isinstance(exc, Waiting):
                 log.info("delivery %s (%s): %s", delivery.id, delivery.key, exc)
                 report.waiting += 1
@@ -306,77 +394,201 @@ class Dispatcher:
                 log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, exc)
                 report.failed += 1
                 report.errors.append(f"{delivery.key}: {exc}")
-            async with self.db.transaction() as session:
-                await deliveries.mark_failed(
-                    session, delivery.id, self.worker, as_of, delivery.attempts, str(exc)
-                )
+            await marks.delivery_failed(delivery.id, delivery.attempts, str(exc))
 
     async def _send_targets(
-        self, delivery: m.Delivery, targets: list[m.ConversationRef], notice: Notice
+        self, job: Job, marks: Marks, gate: asyncio.Semaphore
     ) -> list[deliveries.SentTo]:
-        """Send to each target not yet sent, each on its own record; raises DeliveryError
-        naming those that failed (the others stay sent: a retry skips them)."""
-        wanted = [(t.channel, t.conversation_id) for t in targets]
-        async with self.db.transaction() as session:
-            rows = await deliveries.targets(session, delivery.id, wanted)
-        by_place = {(r.channel, r.conversation_id): r for r in rows}
+        """Send to each target not yet sent (those whose attempt was noted), concurrently,
+        each marked on its own; raises DeliveryError naming those that failed (the others
+        stay sent: a retry skips them)."""
         chart = None
-        if notice.attach_chart and any(by_place[w].status != "sent" for w in wanted):
-            chart = await self._chart(delivery)
-        failures: list[str] = []
-        for target in targets:
-            row = by_place[(target.channel, target.conversation_id)]
+        if job.notice.attach_chart and job.begun:
+            chart = await self._chart(job.delivery)
+
+        async def one(ref: m.ConversationRef, row: m.DeliveryTarget) -> str | None:
             if row.status == "sent":
-                continue
+                return None
+            if row.id not in job.begun:  # sent meanwhile by another worker's attempt
+                return "not sent: its attempt could not be noted"
             try:
-                message_id = await self._send_target(delivery, row, target, notice, chart)
-            except LeaseLost:
-                raise
+                message_id = await self._send_target(job, row, ref, chart, gate)
             except Exception as exc:
-                failures.append(f"{target.channel} {target.conversation_id}: {exc}")
-                async with self.db.transaction() as session:
-                    await deliveries.target_failed(session, row.id, str(exc))
-                continue
-            async with self.db.transaction() as session:
-                await deliveries.target_sent(session, row.id, self.now(), message_id)
+                marks.target_failed(row.id, str(exc))
+                return f"{ref.channel} {ref.conversation_id}: {exc}"
+            marks.target_sent(row.id, self.now(), message_id)
             row.status = "sent"
+            return None
+
+        outcomes = await asyncio.gather(
+            *(one(r, row) for r, row in zip(job.refs, job.rows, strict=True))
+        )
+        failures = [f for f in outcomes if f]
         if failures:
             raise DeliveryError("; ".join(failures))
         return [
             {"channel": r.channel, "conversation": r.conversation_id}
-            for r in rows
+            for r in job.rows
             if r.status == "sent"
         ]
 
     async def _send_target(
         self,
-        delivery: m.Delivery,
+        job: Job,
         row: m.DeliveryTarget,
         target: m.ConversationRef,
-        notice: Notice,
         chart: bytes | None,
+        gate: asyncio.Semaphore,
     ) -> str | None:
-        """One conversation: an attempt that may have been cut off is looked for first."""
+        """One conversation, its attempt already noted: an earlier attempt that may have been
+        cut off is looked for first; a 429 holds back this conversation only, then resends
+        (the service did not take it)."""
         notifier = self.notifiers[target.channel]
-        if row.attempts > 0 and row.attempted_at is not None and isinstance(notifier, Searchable):
-            found = await notifier.find(target, delivery.key, row.attempted_at - LOOKUP_MARGIN)
+        before = job.before[row.id]
+        earlier = before["attempted_at"]
+        if before["attempts"] > 0 and earlier is not None and isinstance(notifier, Searchable):
+            async with gate:
+                found = await notifier.find(target, job.delivery.key, earlier - LOOKUP_MARGIN)
             if found is not None:
-                log.info("delivery %s was already in %s", delivery.key, target.conversation_id)
+                log.info("delivery %s was already in %s", job.delivery.key, target.conversation_id)
                 return found
-        async with self.db.transaction() as session:
-            if not await deliveries.begin_target(session, row.id, self.worker, self.now()):
-                raise LeaseLost("the claim was taken over by another worker")
-        await self.pacer.wait(target.channel, target.conversation_id)
-        return await notifier.send(target, notice, chart, key=delivery.key)
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            async with self.pacer.turn(target.channel, target.conversation_id, gate):
+                try:
+                    return await notifier.send(target, job.notice, chart, key=job.delivery.key)
+                except RateLimited as exc:
+                    if attempt == RATE_LIMIT_RETRIES:
+                        raise
+                    log.info(
+                        "%s %s: rate limited, waiting %.1fs",
+                        target.channel, target.conversation_id, exc.retry_after,
+                    )  # fmt: skip
+                    self.pacer.hold(target.channel, target.conversation_id, exc.retry_after)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _chart(self, delivery: m.Delivery) -> bytes | None:
+        """The digest's chart, drawn in a worker process (bot/rendering.py), never on the
+        loop that answers Slack and Teams."""
         try:
-            from bot import exports
-
             document = await self.service.plan_document(delivery.organisation_id)
-            return exports.export(document, "png")
         except LookupError:
             return None
+        return await rendering.render(document, "png")
+
+
+@dataclass
+class Job:
+    """One claimed delivery in a batch: where it goes, and how far it got."""
+
+    delivery: m.Delivery
+    notice: Notice
+    refs: list[m.ConversationRef] = field(default_factory=list)  # where it goes
+    skipped: list[m.ConversationRef] = field(default_factory=list)  # disconnected channels
+    in_chat: bool = False
+    error: Exception | None = None  # why it is not sent at all this time
+    rows: list[m.DeliveryTarget] = field(default_factory=list)  # one per ref, same order
+    before: dict[int, deliveries.Attempt] = field(default_factory=dict)  # earlier attempts
+    begun: set[int] = field(default_factory=set)  # targets whose attempt was noted now
+
+
+class Marks:
+    """Group commit for a batch's marks: 'target sent' (with its message id), 'target
+    failed', and each delivery sent or failed are gathered and written together, at most
+    `Dispatcher.mark_every` seconds after the first of them or once `Dispatcher.mark_most`
+    are waiting, in one transaction of a few bulk statements. A target's mark is written in
+    the same or an earlier transaction than its delivery's.
+
+    Until its group is committed, a message that went out is not yet marked: that is the
+    window for doubles on Teams (docs/delivery.md). A group that cannot be written (a
+    locked database) is kept and tried again with the next; one still unwritten when the
+    batch ends raises, and the claims are taken over after their lease: the targets' noted
+    attempts make Slack look before resending."""
+
+    def __init__(self, dispatcher: Dispatcher, as_of: datetime, report: Report) -> None:
+        self.dispatcher = dispatcher
+        self.as_of = as_of
+        self.report = report
+        self.sent: list[tuple[int, datetime, str | None]] = []
+        self.failed: list[tuple[int, str]] = []
+        self.done: dict[int, list[deliveries.SentTo]] = {}
+        self.again: dict[int, tuple[int, str]] = {}
+        self.waiting = asyncio.Event()
+        self.full = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self.closing = False
+        self.flushes = 0
+
+    def _added(self) -> None:
+        self.waiting.set()
+        if len(self.sent) + len(self.failed) + len(self.done) + len(self.again) >= (
+            self.dispatcher.mark_most
+        ):
+            self.full.set()
+
+    def target_sent(self, target_id: int, at: datetime, message_id: str | None) -> None:
+        self.sent.append((target_id, at, message_id))
+        self._added()
+
+    def target_failed(self, target_id: int, error: str) -> None:
+        self.failed.append((target_id, error))
+        self._added()
+
+    async def delivery_sent(self, delivery_id: int, sent_to: list[deliveries.SentTo]) -> None:
+        self.done[delivery_id] = sent_to
+        self._added()
+
+    async def delivery_failed(self, delivery_id: int, attempts: int, error: str) -> None:
+        self.again[delivery_id] = (attempts, error)
+        self._added()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            sent, failed, done, again = self.sent, self.failed, self.done, self.again
+            if not (sent or failed or done or again):
+                return
+            self.sent, self.failed, self.done, self.again = [], [], {}, {}
+            self.full.clear()
+            worker = self.dispatcher.worker
+            try:
+                async with self.dispatcher.db.transaction() as session:
+                    await deliveries.targets_marked(session, sent, failed)
+                    held = await deliveries.finish(session, worker, self.as_of, done, again)
+            except BaseException:
+                # Kept for the next group, in order, so nothing marked is forgotten.
+                self.sent[:0], self.failed[:0] = sent, failed
+                self.done, self.again = {**done, **self.done}, {**again, **self.again}
+                raise
+            self.flushes += 1
+            self.report.sent += sum(1 for i in done if i in held)
+
+    async def _run(self) -> None:
+        while not self.closing:
+            await self.waiting.wait()
+            if not self.closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.full.wait(), self.dispatcher.mark_every)
+            self.waiting.clear()
+            if self.closing:
+                return  # the last group is written by `running`, which can raise
+            try:
+                await self.flush()
+            except Exception as exc:  # a locked database: kept for the next group
+                log.warning("marking deliveries failed, trying again: %s", exc)
+                self.waiting.set()
+                await asyncio.sleep(self.dispatcher.mark_every)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Marks]:
+        task = asyncio.create_task(self._run())
+        try:
+            yield self
+        finally:
+            # Never cancelled mid-write: told to stop, it finishes the group it is writing.
+            self.closing = True
+            self.waiting.set()
+            self.full.set()
+            await task
+            await self.flush()  # the rest, now; raises if the database still cannot take it
 
 
 async def _organisations(session: AsyncSession) -> list[m.Organisation]:

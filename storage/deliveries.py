@@ -13,19 +13,21 @@ Each conversation a delivery goes to is a `DeliveryTarget` row of its own (docs/
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rowcount
-from storage.models import Delivery, DeliveryTarget, Organisation
+from storage.models import ChatLink, ConversationRef, Delivery, DeliveryTarget, Organisation
 
 # Long enough for a few sends and a renewal's round trip; short enough that a crashed
 # worker's claims go out again within seconds. The holder renews it every LEASE / 3.
 LEASE = timedelta(seconds=30)
-CLAIM_BATCH = 5  # small, so one worker never holds many rows while it sends
+# A worker claims this many at once and sends them concurrently (bot/scheduler.py), with
+# what they need loaded, their targets noted and their marks written in bulk statements.
+CLAIM_BATCH = 100
 MAX_ATTEMPTS = 8
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 
@@ -308,3 +310,187 @@ async def last_digest_sent(session: AsyncSession, organisation_id: int) -> datet
         .order_by(Delivery.sent_at.desc())
         .limit(1)
     )
+
+
+# ----- in bulk: what a claimed batch needs, its attempts and its marks ------------------------
+
+
+class Attempt(TypedDict):
+    """A target's earlier attempt, as it was before this one began (for the Slack look-up)."""
+
+    attempts: int
+    attempted_at: datetime | None
+
+
+async def batch_context(
+    session: AsyncSession, organisation_ids: set[int]
+) -> tuple[dict[int, Organisation], set[int], list[ConversationRef]]:
+    """Everything a batch's deliveries need to know where they go, in three queries: the
+    organisations, which of them are linked to a chat workspace or team, and their
+    stored conversations (in the order they were stored)."""
+    ids = sorted(organisation_ids)
+    organisations = {
+        o.id: o for o in await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))
+    }
+    linked = set(
+        await session.scalars(
+            select(ChatLink.organisation_id).where(ChatLink.organisation_id.in_(ids)).distinct()
+        )
+    )
+    refs = list(
+        await session.scalars(
+            select(ConversationRef)
+            .where(ConversationRef.organisation_id.in_(ids))
+            .order_by(ConversationRef.id)
+        )
+    )
+    return organisations, linked, refs
+
+
+async def batch_targets(
+    session: AsyncSession, wanted: dict[int, list[tuple[str, str]]]
+) -> dict[int, list[DeliveryTarget]]:
+    """Many deliveries' targets at once (one INSERT of the missing ones, one SELECT): by
+    delivery id, in the order they were first recorded."""
+    rows = [
+        {"delivery_id": delivery_id, "channel": channel, "conversation_id": conversation,
+         "status": "pending", "attempts": 0}
+        for delivery_id, places in wanted.items()
+        for channel, conversation in dict.fromkeys(places)
+    ]  # fmt: skip
+    if rows:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(  # executemany: one statement, compiled once and cached
+            insert(DeliveryTarget).on_conflict_do_nothing(
+                index_elements=["delivery_id", "channel", "conversation_id"]
+            ),
+            rows,
+        )
+    found: dict[int, list[DeliveryTarget]] = {delivery_id: [] for delivery_id in wanted}
+    if wanted:
+        for row in await session.scalars(
+            select(DeliveryTarget)
+            .where(DeliveryTarget.delivery_id.in_(list(wanted)))
+            .order_by(DeliveryTarget.id)
+            .execution_options(populate_existing=True)
+        ):
+            found[row.delivery_id].append(row)
+    return found
+
+
+async def begin_targets(
+    session: AsyncSession, target_ids: list[int], worker: str, lease_now: datetime
+) -> set[int]:
+    """`begin_target` for many targets in one statement; the ids noted (those whose delivery
+    `worker` still holds, and not already sent): only those may be sent."""
+    if not target_ids:
+        return set()
+    held = (
+        select(Delivery.id)
+        .where(Delivery.claimed_by == worker, Delivery.status == "claimed")
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(DeliveryTarget)
+        .where(
+            DeliveryTarget.id.in_(target_ids),
+            DeliveryTarget.status != "sent",
+            DeliveryTarget.delivery_id.in_(held),
+        )
+        .values(attempts=DeliveryTarget.attempts + 1, attempted_at=lease_now)
+        .returning(DeliveryTarget.id)
+        .execution_options(synchronize_session=False)
+    )
+    return {row[0] for row in result}
+
+
+# Core tables (plain executemany, each row its own values): the ORM's bulk UPDATE by primary
+# key would not keep the "still held by this worker" conditions.
+_TARGETS = cast(Table, DeliveryTarget.__table__)
+_DELIVERIES = cast(Table, Delivery.__table__)
+
+
+async def targets_marked(
+    session: AsyncSession,
+    sent: list[tuple[int, datetime, str | None]],
+    failed: list[tuple[int, str]],
+) -> None:
+    """`target_sent` (id, when, message id) and `target_failed` (id, error) for many
+    targets: one executemany statement each."""
+    if sent:
+        await session.execute(
+            update(_TARGETS)
+            .where(_TARGETS.c.id == bindparam("t_id"))
+            .values(
+                status="sent",
+                sent_at=bindparam("t_at"),
+                message_id=bindparam("t_message"),
+                last_error=None,
+            ),
+            [{"t_id": i, "t_at": at, "t_message": message} for i, at, message in sent],
+        )
+    if failed:
+        await session.execute(
+            update(_TARGETS)
+            .where(_TARGETS.c.id == bindparam("t_id"), _TARGETS.c.status != "sent")
+            .values(status="failed", last_error=bindparam("t_error")),
+            [{"t_id": i, "t_error": error[:2000]} for i, error in failed],
+        )
+
+
+async def finish(
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    sent: dict[int, list[SentTo]],
+    failed: dict[int, tuple[int, str]],
+) -> set[int]:
+    """`mark_sent` and `mark_failed` for many deliveries (failed: id -> (attempts, error)):
+    only those `worker` still holds, locked first; the ids marked."""
+    ids = sorted({*sent, *failed})
+    if not ids:
+        return set()
+    held = set(
+        await session.scalars(
+            select(Delivery.id)
+            .where(
+                Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == "claimed"
+            )
+            .with_for_update()
+        )
+    )
+    done = [{"d_id": i, "d_sent_to": sent[i]} for i in ids if i in held and i in sent]
+    if done:
+        await session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == bindparam("d_id"))
+            .values(
+                status="sent",
+                sent_at=now,
+                sent_to=bindparam("d_sent_to"),
+                lease_until=None,
+                last_error=None,
+            ),
+            done,
+        )
+    again = []
+    for i in ids:
+        if i in held and i in failed and i not in sent:
+            attempts, error = failed[i]
+            delay = BACKOFF[min(attempts, len(BACKOFF)) - 1] if attempts else BACKOFF[0]
+            again.append({"d_id": i, "d_status": "dropped" if attempts >= MAX_ATTEMPTS else "failed",
+                          "d_next": now + delay, "d_error": error[:2000]})  # fmt: skip
+    if again:
+        await session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == bindparam("d_id"))
+            .values(
+                status=bindparam("d_status"),
+                next_attempt_at=bindparam("d_next"),
+                lease_until=None,
+                last_error=bindparam("d_error"),
+            ),
+            again,
+        )
+    return held

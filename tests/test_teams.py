@@ -1340,16 +1340,17 @@ async def test_teams_and_slack_users_of_one_organisation_share_the_review(
 async def test_export_is_sent_after_the_reply_and_retried(
     tmp_path: Path, school: MaturityModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import exports
+    from bot import rendering
 
-    real_export = exports.export
+    real_render = rendering.render_named
 
-    def slow_export(document: Any, fmt: str, **kwargs: Any) -> bytes:
+    async def slow_render(document: Any, fmt: str) -> tuple[bytes, str]:
         if fmt == "docx":
-            time.sleep(0.5)  # a slow Word document: the turn must not wait for it
-        return real_export(document, fmt, **kwargs)
+            await asyncio.sleep(0.5)  # a slow Word document: the turn must not wait for it
+        return await real_render(document, fmt)
 
-    monkeypatch.setattr(exports, "export", slow_export)
+    # Documents are drawn in a worker process (bot/rendering.py); slowed down here.
+    monkeypatch.setattr(rendering, "render_named", slow_render)
     settings = sqlite_settings(tmp_path)
     database = Database(settings.database_url)
     await database.migrate()

@@ -415,15 +415,12 @@ class SlackAdapter:
             await self.post(client, channel, [Message(msg.NO_REVIEW_YET)])
             return
         await self.post(client, channel, [ShowSummary(document.summary), ShowPlan(document.plan)])
-        from bot import exports  # the document libraries load only when a plan is asked for
+        from bot import rendering  # drawn in worker processes: never on this loop
 
-        def build() -> list[tuple[str, bytes]]:
-            return [
-                (exports.default_filename(document, fmt), exports.export(document, fmt))
-                for fmt in EXPORT_FORMATS
-            ]
-
-        files = await asyncio.to_thread(build)
+        built = await asyncio.gather(
+            *(rendering.render_named(document, fmt) for fmt in EXPORT_FORMATS)
+        )
+        files = [(name, data) for data, name in built]
         await client.files_upload_v2(
             file_uploads=[{"file": data, "filename": name, "title": name} for name, data in files],
             channel=channel,

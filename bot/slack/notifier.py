@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notify import DeliveryError
+from bot.notify import DeliveryError, RateLimited
 from bot.slack.render import NOTICE_BUTTON, Block, button, escape, header, section
 from storage.models import ConversationRef
 from workflows.notices import Notice
@@ -30,6 +30,17 @@ EVENT_TYPE = "careers_bot_delivery"
 HISTORY_LIMIT = 50  # the bot's own recent posts; a DM or an SLT channel is rarely busier
 # Why a conversation cannot be searched at all (so a resend is the only way): said in the log.
 UNSEARCHABLE = {"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"}
+
+
+def retry_after_seconds(headers: Any) -> float:
+    """Slack's Retry-After (whole seconds); 1 if it is missing or unreadable."""
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            try:
+                return max(0.0, float(value if not isinstance(value, list) else value[0]))
+            except (TypeError, ValueError):
+                break
+    return 1.0
 
 
 def metadata(key: str, conversation: str) -> dict[str, Any]:
@@ -59,10 +70,13 @@ class SlackNotifier:
     def __init__(self, bot: SlackBot) -> None:
         self.bot = bot
 
-    async def _client(self, conversation: ConversationRef) -> AsyncWebClient:
-        """A client that waits out rate limits (Slack did not take the message) but never
-        resends after a server error or a dropped connection (Slack may have taken it):
-        the scheduler's next attempt looks in the history first."""
+    async def _client(
+        self, conversation: ConversationRef, wait_out_rate_limits: bool = True
+    ) -> AsyncWebClient:
+        """A client that never resends after a server error or a dropped connection (Slack
+        may have taken it): the scheduler's next attempt looks in the history first. It waits
+        out rate limits (Slack did not take the message) unless told not to: a message's
+        post leaves that to the scheduler, which holds back only that conversation."""
         reference = conversation.reference or {}
         token = await self.bot.token_for(
             reference.get("team_id"), reference.get("enterprise_id") or None
@@ -73,13 +87,15 @@ class SlackNotifier:
             token=token,
             base_url=self.bot.settings.slack_api_url,
             session=self.bot.session,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+            retry_handlers=(
+                [AsyncRateLimitErrorRetryHandler(max_retry_count=2)] if wait_out_rate_limits else []
+            ),
         )
 
     async def send(
         self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
     ) -> str | None:
-        client = await self._client(conversation)
+        client = await self._client(conversation, wait_out_rate_limits=False)
         try:
             response = await client.chat_postMessage(
                 channel=conversation.conversation_id,
@@ -89,6 +105,10 @@ class SlackNotifier:
                 metadata=metadata(key, conversation.conversation_id) if key else None,
             )
         except SlackApiError as exc:
+            if exc.response.status_code == 429:  # not taken: the scheduler sends it again
+                raise RateLimited(
+                    "Slack: ratelimited", retry_after_seconds(exc.response.headers)
+                ) from exc
             raise DeliveryError(f"Slack: {exc.response.get('error', exc)}") from exc
         except Exception as exc:  # a dropped connection, a timeout: maybe sent, maybe not
             raise DeliveryError(f"Slack: {type(exc).__name__}: {exc}") from exc
@@ -97,7 +117,8 @@ class SlackNotifier:
             # The message is out: a chart that fails is logged, never a reason to send the
             # message again.
             try:
-                await client.files_upload_v2(
+                uploads = await self._client(conversation)
+                await uploads.files_upload_v2(
                     file=chart,
                     filename=CHART_FILENAME,
                     title=notice.title,

@@ -10,7 +10,6 @@ after the service's one transaction says so, where to store a conversation refer
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import logging
@@ -676,12 +675,12 @@ class CareersBot(TeamsActivityHandler):
     async def _document(
         self, organisation_id: int, review_id: int | None, fmt: str
     ) -> tuple[bytes, str]:
-        """The plan document and its file name; built in a thread (Word, Excel, the chart)."""
-        from bot import exports  # matplotlib and friends: loaded only when a document is asked for
+        """The plan document and its file name, drawn in a worker process (Word, Excel, the
+        chart): bot/rendering.py. The serving process never imports matplotlib."""
+        from bot import rendering
 
         document = await self.service.plan_document(organisation_id, review_id)
-        data = await asyncio.to_thread(exports.export, document, fmt)
-        return data, exports.default_filename(document, fmt)
+        return await rendering.render_named(document, fmt)
 
     async def _upload(self, url: str, data: bytes) -> None:
         """PUT the file to the OneDrive upload session Teams opened for it, in one piece."""
