@@ -8,11 +8,13 @@
          replicas: messages lost and doubled per target
 - sending: 1,000 reminders to 1,000 people against the same posts 100 in flight; SQL per
          delivery; the longest event-loop stall while a digest with its chart is sent
+- hub:   weekly digests for 1,000 schools against a raw read of the same rows; a reminder
+         sweep over 1k/10k/100k actions with 1% due, and its query plan
 """
 
 import sys
 
-from bench import faults, sending, slack, sql, turns
+from bench import faults, hub, sending, slack, sql, turns
 
 COMMANDS = {
     "turns": turns.main,
@@ -20,6 +22,7 @@ COMMANDS = {
     "slack": slack.main,
     "faults": faults.main,
     "sending": sending.main,
+    "hub": hub.main,
 }
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from bot.reviews import action_view, calendar_of
 from model_data import load_glossary, load_model
 from storage import models as m
 from storage import planning
-from storage.repo import answers_of_reviews as repo_answers
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.actions import ActionView
@@ -41,8 +40,7 @@ from workflows.plan import Summary, build_summary
 from workflows.reminders import (
     Reminder,
     ReminderRules,
-    due_reminders,
-    next_reminder_at,
+    plan_reminders,
     reminder_text,
 )
 from workflows.replies import Choice
@@ -147,7 +145,7 @@ class Planner:
         self,
         session: AsyncSession,
         as_of: datetime,
-        actions: list[m.Action],
+        actions: list[planning.ActionRecord],
         action_ids: Select[Any],
         digest_schools: list[m.Organisation],
         *,
@@ -214,8 +212,8 @@ class Planner:
 
     def _reminders(
         self,
-        snoozes: list[m.ActionUpdate],
-        actions: list[m.Action],
+        snoozes: list[planning.UpdateRecord],
+        actions: list[planning.ActionRecord],
         schools: dict[int, School],
         as_of: datetime,
         planned: Planned,
@@ -229,6 +227,7 @@ class Planner:
                 until = date.fromisoformat(update.after["until"])
                 snoozed[key] = max(snoozed.get(key, date.min), until)
         contexts: dict[int, engine.Context] = {}
+        rules_of: dict[int, ReminderRules] = {}
         for action in actions:
             school = schools[action.organisation_id]
             try:
@@ -236,9 +235,12 @@ class Planner:
                     school.row.id, school.context(as_of)
                 )
                 view = action_view(action, ctx, ())
-                rules = ReminderRules.from_settings(school.row.settings)
+                rules = rules_of.get(school.row.id) or rules_of.setdefault(
+                    school.row.id, ReminderRules.from_settings(school.row.settings)
+                )
                 zone = school.row.timezone
-                for reminder in due_reminders([view], school.calendar, rules, as_of, zone, snoozed):
+                due, next_at = plan_reminders(view, school.calendar, rules, as_of, zone, snoozed)
+                for reminder in due:
                     planned.add(
                         reminder_notice(view, reminder, ctx),
                         key=reminder.key,
@@ -249,9 +251,7 @@ class Planner:
                         action_id=reminder.action_id,
                     )
                 if store:
-                    planned.next_reminders[action.id] = next_reminder_at(
-                        view, school.calendar, rules, as_of, zone, snoozed
-                    )
+                    planned.next_reminders[action.id] = next_at
             except Exception as exc:  # one action's failure never stops the others
                 log.exception("planning reminders for action %s failed", action.id)
                 planned.errors.append(f"action {action.id}: {exc}")
@@ -267,17 +267,11 @@ class Planner:
         updates = await planning.updates(session, ids)
         reviews = await planning.reviews(session, ids)
         picked = {i: _digest_reviews(reviews[i]) for i in ids}
-        agreed = {
-            r.id
-            for plan, _, earlier in picked.values()
-            for r in (plan, earlier)
-            if r and r.completed_at
-        }
         wanted = {r.id for trio in picked.values() for r in trio if r is not None}
-        answers = await repo_answers(session, sorted(wanted), agreed)
+        answers = await planning.summary_answers(session, sorted(wanted))
         since = await planning.last_digests(session, ids)
         links = await self.plan_links(session, ids, as_of) if self.plan_links else {}
-        by_action: dict[int, list[m.ActionUpdate]] = {}
+        by_action: dict[int, list[planning.UpdateRecord]] = {}
         for update in updates:
             by_action.setdefault(update.action_id, []).append(update)
         notices: dict[int, Notice] = {}

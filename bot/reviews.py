@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbound import Conversation, Inbound, OpenReview, What, Who
 from bot.workspaces import WorkspaceService
 from model_data import Edition, load_glossary, load_model
-from storage import models as m
 from storage import repo
 from storage.db import Database
 from storage.models import Organisation, Person, Review, TermDate
@@ -775,7 +774,63 @@ class ReviewService:
         return await repo.create_review(session, organisation, state, ctx.now, based_on=previous)
 
 
-def update_view(update: m.ActionUpdate) -> ActionUpdateView:
+class UpdateFields(Protocol):
+    """What a view reads of an update: an ORM row, or storage.planning's plain record."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def by(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def before(self) -> dict[str, Any]: ...
+    @property
+    def after(self) -> dict[str, Any]: ...
+
+
+class OwnerFields(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def person_id(self) -> int | None: ...
+
+
+class ActionFields(Protocol):
+    """What a view reads of an action: an ORM row (a turn), or storage.planning's plain
+    record (a sweep over thousands, where building ORM objects would be most of the work)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def statement_id(self) -> str: ...
+    @property
+    def current_level(self) -> int: ...
+    @property
+    def target_level(self) -> int | None: ...
+    @property
+    def next_steps(self) -> str | None: ...
+    @property
+    def due(self) -> str | None: ...
+    @property
+    def due_year(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def owners(self) -> Sequence[OwnerFields]: ...
+
+
+def update_view(update: UpdateFields) -> ActionUpdateView:
     return ActionUpdateView(
         at=update.at, by=update.by, kind=update.kind, note=update.note, link=update.link,
         before=dict(update.before or {}), after=dict(update.after or {}),
@@ -793,7 +848,7 @@ def calendar_of(own: Sequence[TermDate]) -> TermCalendar:
 
 
 def action_view(
-    row: m.Action, ctx: engine.Context, updates: Sequence[m.ActionUpdate]
+    row: ActionFields, ctx: engine.Context, updates: Sequence[UpdateFields]
 ) -> actions.ActionView:
     """An action as the chat shows it, with its real due date from the organisation's calendar."""
     due_date = None

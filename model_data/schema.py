@@ -128,9 +128,10 @@ class MaturityModel(_Frozen):
         return [s for theme in self.themes for s in theme.statements]
 
     def statement(self, statement_id: str) -> Statement:
-        for s in self.statements:
-            if s.id == statement_id:
-                return s
+        for theme in self.themes:
+            for s in theme.statements:
+                if s.id == statement_id:
+                    return s
         raise KeyError(statement_id)
 
     def theme(self, number: int) -> Theme:

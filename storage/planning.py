@@ -12,16 +12,18 @@ school's settings, timezone or term dates. Closed actions get None and are never
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, event, func, inspect, select, update
+from sqlalchemy import Select, Table, bindparam, event, func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction, lazyload
 
 from storage import models as m
+from workflows.answers import Answer, Flag
 
 CLOSED = ("done", "dropped")
 # What, changed on a school, can move its reminders or digest.
@@ -148,23 +150,141 @@ def open_action_ids(organisation_ids: Sequence[int]) -> Select[Any]:
     )
 
 
-async def due_actions(session: AsyncSession, as_of: datetime) -> list[m.Action]:
-    query = (
-        select(m.Action)
-        .where(m.Action.next_reminder_at <= as_of, m.Action.organisation_id.in_(_active()))
-        .order_by(m.Action.id)
+@dataclass(frozen=True, slots=True)
+class OwnerRecord:
+    name: str
+    person_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """An action as a sweep reads it: plain values, no ORM object (thousands at a time)."""
+
+    id: int
+    organisation_id: int
+    number: int
+    statement_id: str
+    current_level: int
+    target_level: int | None
+    next_steps: str | None
+    due: str | None
+    due_year: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    owners: tuple[OwnerRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRecord:
+    action_id: int
+    at: datetime
+    by: str | None
+    kind: str
+    note: str | None
+    link: str | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+_ACTION_COLUMNS = (
+    m.Action.id, m.Action.organisation_id, m.Action.number, m.Action.statement_id,
+    m.Action.current_level, m.Action.target_level, m.Action.next_steps, m.Action.due,
+    m.Action.due_year, m.Action.status, m.Action.created_at, m.Action.updated_at,
+)  # fmt: skip
+
+
+async def _actions(
+    session: AsyncSession, ids: Select[Any], lock: bool = False
+) -> list[ActionRecord]:
+    """The actions `ids` selects, with their owners: two statements, however many."""
+    query = select(*_ACTION_COLUMNS).where(m.Action.id.in_(ids)).order_by(m.Action.id)
+    if lock:
+        query = _skip_locked(session, query, m.Action)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return []
+    owners: dict[int, list[OwnerRecord]] = {}
+    for action_id, name, person_id in await session.execute(
+        select(m.ActionOwner.action_id, m.ActionOwner.name, m.ActionOwner.person_id)
+        .where(m.ActionOwner.action_id.in_(ids))
+        .order_by(m.ActionOwner.action_id, m.ActionOwner.position)
+    ):
+        owners.setdefault(action_id, []).append(OwnerRecord(name, person_id))
+    return [ActionRecord(**row._asdict(), owners=tuple(owners.get(row.id, ()))) for row in rows]
+
+
+async def due_actions(session: AsyncSession, as_of: datetime) -> list[ActionRecord]:
+    """Open actions whose next reminder is due, held against another replica's sweep."""
+    return await _actions(session, due_action_ids(as_of), lock=True)
+
+
+async def open_actions(
+    session: AsyncSession, organisation_ids: Sequence[int]
+) -> list[ActionRecord]:
+    return await _actions(session, open_action_ids(organisation_ids))
+
+
+async def schools_actions(
+    session: AsyncSession, organisation_ids: Sequence[int]
+) -> dict[int, list[ActionRecord]]:
+    out: dict[int, list[ActionRecord]] = {i: [] for i in organisation_ids}
+    if organisation_ids:
+        ids = select(m.Action.id).where(m.Action.organisation_id.in_(organisation_ids))
+        for record in await _actions(session, ids):
+            out[record.organisation_id].append(record)
+    return out
+
+
+_UPDATE_COLUMNS = (
+    m.ActionUpdate.action_id, m.ActionUpdate.at, m.ActionUpdate.by, m.ActionUpdate.kind,
+    m.ActionUpdate.note, m.ActionUpdate.link, m.ActionUpdate.before, m.ActionUpdate.after,
+)  # fmt: skip
+
+
+async def updates(session: AsyncSession, organisation_ids: Sequence[int]) -> list[UpdateRecord]:
+    """Every update of these schools' actions (the digest's "quiet for four weeks")."""
+    if not organisation_ids:
+        return []
+    of_schools = select(m.Action.id).where(m.Action.organisation_id.in_(organisation_ids))
+    rows = await session.execute(
+        select(*_UPDATE_COLUMNS)
+        .where(m.ActionUpdate.action_id.in_(of_schools))
+        .order_by(m.ActionUpdate.at, m.ActionUpdate.id)
     )
-    return list(await session.scalars(_skip_locked(session, query, m.Action)))
+    return [UpdateRecord(**row._asdict()) for row in rows]
 
 
-async def open_actions(session: AsyncSession, organisation_ids: Sequence[int]) -> list[m.Action]:
-    return list(
-        await session.scalars(
-            select(m.Action)
-            .where(m.Action.id.in_(open_action_ids(organisation_ids)))
-            .order_by(m.Action.id)
+async def snoozes(session: AsyncSession, action_ids: Select[Any]) -> list[UpdateRecord]:
+    """Only the snoozes of the actions planned: all a reminder needs of their history."""
+    rows = await session.execute(
+        select(*_UPDATE_COLUMNS).where(
+            m.ActionUpdate.action_id.in_(action_ids), m.ActionUpdate.kind == "snoozed"
         )
     )
+    return [UpdateRecord(**row._asdict()) for row in rows]
+
+
+async def summary_answers(
+    session: AsyncSession, review_ids: Sequence[int]
+) -> dict[int, dict[str, Answer]]:
+    """Several reviews' answers as a summary reads them (level, flag, note, carried): one
+    statement of plain rows, for a digest's profile; evidence and actions are not needed."""
+    out: dict[int, dict[str, Answer]] = {i: {} for i in review_ids}
+    if review_ids:
+        rows = await session.execute(
+            select(
+                m.Response.review_id, m.Response.statement_id, m.Response.level,
+                m.Response.flag, m.Response.note, m.Response.carried,
+            ).where(m.Response.review_id.in_(review_ids))
+        )  # fmt: skip
+        for review_id, statement_id, level, flag, note, carried in rows:
+            out[review_id][statement_id] = Answer.model_construct(  # trusted: our own rows
+                statement_id=statement_id, level=level, note=note,
+                flag=Flag(flag) if flag else None, carried=bool(carried),
+                evidence=[], actions=[], answered_by=None, answered_at=None,
+            )  # fmt: skip
+    return out
 
 
 async def due_digests(session: AsyncSession, as_of: datetime) -> list[m.Organisation]:
@@ -190,45 +310,6 @@ async def term_dates(session: AsyncSession, ids: Iterable[int]) -> dict[int, lis
     if wanted:
         for row in await session.scalars(
             select(m.TermDate).where(m.TermDate.organisation_id.in_(wanted))
-        ):
-            out[row.organisation_id].append(row)
-    return out
-
-
-async def updates(session: AsyncSession, organisation_ids: Sequence[int]) -> list[m.ActionUpdate]:
-    """Every update of these schools' actions (the digest's "quiet for four weeks")."""
-    if not organisation_ids:
-        return []
-    of_schools = select(m.Action.id).where(m.Action.organisation_id.in_(organisation_ids))
-    return list(
-        await session.scalars(
-            select(m.ActionUpdate)
-            .where(m.ActionUpdate.action_id.in_(of_schools))
-            .order_by(m.ActionUpdate.at, m.ActionUpdate.id)
-        )
-    )
-
-
-async def snoozes(session: AsyncSession, action_ids: Select[Any]) -> list[m.ActionUpdate]:
-    """Only the snoozes of the actions planned: all a reminder needs of their history."""
-    return list(
-        await session.scalars(
-            select(m.ActionUpdate).where(
-                m.ActionUpdate.action_id.in_(action_ids), m.ActionUpdate.kind == "snoozed"
-            )
-        )
-    )
-
-
-async def schools_actions(
-    session: AsyncSession, organisation_ids: Sequence[int]
-) -> dict[int, list[m.Action]]:
-    out: dict[int, list[m.Action]] = {i: [] for i in organisation_ids}
-    if organisation_ids:
-        for row in await session.scalars(
-            select(m.Action)
-            .where(m.Action.organisation_id.in_(organisation_ids))
-            .order_by(m.Action.id)
         ):
             out[row.organisation_id].append(row)
     return out
@@ -302,13 +383,17 @@ async def record(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
 
 
 async def store_next_reminders(session: AsyncSession, times: dict[int, datetime | None]) -> None:
-    """The worked-out times, in one executemany. The sweep holds these rows (FOR UPDATE on
-    PostgreSQL, the single writer on SQLite) from reading them to this write, so a change
-    made meanwhile waits and then marks its action LOOK_NOW after this, never before."""
+    """The worked-out times, in one executemany of a plain UPDATE. The sweep holds these rows
+    (FOR UPDATE on PostgreSQL, the single writer on SQLite) from reading them to this
+    write, so a change made meanwhile waits, then marks its action LOOK_NOW after this."""
     if not times:
         return
+    table = cast(Table, m.Action.__table__)
     await session.execute(
-        update(m.Action), [{"id": i, "next_reminder_at": t} for i, t in times.items()]
+        update(table)
+        .where(table.c.id == bindparam("action"))
+        .values(next_reminder_at=bindparam("moment")),
+        [{"action": i, "moment": t} for i, t in times.items()],
     )
 
 

@@ -382,21 +382,6 @@ async def load_answers(
     return _answers_of(responses, open_actions_only, agreed)
 
 
-async def answers_of_reviews(
-    session: AsyncSession, review_ids: list[int], agreed: set[int]
-) -> dict[int, dict[str, Answer]]:
-    """Several reviews' answers in ONE query (the sweep's digests); those in `agreed` as
-    their plans were agreed, like `load_answers(agreed=True)`."""
-    by_review: dict[int, list[m.Response]] = {review_id: [] for review_id in review_ids}
-    if review_ids:
-        for row in (await session.scalars(_answer_query(review_ids))).unique():
-            by_review[row.review_id].append(row)
-    return {
-        review_id: _answers_of(rows, agreed=review_id in agreed)
-        for review_id, rows in by_review.items()
-    }
-
-
 # session.info key: the response rows a turn loaded, by review, for its save to reuse.
 _LOADED = "careers_loaded_responses"
 

@@ -15,7 +15,7 @@ from tests.test_reminders import action, at
 from workflows.calendar import default_calendar
 from workflows.digest import DigestSchedule, digest_slot, next_digest_at
 from workflows.plan import ActionStatus
-from workflows.reminders import ReminderRules, due_reminders, next_reminder_at
+from workflows.reminders import ReminderRules, due_reminders, next_reminder_at, plan_reminders
 
 CALENDAR = default_calendar()
 START = at("2025-09-01T00:00")
@@ -104,3 +104,29 @@ def test_next_digest_is_where_the_weekly_slot_next_opens(
         moment += timedelta(hours=1)
     slot = digest_slot(1, schedule, CALENDAR, due)
     assert slot is not None and slot.due_at == due
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    due_offset=st.integers(min_value=0, max_value=300),
+    created_offset=st.integers(min_value=0, max_value=200),
+    moment_hours=st.integers(min_value=0, max_value=24 * 420),
+    days_before=st.sampled_from([0, 7, 14]),
+    snooze=st.one_of(st.none(), st.integers(min_value=0, max_value=300)),
+)
+def test_the_sweeps_one_pass_agrees_with_the_two_rules(
+    due_offset: int, created_offset: int, moment_hours: int, days_before: int, snooze: int | None
+) -> None:
+    due_date = date(2025, 9, 1) + timedelta(days=due_offset)
+    subject = action(
+        due=due_date.isoformat(),
+        due_year=None,
+        due_date=due_date,
+        created_at=START + timedelta(days=created_offset, hours=5),
+    )
+    rules = ReminderRules(days_before=days_before)
+    snoozed = {(7, 1): date(2025, 9, 1) + timedelta(days=snooze)} if snooze is not None else {}
+    moment = START + timedelta(hours=moment_hours)
+    due, following = plan_reminders(subject, CALENDAR, rules, moment, snoozed=snoozed)
+    assert due == due_reminders([subject], CALENDAR, rules, moment, snoozed=snoozed)
+    assert following == next_reminder_at(subject, CALENDAR, rules, moment, snoozed=snoozed)

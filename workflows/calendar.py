@@ -131,6 +131,10 @@ class TermCalendar:
         self._by_key = {(half.year, half.number): half for half in ordered}
         self._years = sorted({half.year for half in ordered})
         self._bank_holidays = frozenset(bank_holidays)
+        # Answers already worked out (a calendar never changes once built): a sweep asks the
+        # same few days for thousands of actions. A CalendarError is remembered too.
+        self._next_school_days: dict[date, date | CalendarError] = {}
+        self.memo: dict[object, object] = {}  # for pure callers' own derived answers
 
     def __repr__(self) -> str:
         return f"TermCalendar({self._years[0]} to {self._years[-1]}, {len(self._half_terms)} half-terms)"
@@ -210,6 +214,18 @@ class TermCalendar:
 
     def next_school_day(self, day: date) -> date:
         """The first term day on or after `day`: where a reminder that falls in a holiday waits."""
+        known = self._next_school_days.get(day)
+        if known is None:
+            try:
+                known = self._find_next_school_day(day)
+            except CalendarError as exc:
+                known = exc
+            self._next_school_days[day] = known
+        if isinstance(known, CalendarError):
+            raise known
+        return known
+
+    def _find_next_school_day(self, day: date) -> date:
         while True:
             half = self.current_or_next_half_term(day)
             day = max(day, half.start)

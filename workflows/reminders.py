@@ -86,6 +86,71 @@ def _stages(action: ActionView, calendar: TermCalendar, rules: ReminderRules) ->
     return stages
 
 
+@dataclass(frozen=True)
+class _Slot:
+    stage: _Stage
+    send: date
+    due_at: datetime  # UTC
+    stale_at: datetime  # UTC
+
+
+def _schedule(
+    action: ActionView, calendar: TermCalendar, rules: ReminderRules, timezone: str
+) -> list[_Slot]:
+    """Each stage with the school day and moment it is sent and goes stale; the same for
+    every action with the same deadline, so worked out once per calendar (a sweep reminds
+    thousands of actions)."""
+    key = ("reminder schedule", action.due, action.due_year, action.due_date, rules, timezone)
+    known = calendar.memo.get(key)
+    if known is not None:
+        return known  # type: ignore[return-value]
+    zone = ZoneInfo(timezone)
+
+    def at(day: date) -> datetime:
+        return datetime.combine(day, rules.send_time, zone).astimezone(UTC)
+
+    days: list[tuple[_Stage, date]] = []
+    for stage in _stages(action, calendar, rules):
+        send = _school_day(calendar, stage.nominal)
+        if send is None:
+            continue
+        if days and days[-1][1] >= send:
+            days[-1] = (stage, send)  # two stages on one day: only the later one
+        else:
+            days.append((stage, send))
+    schedule = []
+    for index, (stage, send) in enumerate(days):
+        due_at = at(send)
+        stale_at = at(days[index + 1][1]) if index + 1 < len(days) else due_at + timedelta(days=7)
+        schedule.append(_Slot(stage, send, due_at, stale_at))
+    calendar.memo[key] = schedule
+    return schedule
+
+
+def _applies(slot: _Slot, created: date | None, until: date | None) -> bool:
+    """Whether an owner gets this stage: not one from before the action was set (overdue
+    ones excepted), and not one sent while that owner has it snoozed."""
+    stage = slot.stage
+    if created is not None and stage.nominal < created and stage.name != "overdue":
+        return False  # set after this point had passed: nothing to remind about
+    return until is None or slot.send >= until
+
+
+def _reminder(action: ActionView, person_id: int, slot: _Slot, days_left: int) -> Reminder:
+    stage = slot.stage
+    assert action.due_date is not None
+    return Reminder(
+        key=f"reminder:{action.id}:{person_id}:{stage.name}:{stage.period}",
+        action_id=action.id,
+        person_id=person_id,
+        stage=stage.name,
+        due_at=slot.due_at,
+        stale_at=slot.stale_at,
+        due_date=action.due_date,
+        days_left=days_left,
+    )
+
+
 def _school_day(calendar: TermCalendar, day: date) -> date | None:
     try:
         return calendar.next_school_day(day)
@@ -109,50 +174,22 @@ def reminder_slots(
     zone = ZoneInfo(timezone)
     snoozed = snoozed or {}
     out: list[Reminder] = []
-
-    def at(day: date) -> datetime:
-        return datetime.combine(day, rules.send_time, zone).astimezone(UTC)
-
+    today = as_of.astimezone(zone).date()
     for action in actions:
         if not action.status.open or action.due_date is None:
             continue
         created = action.created_at.astimezone(zone).date() if action.created_at else None
-        schedule: list[tuple[_Stage, date]] = []
-        for stage in _stages(action, calendar, rules):
-            send = _school_day(calendar, stage.nominal)
-            if send is None:
-                continue
-            if schedule and schedule[-1][1] >= send:
-                schedule[-1] = (stage, send)  # two stages on one day: only the later one
-            else:
-                schedule.append((stage, send))
+        schedule = _schedule(action, calendar, rules, timezone)
+        days_left = (action.due_date - today).days
         for owner in action.owners:
             if owner.person_id is None:
                 continue  # initials only: the digest lists these
             until = snoozed.get((action.id, owner.person_id))
-            for index, (stage, send) in enumerate(schedule):
-                if created is not None and stage.nominal < created and stage.name != "overdue":
-                    continue  # set after this point had passed: nothing to remind about
-                if until is not None and send < until:
-                    continue
-                due_at = at(send)
-                stale_at = (
-                    at(schedule[index + 1][1])
-                    if index + 1 < len(schedule)
-                    else due_at + timedelta(days=7)
-                )
-                out.append(
-                    Reminder(
-                        key=f"reminder:{action.id}:{owner.person_id}:{stage.name}:{stage.period}",
-                        action_id=action.id,
-                        person_id=owner.person_id,
-                        stage=stage.name,
-                        due_at=due_at,
-                        stale_at=stale_at,
-                        due_date=action.due_date,
-                        days_left=(action.due_date - as_of.astimezone(zone).date()).days,
-                    )
-                )
+            out.extend(
+                _reminder(action, owner.person_id, slot, days_left)
+                for slot in schedule
+                if _applies(slot, created, until)
+            )
     return out
 
 
@@ -170,6 +207,38 @@ def due_reminders(
         for reminder in reminder_slots(actions, calendar, rules, as_of, timezone, snoozed)
         if reminder.due_at <= as_of < reminder.stale_at
     ]
+
+
+def plan_reminders(
+    action: ActionView,
+    calendar: TermCalendar,
+    rules: ReminderRules,
+    as_of: datetime,
+    timezone: str = "Europe/London",
+    snoozed: Mapping[tuple[int, int], date] | None = None,
+) -> tuple[list[Reminder], datetime | None]:
+    """`due_reminders` and `next_reminder_at` for one action in one pass over its schedule
+    (the sweep's, for thousands of actions): only the due reminders are built."""
+    if not action.status.open or action.due_date is None:
+        return [], None
+    zone = ZoneInfo(timezone)
+    created = action.created_at.astimezone(zone).date() if action.created_at else None
+    days_left = (action.due_date - as_of.astimezone(zone).date()).days
+    schedule = _schedule(action, calendar, rules, timezone)
+    due: list[Reminder] = []
+    following: datetime | None = None
+    for owner in action.owners:
+        if owner.person_id is None:
+            continue
+        until = (snoozed or {}).get((action.id, owner.person_id))
+        for slot in schedule:  # in time order
+            if not _applies(slot, created, until):
+                continue
+            if slot.due_at > as_of:
+                following = slot.due_at if following is None else min(following, slot.due_at)
+            elif as_of < slot.stale_at:
+                due.append(_reminder(action, owner.person_id, slot, days_left))
+    return due, following
 
 
 def next_reminder_at(
