@@ -547,3 +547,20 @@ async def test_three_replicas_apply_each_turn_once_and_send_each_notice_once(
     finally:
         await mock.close()
         await database.close()
+
+
+async def test_replicas_starting_together_on_an_empty_database_migrate_it_once(
+    postgresql_database_url: str,
+) -> None:
+    """Every replica migrates on start (`serve`): three starting at once on a fresh database
+    (a first deployment, or an upgrade without `careers-bot db upgrade` first) take turns
+    (a PostgreSQL advisory lock) instead of waiting on each other's tables (without the
+    lock this hangs: checked by removing it)."""
+    databases = [Database(postgresql_database_url) for _ in range(REPLICAS)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(d.migrate() for d in databases)), 60)
+        async with databases[0].read() as session:
+            assert await session.scalar(select(func.count()).select_from(m.Organisation)) == 0
+    finally:
+        for d in databases:
+            await d.close()
