@@ -65,7 +65,7 @@ OWNERS = 3  # per school, each owning one action due by the end of HT3
 TALKING = 12  # schools whose Careers Leaders also type answers
 LEASE_SECONDS = 2.0
 SWEEP_SECONDS = 0.5
-POST_DELAY = 0.1  # s: the mock posts at once but holds back its answer this long
+POST_DELAY = 0.05  # s: the mock posts at once but holds back its answer this long
 
 # What a Careers Leader types: open the review, then answer 1.1 and 1.2 (a level, no
 # evidence, no note, neither a strength nor a priority).
