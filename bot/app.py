@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -62,7 +62,12 @@ def init_app(
     setup_slack(app)  # when its settings are present
     setup_teams(app)  # local mode without an app id, refused in production
     if settings.scheduler_enabled:
-        dispatcher = Dispatcher(app[SERVICE], app[NOTIFIERS], plan_link=plan_link(settings))
+        dispatcher = Dispatcher(
+            app[SERVICE],
+            app[NOTIFIERS],
+            plan_link=plan_link(settings),
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+        )
         app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
     return app
 

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # Reminders and the weekly digest (`careers-bot serve` turns the scheduler on)
     scheduler_enabled: bool = Field(default=False, description="run reminder and digest sweeps")
     sweep_seconds: float = Field(default=60, description="how often the scheduler sweeps")
+    delivery_lease_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="how long a claimed reminder or digest is held before another replica "
+        "may take it over (renewed every third of it while sending; docs/delivery.md)",
+    )
 
     plan_link_secret: str | None = Field(
         default=None, description="signs the full-plan links in digests (none: no links)"

@@ -110,6 +110,9 @@ def _check_foreign_keys(connection: Connection) -> None:
         raise RuntimeError(f"a migration left rows pointing at nothing: {broken[:5]}")
 
 
+MIGRATION_LOCK = 0x43494201  # PostgreSQL advisory lock key held while migrating ("CIB" 1)
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head", down: bool = False) -> None:
     """Bring the schema to `revision` (Alembic upgrade, or downgrade) in one transaction.
 
@@ -127,6 +130,9 @@ async def migrate(engine: AsyncEngine, revision: str = "head", down: bool = Fals
 
     if engine.dialect.name != "sqlite":
         async with engine.begin() as connection:
+            # Replicas starting together take turns: the first migrates, the others then
+            # find the schema at head (held to the end of this transaction).
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await connection.run_sync(run)
         return
     url = engine.url.render_as_string(hide_password=False)
