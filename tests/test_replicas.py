@@ -58,7 +58,9 @@ CLIENT_ID = "111.222"
 # Monday 9 February 2026, 09:00 in London: in term (HT3 of 2025/26 ends on Friday 13th), so
 # an action due by the end of HT3 has its "due this week" reminder due at 08:00, and a
 # Monday digest is due at 08:00 too.
-FAKE_START = datetime(2026, 2, 9, 9, 0, tzinfo=UTC)
+# Monday 9 Feb 2026, 07:59:42 in London (UTC in winter): the turns are typed first; at 08:00
+# the week's reminders and digests fall due and every replica's sweep sends them.
+FAKE_START = datetime(2026, 2, 9, 7, 59, 42, tzinfo=UTC)
 REPLICAS = 3
 SCHOOLS = 60
 OWNERS = 3  # per school, each owning one action due by the end of HT3
@@ -66,6 +68,7 @@ TALKING = 12  # schools whose Careers Leaders also type answers
 LEASE_SECONDS = 2.0
 SWEEP_SECONDS = 0.5
 POST_DELAY = 0.05  # s: the mock posts at once but holds back its answer this long
+SEND_DELAY = 1.0  # s: the same, once the turns are done: long enough to be caught mid-send
 
 # What a Careers Leader types: open the review, then answer 1.1 and 1.2 (a level, no
 # evidence, no note, neither a strength nor a priority).
@@ -100,6 +103,9 @@ async def seed(database: Database, mock: MockSlack) -> list[School]:
     model = load_model("school")
     statements = [s.id for s in model.statements]
     set_on = datetime(2025, 9, 8, 9, 0, tzinfo=UTC)
+    # The actions were agreed after their "two weeks before" reminder (Fri 30 Jan): the
+    # first reminder each owner gets is the deadline week's, Monday 08:00.
+    agreed_on = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
     store = AsyncSQLAlchemyInstallationStore(
         client_id=CLIENT_ID,
         engine=database.engine,
@@ -144,7 +150,7 @@ async def seed(database: Database, mock: MockSlack) -> list[School]:
                                   current_level=1, target_level=3,
                                   next_steps=f"Next step {k + 1}", due="HT3",
                                   due_year="2025/26", status="in_progress",
-                                  created_at=set_on, updated_at=set_on)  # fmt: skip
+                                  created_at=agreed_on, updated_at=agreed_on)  # fmt: skip
                 session.add(action)
                 await session.flush()
                 session.add(m.ActionOwner(action_id=action.id, position=0, name=f"P{k}",
@@ -433,31 +439,29 @@ async def cut_off(database: Database, worker: str) -> list[tuple[str, str]]:
         return [(conversation, key) for conversation, key in rows]
 
 
-async def kill_mid_send(database: Database, mock: MockSlack, victim: Replica) -> int:
-    """SIGKILL `victim` at the worst moment: Slack has taken a reminder or digest from it and
-    holds back its answer, so the replica dies before marking it sent. First the "load
-    balancer" stops sending it turns and lets those it has finish (a turn Slack had its 200
-    for and the replica never applied would be lost: Slack does not resend it). Returns how
-    many claims it held when it died."""
-    deadline = time.monotonic() + 30
-    while sum(delivery_posts(mock).values()) < SCHOOLS // 4:
-        assert time.monotonic() < deadline, "the sweep did not get going"
-        await asyncio.sleep(0.05)
-    victim.draining = True
-    while victim.in_flight:
-        assert time.monotonic() < deadline, "the victim's last turns were never applied"
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(1.0)  # its replies to the last turns it applied
-    while True:
-        assert time.monotonic() < deadline, "the victim was never caught mid-send"
+async def kill_mid_send(
+    database: Database, mock: MockSlack, running: list[Replica]
+) -> tuple[Replica, int]:
+    """SIGKILL a replica at the worst moment: Slack has taken a reminder or digest from it
+    and holds back its answer, so the replica dies before marking it sent. The turns are
+    all applied by then (a turn is saved before Slack gets its 200, so a kill mid-turn would
+    be Slack's retry to another replica, tested apart). Whichever replica is first caught
+    mid-send is the victim. Returns it and how many claims it held when it died."""
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None:
+        assert time.monotonic() < deadline, "no replica was ever caught mid-send"
         posted = delivery_posts(mock)
-        if any(target in posted for target in await cut_off(database, victim.worker)):
-            break
-        await asyncio.sleep(0.005)
+        for replica in running:
+            if any(target in posted for target in await cut_off(database, replica.worker)):
+                victim = replica
+                break
+        else:
+            await asyncio.sleep(0.005)
     victim.process.send_signal(signal.SIGKILL)
     await victim.process.wait()
     victim.alive = False
-    return await held_by(database, victim.worker)
+    return victim, await held_by(database, victim.worker)
 
 
 # ----- the test ---------------------------------------------------------------------------------
@@ -482,12 +486,12 @@ async def test_three_replicas_apply_each_turn_once_and_send_each_notice_once(
             times = {"seeded": seeded - begun, "up": time.monotonic() - begun}
             turns = Turns(http, database, mock, running)
             talking = schools[:TALKING]
-            driving = asyncio.gather(*(turns.school(s) for s in talking))
-            victim = running[0]
-            held = await kill_mid_send(database, mock, victim)
-            times["killed"] = time.monotonic() - begun
-            await asyncio.wait_for(driving, 60)
+            await asyncio.wait_for(asyncio.gather(*(turns.school(s) for s in talking)), 60)
             times["turns done"] = time.monotonic() - begun
+            assert not delivery_posts(mock), "the turns were meant to finish before 08:00"
+            mock.delays["chat.postMessage"] = SEND_DELAY
+            victim, held = await kill_mid_send(database, mock, running)
+            times["killed"] = time.monotonic() - begun
             deadline = time.monotonic() + 40
             while await unsent(database):
                 assert time.monotonic() < deadline, "deliveries left unsent:\n" + "\n".join(
@@ -495,8 +499,9 @@ async def test_three_replicas_apply_each_turn_once_and_send_each_notice_once(
                 )
                 await asyncio.sleep(0.2)
             await asyncio.sleep(POST_DELAY * 2)  # nothing more on its way
-            for replica in running[1:]:
-                assert replica.process.returncode is None, tail(replica.log)
+            for replica in running:
+                if replica is not victim:
+                    assert replica.process.returncode is None, tail(replica.log)
             times["all sent"] = time.monotonic() - begun
 
         # Each turn applied once: one key per event, the answers as typed, and every
