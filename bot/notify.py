@@ -93,9 +93,11 @@ class Pacer:
 
     def delay(self, channel: str, conversation: str) -> float:
         """How long to wait before the next send to this conversation."""
-        sent = self.history.get((channel, conversation), deque())
+        sent = self.history.get((channel, conversation))
         now = self.clock()
         wait = max(0.0, self.held.get((channel, conversation), now) - now)
+        if not sent:
+            return wait
         for limit in LIMITS.get(channel, ()):
             recent = [t for t in sent if now - t < limit.seconds]
             if len(recent) >= limit.count:
@@ -116,14 +118,19 @@ class Pacer:
         note the send, and let the next task for the conversation start counting from it.
         The body sends; the place in `gate` is given back after it."""
         place = (channel, conversation)
-        lock = self.locks.setdefault(place, asyncio.Lock())
+        lock = self.locks.get(place)
+        if lock is None:
+            lock = self.locks[place] = asyncio.Lock()
         async with lock:
             pause = self.delay(channel, conversation)
             if pause > 0:
                 await self.sleep(pause)
             if gate is not None:
                 await gate.acquire()
-            self.history.setdefault(place, deque(maxlen=64)).append(self.clock())
+            sent = self.history.get(place)
+            if sent is None:
+                sent = self.history[place] = deque(maxlen=64)
+            sent.append(self.clock())
         try:
             yield
         finally:

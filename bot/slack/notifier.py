@@ -27,6 +27,7 @@ log = logging.getLogger("careers_bot.slack")
 
 CHART_FILENAME = "maturity-profile.png"
 EVENT_TYPE = "careers_bot_delivery"
+MAX_CLIENTS = 1000  # cached clients (one per workspace token), forgotten all at once beyond
 HISTORY_LIMIT = 50  # the bot's own recent posts; a DM or an SLT channel is rarely busier
 # Why a conversation cannot be searched at all (so a resend is the only way): said in the log.
 UNSEARCHABLE = {"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"}
@@ -69,6 +70,9 @@ class SlackNotifier:
 
     def __init__(self, bot: SlackBot) -> None:
         self.bot = bot
+        # One client per token (and rate-limit handling), reused for every message: a client
+        # holds no state of a call, and all share the app's HTTP session.
+        self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
 
     async def _client(
         self, conversation: ConversationRef, wait_out_rate_limits: bool = True
@@ -83,14 +87,21 @@ class SlackNotifier:
         )
         if not token:
             raise DeliveryError(f"no Slack token for team {reference.get('team_id')}")
-        return AsyncWebClient(
-            token=token,
-            base_url=self.bot.settings.slack_api_url,
-            session=self.bot.session,
-            retry_handlers=(
-                [AsyncRateLimitErrorRetryHandler(max_retry_count=2)] if wait_out_rate_limits else []
-            ),
-        )
+        client = self.clients.get((token, wait_out_rate_limits))
+        if client is None or client.session is not self.bot.session:
+            if len(self.clients) >= MAX_CLIENTS:  # tokens rotated or workspaces gone
+                self.clients.clear()
+            client = self.clients[(token, wait_out_rate_limits)] = AsyncWebClient(
+                token=token,
+                base_url=self.bot.settings.slack_api_url,
+                session=self.bot.session,
+                retry_handlers=(
+                    [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+                    if wait_out_rate_limits
+                    else []
+                ),
+            )
+        return client
 
     async def send(
         self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
