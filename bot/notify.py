@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from storage.deliveries import Conversation
 from storage.models import ConversationRef
 from workflows.notices import Notice
+
+# A stored conversation: the ORM row, or the plain row the scheduler loads (same fields).
+Stored = ConversationRef | Conversation
 
 
 class DeliveryError(Exception):
@@ -42,7 +46,7 @@ class Notifier(Protocol):
     channel: str
 
     async def send(
-        self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+        self, conversation: Stored, notice: Notice, chart: bytes | None, key: str = ""
     ) -> str | None: ...
 
 
@@ -51,7 +55,7 @@ class Searchable(Protocol):
     """A Notifier that can look in a conversation for a message it sent (Slack can, from
     its history; a Teams bot cannot read a chat's history)."""
 
-    async def find(self, conversation: ConversationRef, key: str, since: datetime) -> str | None:
+    async def find(self, conversation: Stored, key: str, since: datetime) -> str | None:
         """The id of the message carrying `key` sent since `since`, or None if there is none
         (or the conversation cannot be searched); raises DeliveryError if the look-up failed
         and should be tried again later."""

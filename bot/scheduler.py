@@ -318,7 +318,7 @@ class Dispatcher:
             gone, linked, refs = await deliveries.batch_context(
                 session, {d.organisation_id for d in batch}
             )
-            by_organisation: dict[int, list[m.ConversationRef]] = {}
+            by_organisation: dict[int, list[deliveries.Conversation]] = {}
             for ref in refs:
                 by_organisation.setdefault(ref.organisation_id, []).append(ref)
             wanted: dict[int, list[tuple[str, str]]] = {}
@@ -351,7 +351,7 @@ class Dispatcher:
         job: Job,
         disconnected: dict[int, set[str]],
         linked: set[int],
-        refs: dict[int, list[m.ConversationRef]],
+        refs: dict[int, list[deliveries.Conversation]],
     ) -> None:
         """Which conversations a delivery goes to, which it skips, or why it waits."""
         delivery = job.delivery
@@ -414,7 +414,7 @@ class Dispatcher:
         if job.notice.attach_chart and job.begun:
             chart = await self._chart(job.delivery)
 
-        async def one(ref: m.ConversationRef, row: deliveries.Target) -> str | None:
+        async def one(ref: deliveries.Conversation, row: deliveries.Target) -> str | None:
             if row.status == "sent":
                 return None
             if row.id not in job.begun:  # sent meanwhile by another worker's attempt
@@ -447,7 +447,7 @@ class Dispatcher:
         self,
         job: Job,
         row: deliveries.Target,
-        target: m.ConversationRef,
+        target: deliveries.Conversation,
         chart: bytes | None,
         gate: asyncio.Semaphore,
     ) -> str | None:
@@ -493,8 +493,8 @@ class Job:
 
     delivery: deliveries.Claimed
     notice: Notice
-    refs: list[m.ConversationRef] = field(default_factory=list)  # where it goes
-    skipped: list[m.ConversationRef] = field(default_factory=list)  # disconnected channels
+    refs: list[deliveries.Conversation] = field(default_factory=list)  # where it goes
+    skipped: list[deliveries.Conversation] = field(default_factory=list)  # disconnected channels
     in_chat: bool = False
     error: Exception | None = None  # why it is not sent at all this time
     rows: list[deliveries.Target] = field(default_factory=list)  # one per ref, same order

@@ -38,6 +38,7 @@ BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 # UPDATE by primary key would not keep the "still held by this worker" conditions).
 _TARGETS = cast(Table, DeliveryTarget.__table__)
 _DELIVERIES = cast(Table, Delivery.__table__)
+_REFS = cast(Table, ConversationRef.__table__)
 
 
 class SentTo(TypedDict):
@@ -371,9 +372,22 @@ class Attempt(TypedDict):
     attempted_at: datetime | None
 
 
+class Conversation(NamedTuple):
+    """A stored conversation (`ConversationRef`) as a plain row, with the same fields: what
+    the sender gives a notifier."""
+
+    id: int
+    organisation_id: int
+    channel: str
+    conversation_id: str
+    kind: str
+    person_id: int | None
+    reference: dict[str, Any]
+
+
 async def batch_context(
     session: AsyncSession, organisation_ids: set[int]
-) -> tuple[dict[int, set[str]], set[int], list[ConversationRef]]:
+) -> tuple[dict[int, set[str]], set[int], list[Conversation]]:
     """Everything a batch's deliveries need to know where they go, in three queries: the
     chat channels each organisation removed the app from (`repo.disconnected_channels`),
     which organisations are linked to a chat workspace or team, and their stored
@@ -390,13 +404,16 @@ async def batch_context(
             select(ChatLink.organisation_id).where(ChatLink.organisation_id.in_(ids)).distinct()
         )
     )
-    refs = list(
-        await session.scalars(
-            select(ConversationRef)
-            .where(ConversationRef.organisation_id.in_(ids))
-            .order_by(ConversationRef.id)
+    c = _REFS.c
+    refs = [
+        Conversation(*row)
+        for row in await session.execute(
+            select(c.id, c.organisation_id, c.channel, c.conversation_id, c.kind, c.person_id,
+                   c.reference)
+            .where(c.organisation_id.in_(ids))
+            .order_by(c.id)
         )
-    )
+    ]  # fmt: skip
     return gone, linked, refs
 
 

@@ -15,9 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notify import DeliveryError, RateLimited
+from bot.notify import DeliveryError, RateLimited, Stored
 from bot.slack.render import NOTICE_BUTTON, Block, button, escape, header, section
-from storage.models import ConversationRef
 from workflows.notices import Notice
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ class SlackNotifier:
         self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
 
     async def _client(
-        self, conversation: ConversationRef, wait_out_rate_limits: bool = True
+        self, conversation: Stored, wait_out_rate_limits: bool = True
     ) -> AsyncWebClient:
         """A client that never resends after a server error or a dropped connection (Slack
         may have taken it): the scheduler's next attempt looks in the history first. It waits
@@ -104,7 +103,7 @@ class SlackNotifier:
         return client
 
     async def send(
-        self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+        self, conversation: Stored, notice: Notice, chart: bytes | None, key: str = ""
     ) -> str | None:
         client = await self._client(conversation, wait_out_rate_limits=False)
         try:
@@ -139,7 +138,7 @@ class SlackNotifier:
                 log.warning("chart for %s not uploaded: %s", conversation.conversation_id, exc)
         return ts
 
-    async def find(self, conversation: ConversationRef, key: str, since: datetime) -> str | None:
+    async def find(self, conversation: Stored, key: str, since: datetime) -> str | None:
         """The ts of the bot's message carrying `key` in this conversation since `since`."""
         client = await self._client(conversation)
         try:
