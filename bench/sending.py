@@ -41,6 +41,7 @@ from bench import harness, seed, sql
 from bot.app import DATABASE, NOTIFIERS, SERVICE, init_app
 from bot.scheduler import Dispatcher
 from bot.slack.notifier import metadata, notice_blocks
+from storage import deliveries
 from storage import models as m
 from storage.db import Database
 from workflows.notices import Notice
@@ -207,7 +208,7 @@ class Ticker:
 class Inline(Dispatcher):
     """Before issue 12: the chart drawn on the event loop."""
 
-    async def _chart(self, delivery: m.Delivery) -> bytes | None:
+    async def _chart(self, delivery: deliveries.Claimed) -> bytes | None:
         from bot import exports
 
         document = await self.service.plan_document(delivery.organisation_id)

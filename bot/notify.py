@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from storage.deliveries import Conversation
 from storage.models import ConversationRef
 from workflows.notices import Notice
+
+# A stored conversation: the ORM row, or the plain row the scheduler loads (same fields).
+Stored = ConversationRef | Conversation
 
 
 class DeliveryError(Exception):
@@ -42,7 +46,7 @@ class Notifier(Protocol):
     channel: str
 
     async def send(
-        self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+        self, conversation: Stored, notice: Notice, chart: bytes | None, key: str = ""
     ) -> str | None: ...
 
 
@@ -51,7 +55,7 @@ class Searchable(Protocol):
     """A Notifier that can look in a conversation for a message it sent (Slack can, from
     its history; a Teams bot cannot read a chat's history)."""
 
-    async def find(self, conversation: ConversationRef, key: str, since: datetime) -> str | None:
+    async def find(self, conversation: Stored, key: str, since: datetime) -> str | None:
         """The id of the message carrying `key` sent since `since`, or None if there is none
         (or the conversation cannot be searched); raises DeliveryError if the look-up failed
         and should be tried again later."""
@@ -93,9 +97,11 @@ class Pacer:
 
     def delay(self, channel: str, conversation: str) -> float:
         """How long to wait before the next send to this conversation."""
-        sent = self.history.get((channel, conversation), deque())
+        sent = self.history.get((channel, conversation))
         now = self.clock()
         wait = max(0.0, self.held.get((channel, conversation), now) - now)
+        if not sent:
+            return wait
         for limit in LIMITS.get(channel, ()):
             recent = [t for t in sent if now - t < limit.seconds]
             if len(recent) >= limit.count:
@@ -116,14 +122,19 @@ class Pacer:
         note the send, and let the next task for the conversation start counting from it.
         The body sends; the place in `gate` is given back after it."""
         place = (channel, conversation)
-        lock = self.locks.setdefault(place, asyncio.Lock())
+        lock = self.locks.get(place)
+        if lock is None:
+            lock = self.locks[place] = asyncio.Lock()
         async with lock:
             pause = self.delay(channel, conversation)
             if pause > 0:
                 await self.sleep(pause)
             if gate is not None:
                 await gate.acquire()
-            self.history.setdefault(place, deque(maxlen=64)).append(self.clock())
+            sent = self.history.get(place)
+            if sent is None:
+                sent = self.history[place] = deque(maxlen=64)
+            sent.append(self.clock())
         try:
             yield
         finally:

@@ -238,7 +238,7 @@ class Dispatcher:
         try:
             while not errors:
                 async with self.db.transaction() as session:
-                    batch = await deliveries.claim(
+                    batch = await deliveries.claim_rows(
                         session, self.worker, as_of, self.batch, self.now(), self.lease
                     )
                 if not batch:
@@ -258,7 +258,11 @@ class Dispatcher:
         return report
 
     async def _renewed_batch(
-        self, batch: list[m.Delivery], as_of: datetime, report: Report, gate: asyncio.Semaphore
+        self,
+        batch: list[deliveries.Claimed],
+        as_of: datetime,
+        report: Report,
+        gate: asyncio.Semaphore,
     ) -> None:
         async with self._renewing([d.id for d in batch]):
             await self._send_batch(batch, as_of, report, gate)
@@ -292,29 +296,34 @@ class Dispatcher:
                 await task
 
     async def _send_batch(
-        self, batch: list[m.Delivery], as_of: datetime, report: Report, gate: asyncio.Semaphore
+        self,
+        batch: list[deliveries.Claimed],
+        as_of: datetime,
+        report: Report,
+        gate: asyncio.Semaphore,
     ) -> None:
         jobs = await self._prepare(batch)
         marks = Marks(self, as_of, report)
         async with marks.running():
             await asyncio.gather(*(self._send_job(job, marks, gate) for job in jobs))
 
-    async def _prepare(self, batch: list[m.Delivery]) -> list[Job]:
+    async def _prepare(self, batch: list[deliveries.Claimed]) -> list[Job]:
         """One transaction for the whole batch: where each delivery goes (organisations,
         links and conversations in three queries), its targets (missing ones recorded in one
         INSERT), and an attempt noted at once on every target about to be sent, for the
-        deliveries this worker still holds (one UPDATE)."""
+        deliveries this worker still holds (one UPDATE). Plain rows throughout (no ORM
+        entities but the conversations the notifiers are given)."""
         jobs = [Job(d, Notice.from_payload(d.payload)) for d in batch]
         async with self.db.transaction() as session:
-            organisations, linked, refs = await deliveries.batch_context(
+            gone, linked, refs = await deliveries.batch_context(
                 session, {d.organisation_id for d in batch}
             )
-            by_organisation: dict[int, list[m.ConversationRef]] = {}
+            by_organisation: dict[int, list[deliveries.Conversation]] = {}
             for ref in refs:
                 by_organisation.setdefault(ref.organisation_id, []).append(ref)
             wanted: dict[int, list[tuple[str, str]]] = {}
             for job in jobs:
-                self._route(job, organisations, linked, by_organisation)
+                self._route(job, gone, linked, by_organisation)
                 if job.error is None and job.refs:
                     wanted[job.delivery.id] = [(r.channel, r.conversation_id) for r in job.refs]
             rows = await deliveries.batch_targets(session, wanted)
@@ -340,14 +349,13 @@ class Dispatcher:
     def _route(
         self,
         job: Job,
-        organisations: dict[int, m.Organisation],
+        disconnected: dict[int, set[str]],
         linked: set[int],
-        refs: dict[int, list[m.ConversationRef]],
+        refs: dict[int, list[deliveries.Conversation]],
     ) -> None:
         """Which conversations a delivery goes to, which it skips, or why it waits."""
         delivery = job.delivery
-        organisation = organisations.get(delivery.organisation_id)
-        gone = repo.disconnected_channels(organisation) if organisation else set()
+        gone = disconnected.get(delivery.organisation_id, set())
         known = refs.get(delivery.organisation_id, [])
         # A school that uses a chat channel never has its notices put in the outbox.
         job.in_chat = delivery.organisation_id in linked or bool(known)
@@ -406,7 +414,7 @@ class Dispatcher:
         if job.notice.attach_chart and job.begun:
             chart = await self._chart(job.delivery)
 
-        async def one(ref: m.ConversationRef, row: m.DeliveryTarget) -> str | None:
+        async def one(ref: deliveries.Conversation, row: deliveries.Target) -> str | None:
             if row.status == "sent":
                 return None
             if row.id not in job.begun:  # sent meanwhile by another worker's attempt
@@ -420,9 +428,12 @@ class Dispatcher:
             row.status = "sent"
             return None
 
-        outcomes = await asyncio.gather(
-            *(one(r, row) for r, row in zip(job.refs, job.rows, strict=True))
-        )
+        if len(job.refs) == 1:  # most reminders: one DM, no task of its own
+            outcomes = [await one(job.refs[0], job.rows[0])]
+        else:
+            outcomes = await asyncio.gather(
+                *(one(r, row) for r, row in zip(job.refs, job.rows, strict=True))
+            )
         failures = [f for f in outcomes if f]
         if failures:
             raise DeliveryError("; ".join(failures))
@@ -435,8 +446,8 @@ class Dispatcher:
     async def _send_target(
         self,
         job: Job,
-        row: m.DeliveryTarget,
-        target: m.ConversationRef,
+        row: deliveries.Target,
+        target: deliveries.Conversation,
         chart: bytes | None,
         gate: asyncio.Semaphore,
     ) -> str | None:
@@ -466,7 +477,7 @@ class Dispatcher:
                     self.pacer.hold(target.channel, target.conversation_id, exc.retry_after)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _chart(self, delivery: m.Delivery) -> bytes | None:
+    async def _chart(self, delivery: deliveries.Claimed) -> bytes | None:
         """The digest's chart, drawn in a worker process (bot/rendering.py), never on the
         loop that answers Slack and Teams."""
         try:
@@ -480,13 +491,13 @@ class Dispatcher:
 class Job:
     """One claimed delivery in a batch: where it goes, and how far it got."""
 
-    delivery: m.Delivery
+    delivery: deliveries.Claimed
     notice: Notice
-    refs: list[m.ConversationRef] = field(default_factory=list)  # where it goes
-    skipped: list[m.ConversationRef] = field(default_factory=list)  # disconnected channels
+    refs: list[deliveries.Conversation] = field(default_factory=list)  # where it goes
+    skipped: list[deliveries.Conversation] = field(default_factory=list)  # disconnected channels
     in_chat: bool = False
     error: Exception | None = None  # why it is not sent at all this time
-    rows: list[m.DeliveryTarget] = field(default_factory=list)  # one per ref, same order
+    rows: list[deliveries.Target] = field(default_factory=list)  # one per ref, same order
     before: dict[int, deliveries.Attempt] = field(default_factory=dict)  # earlier attempts
     begun: set[int] = field(default_factory=set)  # targets whose attempt was noted now
 

@@ -12,8 +12,9 @@ Each conversation a delivery goes to is a `DeliveryTarget` row of its own (docs/
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import rowcount
 from storage.models import ChatLink, ConversationRef, Delivery, DeliveryTarget, Organisation
+from storage.repo import DISCONNECTED
 
 # Long enough for a few sends and a renewal's round trip; short enough that a crashed
 # worker's claims go out again within seconds. The holder renews it every LEASE / 3.
@@ -30,6 +32,13 @@ LEASE = timedelta(seconds=30)
 CLAIM_BATCH = 100
 MAX_ATTEMPTS = 8
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
+
+# Core tables: the sender's statements return plain rows (no ORM entities to build and
+# track), and its marks are plain executemany, each row its own values (the ORM's bulk
+# UPDATE by primary key would not keep the "still held by this worker" conditions).
+_TARGETS = cast(Table, DeliveryTarget.__table__)
+_DELIVERIES = cast(Table, Delivery.__table__)
+_REFS = cast(Table, ConversationRef.__table__)
 
 
 class SentTo(TypedDict):
@@ -97,21 +106,8 @@ async def drop_stale(
     return int(rowcount(result) or 0)
 
 
-async def claim(
-    session: AsyncSession,
-    worker: str,
-    now: datetime,
-    limit: int = CLAIM_BATCH,
-    lease_now: datetime | None = None,
-    lease: timedelta = LEASE,
-) -> list[Delivery]:
-    """Take up to `limit` deliveries ready at `now` for `worker`, leased until `lease_now` +
-    `lease`; another worker takes over a claim whose lease ran out (it crashed).
-
-    A disconnected school's deliveries are left waiting: they go out if it reconnects before
-    they are stale (`drop_stale` drops them otherwise).
-    """
-    lease_now = lease_now or now
+def _claiming(worker: str, now: datetime, limit: int, lease_now: datetime, lease: timedelta) -> Any:
+    """UPDATE ... WHERE id IN (ready, FOR UPDATE SKIP LOCKED): the claim, without RETURNING."""
     disconnected = select(Organisation.id).where(Organisation.disconnected_at.is_not(None))
     ready = (
         select(Delivery.id)
@@ -127,17 +123,36 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ready.scalar_subquery()))
+    return (
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(ready.scalar_subquery()))
         .values(
             status="claimed",
             claimed_by=worker,
             lease_until=lease_now + lease,
-            attempts=Delivery.attempts + 1,
+            attempts=_DELIVERIES.c.attempts + 1,
         )
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    limit: int = CLAIM_BATCH,
+    lease_now: datetime | None = None,
+    lease: timedelta = LEASE,
+) -> list[Delivery]:
+    """Take up to `limit` deliveries ready at `now` for `worker`, leased until `lease_now` +
+    `lease`; another worker takes over a claim whose lease ran out (it crashed).
+
+    A disconnected school's deliveries are left waiting: they go out if it reconnects before
+    they are stale (`drop_stale` drops them otherwise). (The sender uses `claim_rows`: the
+    same claim, returning plain rows in the same statement.)
+    """
+    lease_now = lease_now or now
+    result = await session.execute(
+        _claiming(worker, now, limit, lease_now, lease).returning(_DELIVERIES.c.id)
     )
     ids = [row[0] for row in result]
     if not ids:
@@ -149,6 +164,41 @@ async def claim(
         .execution_options(populate_existing=True)
     )
     return list(rows)
+
+
+class Claimed(NamedTuple):
+    """A claimed delivery as the sender needs it: a plain row, not an ORM entity."""
+
+    id: int
+    key: str
+    organisation_id: int
+    kind: str
+    person_id: int | None
+    attempts: int  # this claim's included
+    payload: dict[str, Any]
+    due_at: datetime
+
+
+async def claim_rows(
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    limit: int = CLAIM_BATCH,
+    lease_now: datetime | None = None,
+    lease: timedelta = LEASE,
+) -> list[Claimed]:
+    """`claim`, in one statement (UPDATE ... RETURNING what the sender needs), as plain rows
+    in the order they were due."""
+    lease_now = lease_now or now
+    c = _DELIVERIES.c
+    result = await session.execute(
+        _claiming(worker, now, limit, lease_now, lease).returning(
+            c.id, c.key, c.organisation_id, c.kind, c.person_id, c.attempts, c.payload, c.due_at
+        )
+    )
+    rows = [Claimed(*row) for row in result]
+    rows.sort(key=lambda row: (row.due_at, row.id))
+    return rows
 
 
 async def renew(
@@ -322,34 +372,67 @@ class Attempt(TypedDict):
     attempted_at: datetime | None
 
 
+class Conversation(NamedTuple):
+    """A stored conversation (`ConversationRef`) as a plain row, with the same fields: what
+    the sender gives a notifier."""
+
+    id: int
+    organisation_id: int
+    channel: str
+    conversation_id: str
+    kind: str
+    person_id: int | None
+    reference: dict[str, Any]
+
+
 async def batch_context(
     session: AsyncSession, organisation_ids: set[int]
-) -> tuple[dict[int, Organisation], set[int], list[ConversationRef]]:
+) -> tuple[dict[int, set[str]], set[int], list[Conversation]]:
     """Everything a batch's deliveries need to know where they go, in three queries: the
-    organisations, which of them are linked to a chat workspace or team, and their
-    stored conversations (in the order they were stored)."""
+    chat channels each organisation removed the app from (`repo.disconnected_channels`),
+    which organisations are linked to a chat workspace or team, and their stored
+    conversations (in the order they were stored)."""
     ids = sorted(organisation_ids)
-    organisations = {
-        o.id: o for o in await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))
+    gone = {
+        organisation: set((settings or {}).get(DISCONNECTED) or {})
+        for organisation, settings in await session.execute(
+            select(Organisation.id, Organisation.settings).where(Organisation.id.in_(ids))
+        )
     }
     linked = set(
         await session.scalars(
             select(ChatLink.organisation_id).where(ChatLink.organisation_id.in_(ids)).distinct()
         )
     )
-    refs = list(
-        await session.scalars(
-            select(ConversationRef)
-            .where(ConversationRef.organisation_id.in_(ids))
-            .order_by(ConversationRef.id)
+    c = _REFS.c
+    refs = [
+        Conversation(*row)
+        for row in await session.execute(
+            select(c.id, c.organisation_id, c.channel, c.conversation_id, c.kind, c.person_id,
+                   c.reference)
+            .where(c.organisation_id.in_(ids))
+            .order_by(c.id)
         )
-    )
-    return organisations, linked, refs
+    ]  # fmt: skip
+    return gone, linked, refs
+
+
+@dataclass(slots=True)
+class Target:
+    """A delivery's target as the sender needs it (a plain row of `delivery_targets`)."""
+
+    id: int
+    delivery_id: int
+    channel: str
+    conversation_id: str
+    status: str
+    attempts: int
+    attempted_at: datetime | None
 
 
 async def batch_targets(
     session: AsyncSession, wanted: dict[int, list[tuple[str, str]]]
-) -> dict[int, list[DeliveryTarget]]:
+) -> dict[int, list[Target]]:
     """Many deliveries' targets at once (one INSERT of the missing ones, one SELECT): by
     delivery id, in the order they were first recorded."""
     rows = [
@@ -362,20 +445,21 @@ async def batch_targets(
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(  # executemany: one statement, compiled once and cached
-            insert(DeliveryTarget).on_conflict_do_nothing(
+            insert(_TARGETS).on_conflict_do_nothing(
                 index_elements=["delivery_id", "channel", "conversation_id"]
             ),
             rows,
         )
-    found: dict[int, list[DeliveryTarget]] = {delivery_id: [] for delivery_id in wanted}
+    found: dict[int, list[Target]] = {delivery_id: [] for delivery_id in wanted}
     if wanted:
-        for row in await session.scalars(
-            select(DeliveryTarget)
-            .where(DeliveryTarget.delivery_id.in_(list(wanted)))
-            .order_by(DeliveryTarget.id)
-            .execution_options(populate_existing=True)
-        ):
-            found[row.delivery_id].append(row)
+        c = _TARGETS.c
+        for row in await session.execute(
+            select(c.id, c.delivery_id, c.channel, c.conversation_id, c.status, c.attempts,
+                   c.attempted_at)
+            .where(c.delivery_id.in_(list(wanted)))
+            .order_by(c.id)
+        ):  # fmt: skip
+            found[row[1]].append(Target(*row))
     return found
 
 
@@ -403,12 +487,6 @@ async def begin_targets(
         .execution_options(synchronize_session=False)
     )
     return {row[0] for row in result}
-
-
-# Core tables (plain executemany, each row its own values): the ORM's bulk UPDATE by primary
-# key would not keep the "still held by this worker" conditions.
-_TARGETS = cast(Table, DeliveryTarget.__table__)
-_DELIVERIES = cast(Table, Delivery.__table__)
 
 
 async def targets_marked(

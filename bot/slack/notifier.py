@@ -15,9 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notify import DeliveryError, RateLimited
+from bot.notify import DeliveryError, RateLimited, Stored
 from bot.slack.render import NOTICE_BUTTON, Block, button, escape, header, section
-from storage.models import ConversationRef
 from workflows.notices import Notice
 
 if TYPE_CHECKING:
@@ -27,6 +26,7 @@ log = logging.getLogger("careers_bot.slack")
 
 CHART_FILENAME = "maturity-profile.png"
 EVENT_TYPE = "careers_bot_delivery"
+MAX_CLIENTS = 1000  # cached clients (one per workspace token), forgotten all at once beyond
 HISTORY_LIMIT = 50  # the bot's own recent posts; a DM or an SLT channel is rarely busier
 # Why a conversation cannot be searched at all (so a resend is the only way): said in the log.
 UNSEARCHABLE = {"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"}
@@ -69,9 +69,12 @@ class SlackNotifier:
 
     def __init__(self, bot: SlackBot) -> None:
         self.bot = bot
+        # One client per token (and rate-limit handling), reused for every message: a client
+        # holds no state of a call, and all share the app's HTTP session.
+        self.clients: dict[tuple[str, bool], AsyncWebClient] = {}
 
     async def _client(
-        self, conversation: ConversationRef, wait_out_rate_limits: bool = True
+        self, conversation: Stored, wait_out_rate_limits: bool = True
     ) -> AsyncWebClient:
         """A client that never resends after a server error or a dropped connection (Slack
         may have taken it): the scheduler's next attempt looks in the history first. It waits
@@ -83,17 +86,24 @@ class SlackNotifier:
         )
         if not token:
             raise DeliveryError(f"no Slack token for team {reference.get('team_id')}")
-        return AsyncWebClient(
-            token=token,
-            base_url=self.bot.settings.slack_api_url,
-            session=self.bot.session,
-            retry_handlers=(
-                [AsyncRateLimitErrorRetryHandler(max_retry_count=2)] if wait_out_rate_limits else []
-            ),
-        )
+        client = self.clients.get((token, wait_out_rate_limits))
+        if client is None or client.session is not self.bot.session:
+            if len(self.clients) >= MAX_CLIENTS:  # tokens rotated or workspaces gone
+                self.clients.clear()
+            client = self.clients[(token, wait_out_rate_limits)] = AsyncWebClient(
+                token=token,
+                base_url=self.bot.settings.slack_api_url,
+                session=self.bot.session,
+                retry_handlers=(
+                    [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+                    if wait_out_rate_limits
+                    else []
+                ),
+            )
+        return client
 
     async def send(
-        self, conversation: ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+        self, conversation: Stored, notice: Notice, chart: bytes | None, key: str = ""
     ) -> str | None:
         client = await self._client(conversation, wait_out_rate_limits=False)
         try:
@@ -128,7 +138,7 @@ class SlackNotifier:
                 log.warning("chart for %s not uploaded: %s", conversation.conversation_id, exc)
         return ts
 
-    async def find(self, conversation: ConversationRef, key: str, since: datetime) -> str | None:
+    async def find(self, conversation: Stored, key: str, since: datetime) -> str | None:
         """The ts of the bot's message carrying `key` in this conversation since `since`."""
         client = await self._client(conversation)
         try:

@@ -27,7 +27,7 @@ from botbuilder.schema import (
 )
 
 from bot.keys import DATABASE
-from bot.notify import DeliveryError
+from bot.notify import DeliveryError, Stored
 from bot.teams import cards
 from bot.teams.runtime import TEAMS
 from storage import models as m
@@ -121,7 +121,7 @@ async def speak(
 
 
 async def send_proactive(
-    app: web.Application, conversation_ref_row: m.ConversationRef, activity_or_card: Outgoing
+    app: web.Application, conversation_ref_row: Stored, activity_or_card: Outgoing
 ) -> list[str]:
     """Send a message into a stored Teams conversation: the scheduler's way out.
 
@@ -200,7 +200,7 @@ class TeamsNotifier:
         self.app = app
 
     async def send(
-        self, conversation: m.ConversationRef, notice: Notice, chart: bytes | None, key: str = ""
+        self, conversation: Stored, notice: Notice, chart: bytes | None, key: str = ""
     ) -> str | None:
         """Send, and return the activity id. A Teams bot cannot read a chat's history, so
         `key` cannot be looked for later: a crash between Teams accepting the message and
