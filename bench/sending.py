@@ -38,7 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, insert, select
 
 from bench import harness, seed, sql
-from bot.app import DATABASE, NOTIFIERS, SERVICE, init_app
+from bot.app import DATABASE, NOTIFIERS, SERVICE, init_app, settle
 from bot.scheduler import Dispatcher
 from bot.slack.notifier import metadata, notice_blocks
 from storage import deliveries
@@ -91,6 +91,7 @@ async def app_on(mock: harness.BenchMock, url: str) -> AsyncIterator[TestServer]
     app = init_app(harness.settings(mock, url), database=database)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()  # migrates the database
+    settle()  # as `careers-bot serve` does once it has started
     try:
         yield server
     finally:

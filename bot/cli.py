@@ -478,6 +478,13 @@ async def _all_organisations(service: ReviewService) -> list[Organisation]:
         return await repo.all_organisations(session)
 
 
+async def settle_after_start(app: object) -> None:
+    """The long-lived process only (not tests' many apps): see bot.app.settle."""
+    from bot.app import settle
+
+    settle()
+
+
 def serve_command(args: argparse.Namespace, console: Console) -> int:
     from aiohttp import web
 
@@ -497,6 +504,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     except ConfigurationError as exc:
         console.print(f"[bold red]Cannot start:[/] {exc}")
         return 2
+    app.on_startup.append(settle_after_start)
     web.run_app(app, host=args.host, port=args.port, print=None)
     return 0
 

@@ -81,10 +81,12 @@ async def test_two_workers_sending_the_same_200_concurrently_send_each_target_on
     await reminders(database, [f"D{n:03d}" for n in range(200)])
     mock = MockSlack()
     await mock.start()
-    mock.delays["chat.postMessage"] = 0.01
+    # Each batch is in flight long enough (0.2 s) for the other worker to claim the next
+    # one, however the two transactions are scheduled: both take part, every run.
+    mock.delays["chat.postMessage"] = 0.2
     try:
         one, two = (worker(database, SlackNotifier(stub_bot(mock))) for _ in range(2))
-        one.batch = two.batch = 40  # several batches each, interleaved
+        one.batch = two.batch = 20  # several batches each, interleaved
         first, second = await asyncio.gather(one.deliver(AS_OF), two.deliver(AS_OF))
     finally:
         await mock.close()

@@ -1211,8 +1211,9 @@ async def test_bad_signatures_and_stale_timestamps_are_refused_and_change_nothin
 async def test_an_answer_the_database_could_not_take_is_never_lost_silently(
     slack: Slack, school: MaturityModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Slack already had its 200: if the database refuses the turn (locked, down), the person
-    is told their answer was not saved, and sending it again saves it."""
+    """A typed answer is saved before Slack gets its 200: if the database refuses it
+    (locked, down) Slack gets a 500 and sends the event again, and that try saves it. On
+    Slack's last try the person is told instead, so nothing is lost without a word."""
     organisation_id = await seed(slack, school, ["just me"])
     real = slack.service.handle
 
@@ -1220,15 +1221,44 @@ async def test_an_answer_the_database_could_not_take_is_never_lost_silently(
         raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
 
     monkeypatch.setattr(slack.service, "handle", locked)
-    await slack.dm("2")
-    assert slack.posted()[-1].params["text"].startswith(":warning:") or (
-        slack_wording.SLACK_NOT_SAVED in slack.texts()
-    )
-    assert slack_wording.SLACK_NOT_SAVED in slack.texts()
+    event = slack.dm_event("2")
+    before = len(slack.posted())
+    assert await slack.event(event, event_id="Ev0LOCKED") == 500
+    await slack.settle()
+    assert len(slack.posted()) == before  # nothing said: Slack will send it again
     assert "1.1" not in (await review_state(slack, organisation_id)).answers
     monkeypatch.setattr(slack.service, "handle", real)
-    await slack.dm("2")
+    assert await slack.event(event, event_id="Ev0LOCKED", retry=1) == 200
+    await slack.settle()
     assert (await review_state(slack, organisation_id)).answers["1.1"].level == 2
+
+    monkeypatch.setattr(slack.service, "handle", locked)
+    later = slack.dm_event("https://school.example/careers")
+    assert await slack.event(later, event_id="Ev0LAST", retry=3) == 200
+    await slack.settle()
+    assert slack_wording.SLACK_NOT_SAVED in slack.texts()
+    monkeypatch.setattr(slack.service, "handle", real)
+    assert (await review_state(slack, organisation_id)).answers["1.1"].evidence == []
+
+
+async def test_a_typed_answer_is_saved_before_slack_has_its_200(
+    slack: Slack, school: MaturityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acknowledgement waits for the save: when Slack's 200 arrives the answer is in the
+    database (a process killed the moment after cannot lose it), the replies come after."""
+    organisation_id = await seed(slack, school, ["just me"])
+    real = slack.service.handle
+    saved_before_reply: list[bool] = []
+
+    async def slow(inbound: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await real(inbound)
+
+    monkeypatch.setattr(slack.service, "handle", slow)
+    assert await slack.event(slack.dm_event("2"), event_id="Ev0ACK") == 200
+    saved_before_reply.append("1.1" in (await review_state(slack, organisation_id)).answers)
+    await slack.settle()
+    assert saved_before_reply == [True]
 
 
 async def test_retries_concurrent_deliveries_and_double_clicks_record_once(

@@ -5,8 +5,10 @@ authorises it (one bot token, or the OAuth installation kept in our database; ei
 `auth.test` is called once per token, not per request, and a rate-limited `auth.test` is a
 500 that Slack retries, never a 200 with nothing done), and, with
 `process_before_response=False`, sends the HTTP response as soon as a listener calls `ack()`;
-the rest of the listener runs afterwards. Every listener therefore acknowledges first, and
-only forms that may be refused (they answer with field errors) do quick database work first.
+the rest of the listener runs afterwards. What saves an answer does so before the
+acknowledgement, so a 200 means it is kept: a typed answer in a middleware (Bolt
+acknowledges events itself before their listener), a button's answer before its `ack()`,
+forms before they answer with field errors. Replies and other Web API calls come after.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.payloads import PayloadError, decoded, slack_body
@@ -47,6 +50,7 @@ from bot.slack.handlers import Origin, SlackAdapter
 from bot.workspaces import WorkspaceService
 from storage.db import Database
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
+from storage.repo import ConcurrentTurn
 from workflows import actions
 
 log = logging.getLogger("careers_bot.slack")
@@ -348,6 +352,20 @@ def build(
 
 Listener = Callable[..., Awaitable[None]]
 
+# What a turn's database work raises when it cannot be saved (locked, down, a race lost).
+SAVE_ERRORS = (SQLAlchemyError, ConcurrentTurn, TimeoutError)
+SLACK_RETRIES = 3  # Slack's Events API resends a failed event up to three times
+
+
+def retries(req: Any) -> int:
+    """Which resend of this event Slack says it is (0 the first delivery)."""
+    headers = getattr(req, "headers", None) or {}
+    values = headers.get("x-slack-retry-num") or ["0"]
+    try:
+        return int(values[0] if isinstance(values, list) else values)
+    except ValueError:
+        return 0
+
 
 def register(bot: SlackBot) -> None:
     """Bolt listeners: acknowledge, then hand the request to the adapter (tracked)."""
@@ -363,9 +381,11 @@ def register(bot: SlackBot) -> None:
 
     @app.action(re.compile(rf"^{re.escape(render.ANSWER)}:"))
     async def answer(ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
-        await ack()
         async with tracker.track():
-            await adapter.answer(body, client, Origin.of(body, context))
+            then = await adapter.answer_saved(body, client, Origin.of(body, context))
+            await ack()  # only once the answer is saved
+            if then is not None:
+                await then()
 
     @app.action(render.EVIDENCE_FORM)
     async def evidence_form(
@@ -450,11 +470,36 @@ def register(bot: SlackBot) -> None:
         async with tracker.track():
             await adapter.setup_submitted(body, client, Origin.of(body, context), ack)
 
-    # Events are acknowledged by Bolt itself before the listener runs.
+    # Bolt acknowledges an event before its listener runs, so a typed answer is saved in a
+    # middleware, ahead of that: a 200 to Slack means it is kept. A database that cannot
+    # take it makes the request a 500 and Slack sends the event again (three times, over
+    # about five minutes); on its last try the person is told instead.
+    @app.middleware
+    async def typed_answers_saved_first(
+        body: dict[str, Any], context: Any, req: Any, next: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if isinstance(event, dict) and event.get("type") == "message":
+            async with tracker.track():
+                try:
+                    context["then"] = await adapter.message_saved(
+                        body, context.client, Origin.of(body, context)
+                    )
+                except SAVE_ERRORS:
+                    if retries(req) < SLACK_RETRIES:
+                        log.exception("typed answer not saved: Slack will send it again")
+                        raise
+                    log.exception("typed answer not saved on Slack's last try")
+                    await adapter.not_saved(body, context.client)
+                    context["then"] = None
+        return await next()
+
     @app.event("message")
-    async def message(body: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
-        async with tracker.track():
-            await adapter.message(body, client, Origin.of(body, context))
+    async def message(context: Any) -> None:
+        then = context.get("then")
+        if then is not None:
+            async with tracker.track():
+                await then()
 
     @app.event("app_home_opened")
     async def home(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,

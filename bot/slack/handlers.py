@@ -17,8 +17,9 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -51,6 +52,9 @@ from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
 from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
 from workflows.roles import Role
+
+# What a handler leaves for after Slack's acknowledgement: its replies.
+Later = Callable[[], Awaitable[None]]
 
 log = logging.getLogger("careers_bot.slack")
 
@@ -446,17 +450,28 @@ class SlackAdapter:
     async def answer(self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin) -> None:
         """A button answers the question it was drawn for (a typed `Choose`), once per message;
         a click on a question no longer asked changes nothing and loses its buttons."""
+        then = await self.answer_saved(body, client, origin)
+        if then is not None:
+            await then()
+
+    async def answer_saved(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin
+    ) -> Later | None:
+        """The button's answer saved, before Slack is acknowledged (a crash after the ack
+        never loses it); what is left to show afterwards is returned. A database that cannot
+        take it is said to the person (a button is never resent by Slack)."""
         action = body["actions"][0]
         pressed = await self.pressed(body, client, origin)
         if pressed is None:
-            return
+            return None
         channel, ts, organisation_id, who = pressed
         message = body.get("message") or {}
         blocks, text = message.get("blocks"), message.get("text", "")
         ref = QuestionRef.parse(str(action.get("block_id", "")))
         if ref is None:
-            await self.mark(client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON)
-            return
+            return partial(
+                self.mark, client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON
+            )
         value = str(action.get("value") or "")
         chosen = Choose(ref.step, ref.statement_id, value)
         # One answer per drawing of a question: a double click is one answer, the same
@@ -465,22 +480,26 @@ class SlackAdapter:
         where = self.dm_conversation(who, channel) if str(channel).startswith("D") else None
         result = await self.kept(client, channel, Inbound(organisation_id, who, chosen, key, where))
         if result is None or result.duplicate:
-            return  # a double click: the first click shows the answer
-        if ts in result.messages.values():  # the statement's own message: redrawn in place
+            return None  # a double click: the first click shows the answer
+
+        async def then() -> None:
+            if ts in result.messages.values():  # the statement's own message: redrawn in place
+                await self.show(client, channel, organisation_id, who, result)
+                return
+            # An older message (not a statement's current one): it loses its buttons.
+            if result.stale:
+                await self.mark(client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON)
+                return
+            label = (action.get("text") or {}).get("text") or value
+            note = (
+                result.refusal.reason
+                if result.refusal is not None
+                else slack_wording.SLACK_ANSWERED.format(choice=label, name=who.display_name)
+            )
+            await self.mark(client, channel, ts, blocks, text, note)
             await self.show(client, channel, organisation_id, who, result)
-            return
-        # An older message (not a statement's current one): it loses its buttons.
-        if result.stale:
-            await self.mark(client, channel, ts, blocks, text, slack_wording.SLACK_MOVED_ON)
-            return
-        label = (action.get("text") or {}).get("text") or value
-        note = (
-            result.refusal.reason
-            if result.refusal is not None
-            else slack_wording.SLACK_ANSWERED.format(choice=label, name=who.display_name)
-        )
-        await self.mark(client, channel, ts, blocks, text, note)
-        await self.show(client, channel, organisation_id, who, result)
+
+        return then
 
     async def open_form(
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin, kind: str
@@ -913,34 +932,42 @@ class SlackAdapter:
         self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin
     ) -> None:
         """A message in the DM: a typed answer or command, applied once per event id."""
+        then = await self.message_saved(body, client, origin)
+        if then is not None:
+            await then()
+
+    async def message_saved(
+        self, body: Mapping[str, Any], client: AsyncWebClient, origin: Origin
+    ) -> Later | None:
+        """The typed turn saved, before Slack has its 200 (bot/slack/bolt.py runs this ahead
+        of the acknowledgement): a database error raises, so Slack gets a 5xx and sends the
+        event again. What is left to do after the acknowledgement (the replies) is returned."""
         event = body.get("event") or {}
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return  # edits, deletions, joins and bots' messages are not answers
+            return None  # edits, deletions, joins and bots' messages are not answers
         channel = str(event.get("channel") or "")
         if origin.foreign:
-            await self.post(
-                client, channel, [Message(slack_wording.SLACK_NOT_THIS_WORKSPACE, Tone.ERROR)]
-            )
-            return
+            refusal = [Message(slack_wording.SLACK_NOT_THIS_WORKSPACE, Tone.ERROR)]
+            return partial(self.post, client, channel, refusal)
         raw = str(event.get("text") or "")
-        try:
-            organisation_id, who = await self.whereabouts(origin, client)
-            mentions = mentioned(raw)
-            names = await self.names(organisation_id, origin, mentions, client) if mentions else {}
-        except SQLAlchemyError:  # Slack has its 200 already: say so rather than go quiet
-            log.exception("could not place a message from %s", origin.user_id)
-            await self.post(client, channel, [Message(slack_wording.SLACK_NOT_SAVED, Tone.ERROR)])
-            return
+        organisation_id, who = await self.whereabouts(origin, client)
+        mentions = mentioned(raw)
+        names = await self.names(organisation_id, origin, mentions, client) if mentions else {}
         text = from_slack(raw, names)
         key = f"slack:event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
-        result = await self.kept(
-            client,
-            channel,
-            Inbound(organisation_id, who, Text(text), key, self.dm_conversation(who, channel)),
-        )
-        if result is None or result.duplicate:
-            return
-        await self.show(client, channel, organisation_id, who, result)
+        where = self.dm_conversation(who, channel)
+        result = await self.service.handle(Inbound(organisation_id, who, Text(text), key, where))
+        if result.duplicate:
+            return None
+        return partial(self.show, client, channel, organisation_id, who, result)
+
+    async def not_saved(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """Slack's last try of an event the database could not take: the person is told, so
+        nothing they typed is lost without a word."""
+        event = body.get("event") or {}
+        channel = str(event.get("channel") or "")
+        if channel:
+            await self.post(client, channel, [Message(slack_wording.SLACK_NOT_SAVED, Tone.ERROR)])
 
     async def publish_home(self, client: AsyncWebClient, origin: Origin) -> None:
         if origin.foreign:
