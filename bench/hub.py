@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlalchemy import text, update
 
 from bench import seed
@@ -100,7 +103,9 @@ async def digests(url: str, schools: int) -> dict[str, Any]:
             report = await run.plan(MONDAY)
             ours = time.perf_counter() - started
         if report.recorded != count or report.errors:
-            raise RuntimeError(f"expected {count} digests, got {report.recorded}: {report.errors[:3]}")
+            raise RuntimeError(
+                f"expected {count} digests, got {report.recorded}: {report.errors[:3]}"
+            )
         started = time.perf_counter()
         rows = await _raw_digest_read(db, hub.organisation_ids)
         raw = time.perf_counter() - started
@@ -161,6 +166,80 @@ async def reminders(url: str, actions: int) -> dict[str, Any]:
             "statements": len(tally.statements), "plan": plan}  # fmt: skip
 
 
+GOAL_RSS_MB = 150
+REPLICA = Path(__file__).resolve().parents[1] / "tests" / "replica.py"
+SERVE_START = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)  # Monday of HT3: every digest due
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's own high-water mark (VmHWM): workers drawing charts are not counted."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM (not Linux?)")
+
+
+async def serve_rss(folder: Path, schools: int, users: int) -> dict[str, Any]:
+    """`careers-bot serve` (tests/replica.py: serve with a clock set to a Monday morning) on
+    SQLite with `schools` schools: every school's digest (chart included) and reminders
+    sent to a mock Slack while `users` people type answers; its peak RSS afterwards."""
+    from bench import harness
+
+    url = f"sqlite:///{folder / 'serve.sqlite3'}"
+    db = await _fresh(url)
+    await seed.seed(db, schools, 10)
+    await db.close()
+    mock = harness.BenchMock()
+    await mock.start()
+    people = [harness.User(n + 1) for n in range(users)]
+    harness.add_users(mock, people)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url, "SLACK_SIGNING_SECRET": harness.SECRET,
+        "SLACK_BOT_TOKEN": harness.TOKEN, "SLACK_API_URL": mock.api_url,
+        "PUBLIC_URL": "https://careers-bot.example.org", "PLAN_LINK_SECRET": "bench",
+        "TEAMS_ENABLED": "false", "SWEEP_SECONDS": "1",
+        "PYTHONPATH": str(REPLICA.parents[1]),
+    }  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPLICA), SERVE_START.isoformat(), str(time.time()),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        ready = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
+        started = time.perf_counter()
+        url_events = f"http://127.0.0.1:{ready['port']}/slack/events"
+        async with aiohttp.ClientSession() as http:
+
+            async def typed(user: harness.User) -> None:
+                for text_ in ("review", "3", "done"):
+                    body, _ = harness.event_body(user, text_)
+                    async with http.post(
+                        url_events, data=body,
+                        headers={"Content-Type": "application/json", **harness.sign(body)},
+                    ) as response:  # fmt: skip
+                        await response.read()
+
+            await asyncio.gather(*(typed(u) for u in people))
+        digests = 0
+        while digests < schools and time.perf_counter() - started < 300:
+            await asyncio.sleep(1)
+            digests = sum(
+                1
+                for c in mock.calls
+                if c.method == "chat.postMessage"
+                and str(c.params.get("channel", "")).startswith("C")
+            )
+        rss = _peak_rss_mb(process.pid)
+        return {"schools": schools, "users": users, "digests": digests, "rss": rss,
+                "seconds": time.perf_counter() - started}  # fmt: skip
+    finally:
+        process.terminate()
+        await process.wait()
+        await mock.close()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench hub", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -168,6 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--actions", default=",".join(map(str, SIZES)),
                         help="reminder sweep sizes (default %(default)s)")  # fmt: skip
     parser.add_argument("--database-url", help="also run on this PostgreSQL database (emptied)")
+    parser.add_argument("--users", type=int, default=200, help="people typing during serve")
+    parser.add_argument("--no-serve", action="store_true", help="skip the serve RSS run")
     args = parser.parse_args(argv)
     logging.getLogger("careers_bot").setLevel(logging.ERROR)
     results: dict[str, Any] = {}
@@ -205,6 +286,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"  goal: under {GOAL_SWEEP * 1000:.0f} ms at {largest['actions']}: "
                   f"{'met' if largest['sweep'] < GOAL_SWEEP else 'NOT met'}")  # fmt: skip
             print("  query plan of the due read: " + " | ".join(largest["plan"]))
+        if not args.no_serve:
+            r = asyncio.run(serve_rss(Path(folder), args.schools, args.users))
+            results["serve"] = r
+            print(f"careers-bot serve on SQLite, {r['schools']} schools: {r['digests']} digests "
+                  f"with charts sent while {r['users']} people typed answers, in "
+                  f"{r['seconds']:.0f} s; peak RSS of the serving process {r['rss']:.0f} MB "
+                  f"({'under' if r['rss'] < GOAL_RSS_MB else 'NOT under'} the "
+                  f"{GOAL_RSS_MB} MB goal)")  # fmt: skip
     return results
 
 
