@@ -100,7 +100,9 @@ async def digests(url: str, schools: int) -> dict[str, Any]:
             report = await run.plan(MONDAY)
             ours = time.perf_counter() - started
         if report.recorded != count or report.errors:
-            raise RuntimeError(f"expected {count} digests, got {report.recorded}: {report.errors[:3]}")
+            raise RuntimeError(
+                f"expected {count} digests, got {report.recorded}: {report.errors[:3]}"
+            )
         started = time.perf_counter()
         rows = await _raw_digest_read(db, hub.organisation_ids)
         raw = time.perf_counter() - started
