@@ -28,6 +28,7 @@ from workflows.documents import (
 from workflows.plan import PlanDocument, PlanRow, SummaryRow
 
 NOT_ANSWERED = "Not answered in this review"
+NO_DESCRIPTOR = "The model gives no descriptor for this level (its source cell is empty)."
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def _entry_blocks(entry: StatementEvidence) -> tuple[Para | Bullets | Links | Ta
         blocks += [Para(line) for line in prose]
         if items:
             blocks.append(Bullets(items))
+    elif entry.row.level:
+        blocks.append(Para(NO_DESCRIPTOR, small=True))
     blocks.append(Para(f"Note: {entry.row.note}" if entry.row.note else "Note: none given"))
     if entry.links:
         blocks.append(Para("Evidence:", bold=True))
