@@ -23,7 +23,7 @@ from rich.text import Text
 
 from bot.config import get_settings
 from bot.formats import FORMATS
-from bot.reviews import ReviewService, Who
+from bot.reviews import CAREERS_HUB, GOVERNORS_REPORT, LINK_GOVERNOR, ReviewService, Who
 from bot.sanitise import terminal_safe
 from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable
 
@@ -43,6 +43,8 @@ from workflows.calendar import (
     parse_day,
     parse_ics,
 )
+from workflows.documents import DocumentKind
+from workflows.replies import Reply, SendDocument
 
 EDITIONS = [e.value for e in Edition]
 STOPPED = "Stopped. Everything answered so far is saved; run it again to resume."
@@ -100,7 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="the school's review number, as `reviews` lists it (default: the last completed)",
     )
-    export.add_argument("--format", choices=FORMATS, default="docx")
+    export.add_argument(
+        "--document",
+        choices=[kind.value for kind in DocumentKind],
+        help="the evidence pack, governors' report or CEIAG policy draft instead of the plan",
+    )
+    export.add_argument(
+        "--format",
+        choices=[*FORMATS, *(["pdf"] if _pdf_available() else [])],
+        default="docx",
+        help="pdf (through LibreOffice) is offered where soffice is installed",
+    )
     export.add_argument("--out", help="file to write ('-' for standard output)")
 
     reviews = commands.add_parser(
@@ -173,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     org_delete.add_argument("--org", required=True, help=ORG_HELP)
     org_delete.add_argument("--yes", action="store_true", help="really delete (no undo)")
+    org_set = org_commands.add_parser("set", help="what the governors' report and policy draft use")
+    org_set.add_argument("--org", required=True, help=ORG_HELP)
+    org_set.add_argument("--link-governor", help="the link governor for careers, by name")
+    org_set.add_argument("--careers-hub", help="the Careers Hub the school works with")
+    org_set.add_argument(
+        "--governors-report",
+        choices=["on", "off"],
+        help="send the governors' report with the digest in the first week of each half-term",
+    )
 
     links = commands.add_parser("links", help="the plan links digests carried (for IT admins)")
     links_commands = links.add_subparsers(dest="links_command", required=True)
@@ -444,6 +465,17 @@ async def org_command(args: argparse.Namespace, console: Console) -> int:
             return 0
         organisation = await _existing_organisation(service, args.org)
         named = f"{terminal_safe(organisation.name)} (id {organisation.id})"
+        if args.org_command == "set":
+            report = None if args.governors_report is None else args.governors_report == "on"
+            settings = await service.set_documents(
+                organisation.id,
+                link_governor=args.link_governor,
+                careers_hub=args.careers_hub,
+                governors_report=report,
+            )
+            shown = {k: settings.get(k) for k in (LINK_GOVERNOR, CAREERS_HUB, GOVERNORS_REPORT)}
+            console.print(f"{named}: {terminal_safe(json.dumps(shown))}", markup=False)
+            return 0
         if not args.yes:
             console.print(
                 f"This deletes {named} with every review, answer, action, reminder and plan "
@@ -620,26 +652,70 @@ async def links_command(args: argparse.Namespace, console: Console) -> int:
         await db.close()
 
 
-async def export_command(args: argparse.Namespace, console: Console) -> int:
-    from bot import exports  # matplotlib and friends: loaded only when a document is asked for
+def _pdf_available() -> bool:
+    """PDF is offered only where LibreOffice is installed (bot.documents converts with it)."""
+    import shutil
 
+    return bool(shutil.which("soffice") or shutil.which("libreoffice"))
+
+
+async def export_command(args: argparse.Namespace, console: Console) -> int:
+    from bot import documents, exports  # python-docx, matplotlib: loaded only when asked for
+
+    if args.document and args.format not in documents.DOCUMENT_FORMATS:
+        console.print(f"[bold red]The {args.document} is written as docx or pdf.[/]")
+        return 1
     db, service = await _open(args)
     try:
         organisation = await _existing_organisation(service, args.org)
-        document = await service.plan_document(organisation.id, number=args.review)
+        if args.document:
+            doc = await service.document(
+                DocumentKind(args.document), organisation.id, number=args.review
+            )
+            title, name = doc.title, documents.filename(doc, args.format)
+        else:
+            document = await service.plan_document(organisation.id, number=args.review)
+            title, name = document.title, exports.default_filename(document, "docx")
+            name = name.removesuffix(".docx") + f".{args.format}"
     except (UsageError, LookupError) as exc:
         console.print(f"[bold red]{exc}[/]")
         return 1
     finally:
         await db.close()
-    data = exports.export(document, args.format)
+    try:
+        if args.document:
+            data = await asyncio.to_thread(documents.write, doc, args.format)
+        elif args.format == "pdf":
+            data = await asyncio.to_thread(documents.to_pdf, exports.export(document, "docx"))
+        else:
+            data = exports.export(document, args.format)
+    except RuntimeError as exc:  # LibreOffice missing or failing
+        console.print(Text(str(exc), style="bold red"))
+        return 1
     if args.out == "-":
         sys.stdout.buffer.write(data)
         return 0
-    path = Path(args.out or exports.default_filename(document, args.format))
+    path = Path(args.out or name)
     path.write_bytes(data)
-    console.print(f"Wrote {path} ({document.title}).")
+    console.print(f"Wrote {path} ({title}).", markup=False)
     return 0
+
+
+async def _write_documents(
+    service: ReviewService, replies: Sequence[Reply], console: Console
+) -> None:
+    """The terminal's way of sending a document: written beside you, its path printed."""
+    wanted = [r for r in replies if isinstance(r, SendDocument)]
+    if not wanted:
+        return
+    from bot import documents
+
+    for request in wanted:
+        doc = await service.document(request.kind, request.organisation_id, request.review_id)
+        data = await asyncio.to_thread(documents.write, doc, request.fmt)
+        path = Path(documents.filename(doc, request.fmt))
+        path.write_bytes(data)
+        console.print(Text(f"Wrote {path} ({request.kind.label})."))
 
 
 async def reviews_command(args: argparse.Namespace, console: Console) -> int:
@@ -819,6 +895,7 @@ async def _chat(
             return 0
         result = await service.turn(organisation.id, who, line)
         terminal.show(result.replies)
+        await _write_documents(service, result.replies, console)
         if line.strip().lower() in LEAVE_WORDS:
             return 0
 

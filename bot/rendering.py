@@ -17,6 +17,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workflows.documents import Doc
     from workflows.plan import PlanDocument, Summary
 
 _pool: Executor | None = None
@@ -58,6 +59,20 @@ async def render_named(document: PlanDocument, fmt: str) -> tuple[bytes, str]:
     worker too, so that the caller need not import bot.exports for it)."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor(), _export_named, document, fmt)
+
+
+def _document_named(doc: Doc, fmt: str) -> tuple[bytes, str]:
+    """Runs in a worker: an evidence pack, governors' report or policy draft (bot.documents)."""
+    from bot import documents
+
+    return documents.write(doc, fmt), documents.filename(doc, fmt)
+
+
+async def render_document(doc: Doc, fmt: str = "docx") -> tuple[bytes, str]:
+    """One of the three documents (workflows/documents.py) and its file name, drawn in a
+    worker process like the plan."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), _document_named, doc, fmt)
 
 
 async def render(document: PlanDocument, fmt: str, *, previous: Summary | None = None) -> bytes:

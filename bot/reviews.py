@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbound import Conversation, Inbound, OpenReview, What, Who
 from bot.workspaces import WorkspaceService
-from model_data import Edition, load_glossary, load_model
+from model_data import Edition, load_benchmarks, load_glossary, load_model, load_policy
 from storage import repo
 from storage.db import Database
 from storage.models import Organisation, Person, Review, TermDate
@@ -28,7 +28,10 @@ from workflows.calendar import (
     local_date,
 )
 from workflows.deadlines import parse_by_when
+from workflows.documents import Doc, DocumentKind
+from workflows.evidence import build_evidence_pack
 from workflows.glossary import glossary_query
+from workflows.governors import build_governors_report
 from workflows.inputs import Choose, Fields, Text
 from workflows.plan import (
     ActionStatus,
@@ -37,12 +40,14 @@ from workflows.plan import (
     build_action_plan,
     build_summary,
 )
+from workflows.policy import PolicyPeople, build_policy_draft
 from workflows.replies import (
     Message,
     Pending,
     Question,
     Refusal,
     Reply,
+    SendDocument,
     ShowAction,
     ShowActions,
     ShowPlan,
@@ -95,6 +100,11 @@ class TurnResult:
         """A button or form for a question no longer asked: nothing was changed."""
         return self.refusal is not None and self.refusal.stale
 
+
+# Organisation.settings keys the documents read.
+LINK_GOVERNOR = "link_governor"
+CAREERS_HUB = "careers_hub"
+GOVERNORS_REPORT = "governors_report"  # True: the report goes with the half-term's first digest
 
 # Updates that belong to a later review of a carried action, left out of an earlier plan.
 LATER_REVIEWS = {"edited", "carried"}
@@ -505,6 +515,11 @@ class ReviewService:
             return await self._history(session, organisation, ctx, command.statement_id)
         if isinstance(command, actions.AddAction):
             return await self._add_action(session, organisation, person, ctx, command)
+        if isinstance(command, actions.MakeDocument):
+            review = await repo.plan_review(session, organisation.id)
+            if review is None:
+                return [Message(msg.NO_REVIEW_YET, Tone.ERROR)]
+            return [SendDocument(command.kind, organisation.id, review.id, command.fmt)]
         if isinstance(command, actions.ListActions):
             views = await self._views(session, organisation, ctx)
             names = [person.display_name, person.initials or ""]
@@ -729,6 +744,90 @@ class ReviewService:
                 evidence={sid: list(a.evidence) for sid, a in state.answers.items() if a.evidence},
                 previous_summary=previous,
             )
+
+    async def evidence_pack(
+        self, organisation_id: int, review_id: int | None = None, number: int | None = None
+    ) -> Doc:
+        """For an inspector or assessor: each statement's level, descriptor, note, evidence,
+        benchmarks and actions, gaps first, by Gatsby Benchmark and by theme."""
+        document = await self.plan_document(organisation_id, review_id, number)
+        return build_evidence_pack(load_model(document.edition), load_benchmarks(), document)
+
+    async def governors_report(
+        self, organisation_id: int, review_id: int | None = None, number: int | None = None
+    ) -> Doc:
+        """For the link governor: themes and their change, actions by half-term with RAG,
+        owners to chase, three questions; as of today in the school's own time."""
+        document = await self.plan_document(organisation_id, review_id, number)
+        async with self.db.read() as session:
+            organisation = await self._organisation(session, organisation_id)
+            calendar = await self.calendar(session, organisation)
+        today = local_date(self.clock(), organisation.timezone)
+        return build_governors_report(document, calendar, today)
+
+    async def policy_draft(
+        self, organisation_id: int, review_id: int | None = None, number: int | None = None
+    ) -> Doc:
+        """A CEIAG policy in seed 004's sections, with the people set up in the bot."""
+        document = await self.plan_document(organisation_id, review_id, number)
+        async with self.db.read() as session:
+            organisation = await self._organisation(session, organisation_id)
+            people = await repo.people(session, organisation_id)
+        settings = organisation.settings or {}
+        leaders = [p.display_name for p in people if p.role == Role.CAREERS_LEADER.value]
+        cast = PolicyPeople(
+            careers_leader=leaders[0] if leaders else None,
+            slt=tuple(p.display_name for p in people if p.role == Role.SLT.value),
+            link_governor=str(settings.get(LINK_GOVERNOR) or "") or None,
+            careers_hub=str(settings.get(CAREERS_HUB) or "") or None,
+        )
+        today = local_date(self.clock(), organisation.timezone)
+        return build_policy_draft(
+            load_model(document.edition),
+            load_policy(),
+            load_benchmarks(),
+            document,
+            cast,
+            today,
+        )
+
+    async def document(
+        self,
+        kind: DocumentKind,
+        organisation_id: int,
+        review_id: int | None = None,
+        number: int | None = None,
+    ) -> Doc:
+        """One of the three documents: the path every channel and the CLI take."""
+        makers = {
+            DocumentKind.EVIDENCE_PACK: self.evidence_pack,
+            DocumentKind.GOVERNORS_REPORT: self.governors_report,
+            DocumentKind.POLICY_DRAFT: self.policy_draft,
+        }
+        return await makers[kind](organisation_id, review_id, number)
+
+    async def set_documents(
+        self,
+        organisation_id: int,
+        *,
+        link_governor: str | None = None,
+        careers_hub: str | None = None,
+        governors_report: bool | None = None,
+    ) -> dict[str, Any]:
+        """The few settings the documents use: the link governor's name, the Careers Hub,
+        and whether the governors' report goes with the digest each half-term."""
+        changes: dict[str, object] = {}
+        if link_governor is not None:
+            changes[LINK_GOVERNOR] = link_governor.strip()
+        if careers_hub is not None:
+            changes[CAREERS_HUB] = careers_hub.strip()
+        if governors_report is not None:
+            changes[GOVERNORS_REPORT] = governors_report
+        async with self.db.transaction() as session:
+            organisation = await repo.update_organisation(
+                session, organisation_id, settings=changes
+            )
+            return dict(organisation.settings or {})
 
     # ----- term dates ---------------------------------------------------------------------
 

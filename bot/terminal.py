@@ -32,6 +32,7 @@ from workflows.replies import (
     Message,
     Question,
     Reply,
+    SendDocument,
     ShowAction,
     ShowActions,
     ShowPlan,
@@ -268,6 +269,8 @@ def render(reply: Reply) -> list[object]:
         return [render_summary(reply.summary)]
     if isinstance(reply, ShowPlan):
         return [render_plan(reply.plan)]
+    if isinstance(reply, SendDocument):  # the CLI writes the file after the turn
+        return [Text(f"Preparing the {reply.kind.label} as a Word file…", style="dim")]
     if isinstance(reply, ShowActions):
         return [render_actions(reply.title, reply.actions, reply.today)]
     if isinstance(reply, ShowAction):

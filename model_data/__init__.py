@@ -11,6 +11,7 @@ from model_data.loader import (
     load_benchmarks,
     load_glossary,
     load_model,
+    load_policy,
     parse_model,
 )
 from model_data.schema import (
@@ -23,6 +24,7 @@ from model_data.schema import (
     Glossary,
     GlossaryTerm,
     MaturityModel,
+    PolicyTemplate,
     Statement,
     Theme,
     blocks_to_text,
@@ -40,6 +42,7 @@ __all__ = [
     "GlossaryTerm",
     "MaturityModel",
     "ModelDataError",
+    "PolicyTemplate",
     "Statement",
     "Theme",
     "blocks_to_text",
@@ -47,5 +50,6 @@ __all__ = [
     "load_benchmarks",
     "load_glossary",
     "load_model",
+    "load_policy",
     "parse_model",
 ]

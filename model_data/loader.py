@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from model_data.schema import Benchmarks, Edition, Glossary, MaturityModel
+from model_data.schema import Benchmarks, Edition, Glossary, MaturityModel, PolicyTemplate
 
 # Themes and the Gatsby Benchmarks they are tied to (Quality in Careers Standard, seed 002).
 THEME_BENCHMARKS: dict[int, list[int]] = {1: [1], 2: [1, 3], 3: [2, 7], 4: [4], 5: [5, 6], 6: [8]}
@@ -141,9 +141,16 @@ def load_benchmarks() -> Benchmarks:
     return benchmarks
 
 
+@cache
+def load_policy() -> PolicyTemplate:
+    """Seed 004's CEIAG policy template (sections, statutory text, duties) for policy drafts."""
+    return _validate(PolicyTemplate, "policy.yaml", read_yaml("policy.yaml"))
+
+
 def load_all() -> None:
     """Validate every file at start-up so a broken install stops before anyone is asked a thing."""
     for edition in Edition:
         load_model(edition)
     load_glossary()
     load_benchmarks()
+    load_policy()

@@ -218,3 +218,108 @@ class Benchmark(_Frozen):
 class Benchmarks(_Frozen):
     source: Text
     benchmarks: list[Benchmark] = Field(min_length=8, max_length=8)
+
+
+class _ByEdition(_Frozen):
+    school: Text
+    college: Text
+
+    def of(self, edition: Edition | str) -> str:
+        return self.school if Edition(edition) is Edition.SCHOOL else self.college
+
+
+class _ListByEdition(_Frozen):
+    school: list[Text] = Field(min_length=1)
+    college: list[Text] = Field(min_length=1)
+
+    def of(self, edition: Edition | str) -> list[str]:
+        return self.school if Edition(edition) is Edition.SCHOOL else self.college
+
+
+class PolicyHeading(_Frozen):
+    number: Annotated[int, Field(ge=1)]
+    heading: Text
+
+
+class AppendixTitle(_Frozen):
+    number: Annotated[int, Field(ge=1)]
+    title: Text
+
+
+class PolicyStatutory(_Frozen):
+    basis: Text
+    guidance: Text
+    refers_to: Text
+    acts: list[Text] = Field(min_length=1)
+    skills_act: Text
+    school: list[Text] = Field(min_length=1)
+    college: list[Text] = Field(min_length=1)
+    benchmarks: Text
+    definition: Text
+
+
+class PolicyDuties(_Frozen):
+    heading: Text
+    lead: Text = ""
+    duties: list[Text] = Field(min_length=1)
+
+
+class CareersLeaderDuties(_Frozen):
+    heading: Text
+    intro: Text
+    lead: Text
+    duties: list[Text] = Field(min_length=1)
+
+
+class SltDuties(_ListByEdition):
+    heading: Text
+
+
+class TeacherDuties(_Frozen):
+    school: PolicyDuties
+    college: PolicyDuties
+
+
+class GovernorDuties(_Frozen):
+    heading: Text
+    intro: Text
+    must_lead: Text
+    must: list[Text] = Field(min_length=1)
+    should_lead: Text
+    should: list[Text] = Field(min_length=1)
+    will_lead: Text
+    will: _ListByEdition
+
+
+class PolicyResponsibilities(_Frozen):
+    school: PolicyDuties
+    college: PolicyDuties
+    careers_leader: CareersLeaderDuties
+    slt: SltDuties
+    teachers: TeacherDuties
+    governors: GovernorDuties
+
+
+class PolicyProgramme(_Frozen):
+    send_heading: Text
+    send: list[Text] = Field(min_length=1)
+    access_heading: Text
+    access: _ListByEdition
+    pal_lead: Text
+    pal: Text
+
+
+class PolicyTemplate(_Frozen):
+    """Seed 004's CEIAG policy template: its sections, statutory text and duties (the
+    template's guidance and examples are not here: they never go into a draft)."""
+
+    source: Text
+    contents: list[PolicyHeading] = Field(min_length=7, max_length=7)
+    appendices: list[AppendixTitle] = Field(min_length=1)
+    signed_by: Text
+    aims: _ByEdition
+    access: Text
+    statutory: PolicyStatutory
+    responsibilities: PolicyResponsibilities
+    programme: PolicyProgramme
+    provenance: dict[str, Text] = Field(default_factory=dict)

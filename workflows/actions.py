@@ -16,6 +16,7 @@ from workflows import messages as msg
 from workflows.answers import Owner
 from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
+from workflows.documents import DocumentKind, document_kind
 from workflows.links import LinkError, parse_links
 from workflows.plan import ActionStatus, ActionUpdateView
 
@@ -75,8 +76,16 @@ class AnswerHistory:
     statement_id: str
 
 
-Command = ListActions | ActOn | ListReviews | AddAction | AnswerHistory
-COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory)
+@dataclass(frozen=True)
+class MakeDocument:
+    """`evidence pack`, `governors report`, `policy draft`: the document as a file."""
+
+    kind: DocumentKind
+    fmt: str = "docx"
+
+
+Command = ListActions | ActOn | ListReviews | AddAction | AnswerHistory | MakeDocument
+COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory, MakeDocument)
 
 _LISTINGS = {
     Listing.MINE: {"my actions", "my action", "mine", "my jobs"},
@@ -125,6 +134,9 @@ def parse_command(text: str) -> Command | None:
             return ListActions(listing)
     if plain in _REVIEWS:
         return ListReviews()
+    kind = document_kind(text)
+    if kind is not None:
+        return MakeDocument(kind)
     added = _ADD.match(text)
     if added:
         return AddAction(added.group("sid"), added.group("rest").strip())

@@ -9,6 +9,7 @@ from enum import StrEnum
 from model_data import Statement, Theme
 from workflows.actions import ActionView
 from workflows.answers import Answer
+from workflows.documents import DocumentKind
 from workflows.plan import ActionPlan, Summary
 
 
@@ -150,6 +151,17 @@ class ShowAction:
     timezone: str = "Europe/London"  # the organisation's: times are shown in it
 
 
+@dataclass(frozen=True)
+class SendDocument:
+    """A document to send as a file (workflows/documents.py): each channel builds it off its
+    event loop (bot/rendering.py) and sends it its own way, after the turn's reply."""
+
+    kind: DocumentKind
+    organisation_id: int
+    review_id: int
+    fmt: str = "docx"
+
+
 Reply = (
     Message
     | StatementPrompt
@@ -159,4 +171,5 @@ Reply = (
     | ShowPlan
     | ShowActions
     | ShowAction
+    | SendDocument
 )

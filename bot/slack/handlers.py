@@ -47,10 +47,20 @@ from storage import repo
 from storage.db import Database
 from workflows import actions
 from workflows import messages as msg
+from workflows.documents import DocumentKind
 from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
-from workflows.replies import Message, Reply, ShowAction, ShowPlan, ShowSummary, Step, Tone
+from workflows.replies import (
+    Message,
+    Reply,
+    SendDocument,
+    ShowAction,
+    ShowPlan,
+    ShowSummary,
+    Step,
+    Tone,
+)
 from workflows.roles import Role
 
 # What a handler leaves for after Slack's acknowledgement: its replies.
@@ -70,6 +80,12 @@ LISTINGS = {
     "overdue": "overdue",
 }
 EXPORT_FORMATS = ("docx", "xlsx")
+# `/careers evidence`, `/careers governors`, `/careers policy`: the documents as files.
+DOCUMENT_VERBS = {
+    "evidence": DocumentKind.EVIDENCE_PACK,
+    "governors": DocumentKind.GOVERNORS_REPORT,
+    "policy": DocumentKind.POLICY_DRAFT,
+}
 # The priority form's fields, in the order the engine asks their questions.
 PRIORITY_STEPS = (Step.TARGET, Step.NEXT_STEPS, Step.OWNERS, Step.DUE)
 PRIORITY_BLOCKS = dict(zip(PRIORITY_STEPS, modals.PRIORITY_FIELDS, strict=True))
@@ -267,6 +283,35 @@ class SlackAdapter:
 
     async def post(self, client: AsyncWebClient, channel: str, replies: Sequence[Reply]) -> None:
         await self.send(client, channel, render(replies))
+        await self.send_documents(client, channel, replies)
+
+    async def send_documents(
+        self, client: AsyncWebClient, channel: str, replies: Sequence[Reply]
+    ) -> None:
+        """Each document a turn asked for, as a file in the channel, after the reply (Bolt
+        runs this after Slack has its acknowledgement; drawn in a worker process)."""
+        wanted = [r for r in replies if isinstance(r, SendDocument)]
+        if not wanted:
+            return
+        from bot import rendering  # drawn in worker processes: never on this loop
+
+        for request in wanted:
+            try:
+                doc = await self.service.document(
+                    request.kind, request.organisation_id, request.review_id
+                )
+                data, name = await rendering.render_document(doc, request.fmt)
+                await client.files_upload_v2(
+                    file_uploads=[{"file": data, "filename": name, "title": doc.title}],
+                    channel=channel,
+                    initial_comment=slack_wording.SLACK_DOCUMENT_FILE.format(
+                        document=request.kind.label.capitalize(), name=name
+                    ),
+                )
+            except Exception:
+                log.exception("could not send the %s", request.kind.label)
+                text = slack_wording.SLACK_DOCUMENT_FAILED.format(document=request.kind.label)
+                await self.send(client, channel, render([Message(text, Tone.ERROR)]))
 
     async def show(
         self,
@@ -296,6 +341,7 @@ class SlackAdapter:
             )
             if sid:
                 posted[sid] = str(response["ts"])
+        await self.send_documents(client, channel, result.replies)
         if posted and result.review_id is not None:
             try:
                 await self.service.remember_messages(
@@ -368,7 +414,7 @@ class SlackAdapter:
     def command_ack(body: Mapping[str, Any]) -> str | None:
         """What the acknowledgement itself says (shown only to the person)."""
         verb = (str(body.get("text") or "").split() or ["help"])[0].lower()
-        if verb in {"review", "actions", "plan"}:
+        if verb in {"review", "actions", "plan", *DOCUMENT_VERBS}:
             return (
                 None
                 if body.get("channel_name") == "directmessage"
@@ -383,7 +429,7 @@ class SlackAdapter:
     ) -> None:
         words = str(body.get("text") or "").lower().split()
         verb, rest = (words[0], words[1:]) if words else ("help", [])
-        if verb not in {"review", "actions", "plan", "setup"}:
+        if verb not in {"review", "actions", "plan", "setup", *DOCUMENT_VERBS}:
             return  # the acknowledgement carried the help
         if origin.foreign:
             await respond(text=slack_wording.SLACK_NOT_THIS_WORKSPACE, response_type="ephemeral")
@@ -407,6 +453,9 @@ class SlackAdapter:
         if verb == "actions":
             listing = LISTINGS.get(rest[0] if rest else "", "actions")
             result = await self.service.act(organisation_id, who, listing)
+            await self.post(client, channel, result.replies)
+        elif verb in DOCUMENT_VERBS:
+            result = await self.service.act(organisation_id, who, DOCUMENT_VERBS[verb].value)
             await self.post(client, channel, result.replies)
         else:
             await self.plan(client, organisation_id, channel)

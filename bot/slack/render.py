@@ -27,6 +27,7 @@ from workflows.replies import (
     Message,
     Question,
     Reply,
+    SendDocument,
     ShowAction,
     ShowActions,
     ShowPlan,
@@ -177,6 +178,11 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
         elif isinstance(reply, ShowAction):
             blocks.extend(action_blocks(reply.action, reply.today, reply.timezone))
             texts.append(f"Action #{reply.action.ref}")
+            flush()
+        elif isinstance(reply, SendDocument):  # the file follows (handlers.send_documents)
+            text = slack_wording.SLACK_DOCUMENT_PREPARING.format(document=reply.kind.label)
+            blocks.append(section(escape(text)))
+            texts.append(text)
             flush()
         else:  # pragma: no cover - every Reply type is drawn above
             raise TypeError(f"cannot render {reply!r}")

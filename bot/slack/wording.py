@@ -10,6 +10,9 @@ SLACK_HELP = (
     "*/careers actions*: the open actions (also *actions mine*, *actions due*, "
     "*actions overdue*)\n"
     "*/careers plan*: the summary and action plan, with the Word and Excel files\n"
+    "*/careers evidence*, */careers governors*, */careers policy*: the evidence pack, the "
+    "governors' report and a CEIAG policy draft, as Word files (or type 'evidence pack', "
+    "'governors report', 'policy draft' in our direct message)\n"
     "*/careers setup*: the organisation's name, edition, SLT channel, weekly digest and "
     "who answers or views\n"
     "*/careers help*: this list\n"
@@ -43,6 +46,11 @@ SLACK_PLAN_ROW = (
     "*By when / who:* {by_when}"
 )
 SLACK_PLAN_FILES = "The summary and action plan as documents: {files}."
+SLACK_DOCUMENT_PREPARING = "Preparing the {document}: it follows here as a Word file."
+SLACK_DOCUMENT_FILE = "{document}: {name}"
+SLACK_DOCUMENT_FAILED = (
+    "Sorry, the {document} could not be made just now. Nothing is lost: ask again in a minute."
+)
 SLACK_ACTION_LINE = (
     "*#{id} {label}*\nLevel {current} → {target} · {owners} · {by_when} · {status}\n{steps}"
 )

@@ -49,12 +49,14 @@ from storage import repo
 from storage.models import Organisation
 from workflows import messages as msg
 from workflows.actions import parse_command
+from workflows.documents import DocumentKind
 from workflows.inputs import Choose, Fields, Text
 from workflows.replies import (
     Message,
     Question,
     Refusal,
     Reply,
+    SendDocument,
     ShowPlan,
     ShowSummary,
     StatementCard,
@@ -234,8 +236,10 @@ class CareersBot(TeamsActivityHandler):
         fmt = str(context.get("format"))
         review_id = context.get("review")
 
+        kind = DocumentKind(context["kind"]) if context.get("kind") else None
+
         async def job() -> None:
-            data, name = await self._document(turn.organisation.id, review_id, fmt)
+            data, name = await self._document(turn.organisation.id, review_id, fmt, kind)
             await self._upload(upload.upload_url, data)
             info = Attachment(
                 content_type=FILE_INFO,
@@ -625,31 +629,48 @@ class CareersBot(TeamsActivityHandler):
 
     # ----- the plan as a document (after the reply) --------------------------------------------
 
-    async def _export(self, turn_context: TurnContext, turn: Turn, wanted: str) -> None:
+    async def _export(
+        self,
+        turn_context: TurnContext,
+        turn: Turn,
+        wanted: str,
+        kind: DocumentKind | None = None,
+        review_id: int | None = None,
+    ) -> None:
+        """The plan (`export docx`), or one of the documents (`kind`: `evidence pack`...), as
+        a file: prepared after the reply, then offered to save in the person's OneDrive."""
         fmt = FORMAT_WORDS.get(wanted.lower(), wanted.lower())
-        if fmt not in FORMATS:
-            text = teams_wording.TEAMS_EXPORT_UNKNOWN_FORMAT.format(formats=", ".join(FORMATS))
+        allowed = FORMATS if kind is None else ("docx",)
+        if fmt not in allowed:
+            text = teams_wording.TEAMS_EXPORT_UNKNOWN_FORMAT.format(formats=", ".join(allowed))
             await self._say(turn_context, turn, [Message(text, Tone.ERROR)])
             return
-        async with self.service.db.transaction() as session:
-            review = await repo.plan_review(session, turn.organisation.id)
-        if review is None:
-            await self._say(turn_context, turn, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
-            return
-        await self._say(
-            turn_context, turn, [Message(teams_wording.TEAMS_EXPORT_PREPARING.format(format=fmt))]
+        if review_id is None:
+            async with self.service.db.transaction() as session:
+                review = await repo.plan_review(session, turn.organisation.id)
+            if review is None:
+                await self._say(turn_context, turn, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
+                return
+            review_id = review.id
+        preparing = (
+            teams_wording.TEAMS_EXPORT_PREPARING.format(format=fmt)
+            if kind is None
+            else teams_wording.TEAMS_DOCUMENT_PREPARING.format(document=kind.label)
         )
+        await self._say(turn_context, turn, [Message(preparing)])
         reference = stored_reference(turn_context.activity, channel_post=False)
-        organisation_id, review_id = turn.organisation.id, review.id
+        organisation_id = turn.organisation.id
+        chosen = review_id
 
         async def job() -> None:
-            data, name = await self._document(organisation_id, review_id, fmt)
+            data, name = await self._document(organisation_id, chosen, fmt, kind)
             context = {
                 cards.MARK: "export",
                 "org": organisation_id,
-                "review": review_id,
+                "review": chosen,
                 "format": fmt,
                 "name": name,
+                "kind": kind.value if kind else None,
             }
             consent = Attachment(
                 content_type=FILE_CONSENT,
@@ -673,12 +694,20 @@ class CareersBot(TeamsActivityHandler):
         )
 
     async def _document(
-        self, organisation_id: int, review_id: int | None, fmt: str
+        self,
+        organisation_id: int,
+        review_id: int | None,
+        fmt: str,
+        kind: DocumentKind | None = None,
     ) -> tuple[bytes, str]:
-        """The plan document and its file name, drawn in a worker process (Word, Excel, the
-        chart): bot/rendering.py. The serving process never imports matplotlib."""
+        """The plan document (or one of the three others) and its file name, drawn in a
+        worker process (Word, Excel, the chart): bot/rendering.py. The serving process never
+        imports matplotlib."""
         from bot import rendering
 
+        if kind is not None:
+            doc = await self.service.document(kind, organisation_id, review_id)
+            return await rendering.render_document(doc, fmt)
         document = await self.service.plan_document(organisation_id, review_id)
         return await rendering.render_named(document, fmt)
 
@@ -736,8 +765,29 @@ class CareersBot(TeamsActivityHandler):
         activities = cards.render(replies, await self._turn_options(turn, replies))
         if activities:
             await turn_context.send_activities(activities)
+        await self._send_documents(turn_context, turn, replies)
 
     async def _show(
+        self,
+        turn_context: TurnContext,
+        turn: Turn,
+        result: TurnResult,
+        earlier: Sequence[Message] = (),
+    ) -> None:
+        """`_show_replies`, then any document the turn asked for, as a file after them."""
+        await self._show_replies(turn_context, turn, result, earlier)
+        await self._send_documents(turn_context, turn, result.replies)
+
+    async def _send_documents(
+        self, turn_context: TurnContext, turn: Turn, replies: Sequence[Reply]
+    ) -> None:
+        for reply in replies:
+            if isinstance(reply, SendDocument):
+                await self._export(
+                    turn_context, turn, reply.fmt, kind=reply.kind, review_id=reply.review_id
+                )
+
+    async def _show_replies(
         self,
         turn_context: TurnContext,
         turn: Turn,

@@ -48,6 +48,7 @@ from workflows.replies import (
     Message,
     Question,
     Reply,
+    SendDocument,
     ShowAction,
     ShowActions,
     ShowPlan,
@@ -1128,6 +1129,8 @@ def draw(
             flush()
             shown = action_card(reply.action, reply.today, options.timezone)
             out.append(Drawn(card_activity(shown)))
+        elif isinstance(reply, SendDocument):
+            continue  # the bot says it is preparing it and sends it as a file (bot._export)
         else:  # pragma: no cover - the Reply union is closed
             raise TypeError(f"cannot render {reply!r}")
     flush()

@@ -22,6 +22,7 @@ TEAMS_HELP = (
     "- actions, my actions, due, overdue: follow the actions\n"
     "- plan, summary: the action plan and the summary grid\n"
     "- export docx (or xlsx, csv, md, json, png): the plan as a document\n"
+    "- evidence pack, governors report, policy draft: those documents, as Word files\n"
     "- setup school <name> (or setup college <name>): say which school or college you work in\n"
     "In a team channel, the Careers Leader can say '@Careers Impact Bot digest here'."
 )
@@ -78,6 +79,7 @@ TEAMS_EXPORT_UNKNOWN_FORMAT = "I can export the plan as {formats}, e.g. 'export 
 TEAMS_EXPORT_PREPARING = (
     "Preparing the plan as {format}. I'll send it here in a moment for you to save."
 )
+TEAMS_DOCUMENT_PREPARING = "Preparing the {document}: I'll ask where to save it in a moment."
 TEAMS_EXPORT_CONSENT = "{title}: allow me to save it in your OneDrive and share it here."
 TEAMS_EXPORT_UPLOADED = "Saved {name} to your OneDrive."
 TEAMS_EXPORT_DECLINED = "Not saved: you declined {name}. Type 'export' to try again."
