@@ -23,7 +23,7 @@ from rich.text import Text
 
 from bot.config import get_settings
 from bot.formats import FORMATS
-from bot.reviews import CAREERS_HUB, GOVERNORS_REPORT, LINK_GOVERNOR, ReviewService, Who
+from bot.reviews import CAREERS_HUB, LINK_GOVERNOR, ReviewService, Who
 from bot.sanitise import terminal_safe
 from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable
 
@@ -189,11 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
     org_set.add_argument("--org", required=True, help=ORG_HELP)
     org_set.add_argument("--link-governor", help="the link governor for careers, by name")
     org_set.add_argument("--careers-hub", help="the Careers Hub the school works with")
-    org_set.add_argument(
-        "--governors-report",
-        choices=["on", "off"],
-        help="send the governors' report with the digest in the first week of each half-term",
-    )
 
     links = commands.add_parser("links", help="the plan links digests carried (for IT admins)")
     links_commands = links.add_subparsers(dest="links_command", required=True)
@@ -466,14 +461,10 @@ async def org_command(args: argparse.Namespace, console: Console) -> int:
         organisation = await _existing_organisation(service, args.org)
         named = f"{terminal_safe(organisation.name)} (id {organisation.id})"
         if args.org_command == "set":
-            report = None if args.governors_report is None else args.governors_report == "on"
             settings = await service.set_documents(
-                organisation.id,
-                link_governor=args.link_governor,
-                careers_hub=args.careers_hub,
-                governors_report=report,
+                organisation.id, link_governor=args.link_governor, careers_hub=args.careers_hub
             )
-            shown = {k: settings.get(k) for k in (LINK_GOVERNOR, CAREERS_HUB, GOVERNORS_REPORT)}
+            shown = {k: settings.get(k) for k in (LINK_GOVERNOR, CAREERS_HUB)}
             console.print(f"{named}: {terminal_safe(json.dumps(shown))}", markup=False)
             return 0
         if not args.yes:

@@ -104,7 +104,6 @@ class TurnResult:
 # Organisation.settings keys the documents read.
 LINK_GOVERNOR = "link_governor"
 CAREERS_HUB = "careers_hub"
-GOVERNORS_REPORT = "governors_report"  # True: the report goes with the half-term's first digest
 
 # Updates that belong to a later review of a carried action, left out of an earlier plan.
 LATER_REVIEWS = {"edited", "carried"}
@@ -812,17 +811,13 @@ class ReviewService:
         *,
         link_governor: str | None = None,
         careers_hub: str | None = None,
-        governors_report: bool | None = None,
     ) -> dict[str, Any]:
-        """The few settings the documents use: the link governor's name, the Careers Hub,
-        and whether the governors' report goes with the digest each half-term."""
+        """The few settings the documents use: the link governor's name, the Careers Hub."""
         changes: dict[str, object] = {}
         if link_governor is not None:
             changes[LINK_GOVERNOR] = link_governor.strip()
         if careers_hub is not None:
             changes[CAREERS_HUB] = careers_hub.strip()
-        if governors_report is not None:
-            changes[GOVERNORS_REPORT] = governors_report
         async with self.db.transaction() as session:
             organisation = await repo.update_organisation(
                 session, organisation_id, settings=changes
