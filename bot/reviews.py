@@ -305,6 +305,10 @@ class ReviewService:
                 ctx = await everything()
                 replies = await self._act(session, organisation, person, ctx, command)
                 return TurnResult(None, replies)
+            term = glossary_query(what.text) if isinstance(what, Text) else None
+            if term is not None:  # the glossary answers whether or not a review is open
+                model = load_model(organisation.edition)
+                return TurnResult(None, [Message(engine.explanation(load_glossary(), model, term))])
             return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
         if not may_answer(person.role, leader_named):
             text = what.text if isinstance(what, Text) else ""

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.reviews import ReviewService, Who
 from model_data import Edition, Glossary, GlossaryTerm, load_benchmarks, load_glossary, load_model
+from storage.db import Database
 from workflows.glossary import glossary_query, lookup, suggest
 from workflows.review import Context, ReviewState, handle, new_review, open_review
 
@@ -357,3 +359,16 @@ def test_what_is_neet_answers_neet_in_a_review(school_ctx: Context) -> None:
     text = outcome.replies[0].text  # type: ignore[union-attr]
     assert text.startswith("NEET: Not in education, employment or training")
     assert not text.startswith("RONI")
+
+
+async def test_the_glossary_answers_before_any_review(database: Database) -> None:
+    """The help offers "what is LMI?" on its own: it is answered even before a review is
+    started, through the same turn as everything else, and nothing is started by it."""
+    service = ReviewService(database)
+    organisation = await service.organisation("New School", "school")
+    who = Who("terminal", "nadia", "Nadia Khan")
+    term = lookup(load_glossary(), "LMI")
+    assert term is not None
+    result = await service.turn(organisation.id, who, "what is LMI?")
+    assert [getattr(r, "text", None) for r in result.replies] == [f"{term.term}: {term.definition}"]
+    assert await service.state(organisation.id) is None  # no review was opened

@@ -1215,19 +1215,7 @@ class _Turn:
         return Owner(name=name)
 
     def explain(self, term: str) -> None:
-        found = lookup(self.ctx.glossary, term)
-        if found is not None:
-            self.say(msg.GLOSSARY_ANSWER.format(term=found.term, definition=found.definition))
-        else:
-            expansion = expand_acronym(self.ctx.model, term)
-            if expansion:
-                self.say(expansion)
-            else:
-                close = suggest(self.ctx.glossary, term)
-                if close:
-                    self.say(msg.GLOSSARY_SUGGEST.format(term=term, terms=", ".join(close)))
-                else:
-                    self.say(msg.GLOSSARY_UNKNOWN.format(term=term))
+        self.say(explanation(self.ctx.glossary, self.ctx.model, term))
         if self.cursor.step is not Step.DONE and not self.cursor.paused:
             self.ask(self.cursor.step, brief=True)
 
@@ -1270,6 +1258,21 @@ def describe(answer: Answer) -> str:
     if answer.evidence:
         text += f", {len(answer.evidence)} evidence link{'s' if len(answer.evidence) != 1 else ''}"
     return text
+
+
+def explanation(glossary: Glossary, model: MaturityModel, term: str) -> str:
+    """The answer to "what is X?", in a review or before any: the glossary's entry, else an
+    acronym the model text spells out, else the nearest terms, else that it is not known."""
+    found = lookup(glossary, term)
+    if found is not None:
+        return msg.GLOSSARY_ANSWER.format(term=found.term, definition=found.definition)
+    expansion = expand_acronym(model, term)
+    if expansion:
+        return expansion
+    close = suggest(glossary, term)
+    if close:
+        return msg.GLOSSARY_SUGGEST.format(term=term, terms=", ".join(close))
+    return msg.GLOSSARY_UNKNOWN.format(term=term)
 
 
 def expand_acronym(model: MaturityModel, term: str) -> str | None:
