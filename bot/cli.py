@@ -224,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_command(args, console)
     if args.command == "teams-package":
         return teams_package_command(args, console)
+    from bot import rendering
+
+    rendering.draw_here()  # a one-off command: no server loop to keep free
     try:
         if args.command == "db":
             return asyncio.run(db_upgrade(args, console))

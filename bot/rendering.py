@@ -12,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from collections.abc import AsyncIterator
-from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from workflows.documents import Doc
     from workflows.plan import PlanDocument, Summary
 
 _pool: Executor | None = None
+T = TypeVar("T")
 
 
 def workers() -> int:
@@ -29,6 +30,27 @@ def workers() -> int:
         return max(1, int(os.environ.get("RENDER_WORKERS", "2")))
     except ValueError:
         return 2
+
+
+class _HereAndNow(Executor):
+    """Runs each drawing at once in this process: for one-off commands (`careers-bot export`,
+    `remind`), where nothing else waits on the loop and starting workers would cost more
+    (seconds, each importing matplotlib) than the drawing."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the awaiting caller, as a worker's would be
+            future.set_exception(exc)
+        return future
+
+
+def draw_here() -> None:
+    """Draw in this process from now on (the CLI's commands other than `serve`)."""
+    global _pool
+    shutdown()
+    _pool = _HereAndNow()
 
 
 def _executor() -> Executor:
