@@ -20,6 +20,7 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import planning
 from storage.db import rowcount
 from storage.models import ChatLink, ConversationRef, Delivery, DeliveryTarget, Organisation
 from storage.repo import DISCONNECTED
@@ -61,27 +62,13 @@ async def record(
     person_id: int | None = None,
     action_id: int | None = None,
 ) -> bool:
-    """Record a delivery unless its key exists already; True if this call recorded it."""
-    values = {
-        "key": key,
-        "organisation_id": organisation_id,
-        "kind": kind,
-        "person_id": person_id,
-        "action_id": action_id,
-        "payload": payload,
-        "due_at": due_at,
-        "stale_at": stale_at,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": due_at,
-        "sent_to": [],
-    }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = await session.execute(
-        insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    )
-    return bool(rowcount(result))
+    """Record a delivery unless its key exists already; True if this call recorded it
+    (storage.planning.record, which a sweep uses for many at once)."""
+    row = {
+        "key": key, "organisation_id": organisation_id, "kind": kind, "person_id": person_id,
+        "action_id": action_id, "payload": payload, "due_at": due_at, "stale_at": stale_at,
+    }  # fmt: skip
+    return await planning.record(session, [row]) == 1
 
 
 async def drop_stale(
@@ -347,19 +334,6 @@ async def deliveries(
     if status is not None:
         query = query.where(Delivery.status == status)
     return list(await session.scalars(query))
-
-
-async def last_digest_sent(session: AsyncSession, organisation_id: int) -> datetime | None:
-    return await session.scalar(
-        select(Delivery.sent_at)
-        .where(
-            Delivery.organisation_id == organisation_id,
-            Delivery.kind == "digest",
-            Delivery.status == "sent",
-        )
-        .order_by(Delivery.sent_at.desc())
-        .limit(1)
-    )
 
 
 # ----- in bulk: what a claimed batch needs, its attempts and its marks ------------------------

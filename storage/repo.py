@@ -1522,28 +1522,12 @@ async def issue_plan_link(
 ) -> m.PlanLink:
     """The organisation's link for `purpose`, recorded now unless it was already: asked
     again (a digest rebuilt on the next sweep of its week), the first one is returned."""
-    insert = (
-        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )(m.PlanLink)
-    await session.execute(
-        insert.values(
-            organisation_id=organisation_id,
-            purpose=purpose,
-            issued_to=issued_to,
-            nonce=nonce,
-            token_hash=token_hash,
-            created_at=now,
-            expires_at=expires_at,
-            person_id=person_id,
-            uses=0,
-        ).on_conflict_do_nothing(index_elements=["organisation_id", "purpose"])
-    )
-    link = await session.scalar(
-        select(m.PlanLink)
-        .where(m.PlanLink.organisation_id == organisation_id, m.PlanLink.purpose == purpose)
-        .execution_options(populate_existing=True)
-    )
-    assert link is not None
+    wanted = {
+        "organisation_id": organisation_id, "purpose": purpose, "issued_to": issued_to,
+        "nonce": nonce, "token_hash": token_hash, "created_at": now, "expires_at": expires_at,
+        "person_id": person_id,
+    }  # fmt: skip
+    (link,) = await issue_plan_links(session, [wanted])
     return link
 
 
