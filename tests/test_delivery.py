@@ -87,12 +87,14 @@ class Slow(Recorder):
 async def test_a_slow_live_worker_keeps_its_claims_by_renewing_them(
     database: Database, school: MaturityModel
 ) -> None:
-    """Lease 0.3 s, 0.2 s per send, 5 claimed at once: without the heartbeat the second worker
-    would take over the first's batch and send it again."""
+    """Lease 0.6 s, 1.5 s per send (a batch's sends run side by side): without the heartbeat
+    the second worker would take over the first's batch and send it again. The margins
+    are wide (a renewal is due every 0.2 s and may be 0.4 s late) because a renewal later
+    than its lease on a loaded machine is a real takeover, not a flaky test."""
     organisation_id, sam = await seeded(database, school)
     await dm(database, organisation_id, sam)
     moment = london(FRIDAY)
-    slow, eager = Slow(0.2), Recorder()
+    slow, eager = Slow(1.5), Recorder()
 
     def worker(notifier: Recorder) -> Dispatcher:
         return Dispatcher(
@@ -100,7 +102,7 @@ async def test_a_slow_live_worker_keeps_its_claims_by_renewing_them(
             {"slack": notifier},
             Pacer(sleep=no_sleep),
             clock=lambda: datetime.now(UTC),
-            lease=timedelta(seconds=0.3),
+            lease=timedelta(seconds=0.6),
         )
 
     first = worker(slow)
