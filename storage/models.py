@@ -578,3 +578,72 @@ class PlanLink(Base):
         UniqueConstraint("organisation_id", "purpose"),
         {"sqlite_autoincrement": True},
     )
+
+
+class Group(Base):
+    """A Careers Hub or a multi-academy trust: schools and colleges that work together and
+    the leads who follow them (issue 13). A school joins only when its Careers Leader accepts
+    an invitation (`GroupMember.accepted_at`); leads see only their own group's schools."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # hub, trust
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('hub', 'trust')", name="kind"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class GroupLead(Base):
+    """Someone who follows a group rather than one school: a Hub lead, an Enterprise
+    Co-ordinator, a trust careers lead or a peer-review facilitator. Known by who they are on
+    a channel (as `Identity`), since a lead need not belong to any school in the bot."""
+
+    __tablename__ = "group_leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))  # slack, teams, terminal
+    workspace: Mapped[str] = mapped_column(String(200), default="")
+    external_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "channel", "workspace", "external_id"),
+        CheckConstraint(
+            "role IN ('hub_lead', 'enterprise_coordinator', 'trust_careers_lead', 'facilitator')",
+            name="role",
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class GroupMember(Base):
+    """A school's place in a group: invited, then accepted by its Careers Leader (or left).
+    Only accepted, not-left members count in the group's figures."""
+
+    __tablename__ = "group_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    invited_at: Mapped[datetime] = mapped_column(default=utcnow)
+    invited_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    left_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "organisation_id"),
+        {"sqlite_autoincrement": True},
+    )
