@@ -26,7 +26,6 @@ from storage import planning
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.actions import ActionView
-from workflows.answers import Answer
 from workflows.calendar import CalendarError, TermCalendar, local_date
 from workflows.digest import (
     DigestSchedule,
@@ -309,8 +308,10 @@ class Planner:
 
 
 def _digest_reviews(
-    reviews: list[m.Review],
-) -> tuple[m.Review | None, m.Review | None, m.Review | None]:
+    reviews: list[planning.ReviewRecord],
+) -> tuple[
+    planning.ReviewRecord | None, planning.ReviewRecord | None, planning.ReviewRecord | None
+]:
     """The plan's review (the last completed, else the newest), the newest if it is another
     one (in progress), and the review the plan's was based on (for the change)."""
     if not reviews:
@@ -322,7 +323,10 @@ def _digest_reviews(
     return plan, (newest if newest.id != plan.id else None), earlier
 
 
-def _summary(review: m.Review | None, answers: dict[int, dict[str, Answer]]) -> Summary | None:
+def _summary(
+    review: planning.ReviewRecord | None,
+    answers: dict[int, dict[str, planning.SummaryAnswerRecord]],
+) -> Summary | None:
     if review is None:
         return None
     return build_summary(load_model(review.edition), answers[review.id], review.title)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -89,19 +90,25 @@ class Statement(_Frozen):
     def theme_number(self) -> int:
         return int(self.id.split(".")[0])
 
-    @property
+    @cached_property
     def label(self) -> str:
         """Id and full title, as the action plan's "Leadership area" column shows it."""
         return f"{self.id} {self.title}"
 
-    @property
+    @cached_property
     def short_label(self) -> str:
         """Id and short title, as the summary grid shows it ("1.5 Governance")."""
         return f"{self.id} {self.short_title}"
 
     def level_text(self, level: int) -> str | None:
         """The descriptor of one level as plain text, or None where the source cell is empty."""
-        return blocks_to_text(self.levels[level])
+        return self._level_texts[level]
+
+    @cached_property
+    def _level_texts(self) -> dict[int, str | None]:
+        """Each level's text, joined once: the model is frozen, and a Hub's digest sweep asks
+        for it 32,000 times."""
+        return {level: blocks_to_text(blocks) for level, blocks in self.levels.items()}
 
     def has_level(self, level: int) -> bool:
         return self.levels.get(level) is not None
@@ -128,11 +135,12 @@ class MaturityModel(_Frozen):
         return [s for theme in self.themes for s in theme.statements]
 
     def statement(self, statement_id: str) -> Statement:
-        for theme in self.themes:
-            for s in theme.statements:
-                if s.id == statement_id:
-                    return s
-        raise KeyError(statement_id)
+        return self._by_id[statement_id]  # KeyError for an id the edition does not have
+
+    @cached_property
+    def _by_id(self) -> dict[str, Statement]:
+        """Statements by id, found once (the model is frozen; a sweep looks up thousands)."""
+        return {s.id: s for theme in self.themes for s in theme.statements}
 
     def theme(self, number: int) -> Theme:
         for theme in self.themes:

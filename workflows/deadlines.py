@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 HALF_TERMS = range(1, 7)
 
@@ -55,8 +56,10 @@ ONGOING = ByWhen(None, None)
 ACCEPTED = "a half-term HT1 to HT6, a span such as HT3/4, or 'ongoing'"
 
 
+@lru_cache(maxsize=256)
 def parse_by_when(text: str) -> ByWhen:
-    """Read a deadline as typed; raise DeadlineError with a helpful message otherwise."""
+    """Read a deadline as typed; raise DeadlineError with a helpful message otherwise.
+    Remembered: a reminder sweep reads the same few stored deadlines thousands of times."""
     if _ONGOING.match(text):
         return ONGOING
     match = _HALF_TERM.match(text)

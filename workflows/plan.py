@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from model_data import MaturityModel
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag
@@ -252,7 +253,23 @@ class PlanDocument:
         )
 
 
-def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: str) -> Summary:
+class SummaryAnswer(Protocol):
+    """What a summary reads of an answer: an `Answer`, or a sweep's plain row (a Hub's
+    digests read 32,000 answers at once and need no validation of their own rows)."""
+
+    @property
+    def level(self) -> int | None: ...
+    @property
+    def flag(self) -> Flag | None: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def carried(self) -> bool: ...
+
+
+def build_summary(
+    model: MaturityModel, answers: Mapping[str, SummaryAnswer], title: str
+) -> Summary:
     rows: list[SummaryRow] = []
     themes: list[ThemeProfile] = []
     for theme in model.themes:
