@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from model_data import MaturityModel
 from storage import models as m
 from storage import repo
-from storage.db import Database, alembic_config
+from storage.db import HEAD, Database, alembic_config
 from workflows.review import handle, new_review, open_review
 
 
@@ -29,6 +29,8 @@ async def test_migrations_produce_exactly_the_models_schema(database: Database) 
         assert await connection.run_sync(diff) == []
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert version == HEAD  # storage.db.HEAD: a server at head skips loading Alembic
+    assert await database.at_head()
 
 
 async def test_0002_gives_the_old_shared_place_to_whoever_answered_last(
