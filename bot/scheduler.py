@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import rendering
 from bot.notify import DeliveryError, Notifier, Pacer, RateLimited, Searchable
-from bot.planner import PlanLinks, Planner
+from bot.planner import ACTION_BATCH, SCHOOL_BATCH, PlanLinks, Planner
 from bot.reviews import ReviewService
 from storage import deliveries, planning, repo
 from storage import models as m
@@ -87,6 +87,9 @@ class Dispatcher:
     # session, schools, now -> each school's recorded link to its full plan (bot/plan_links;
     # None: the digest says how to ask)
     plan_link: PlanLinks | None = None
+    # Planned per transaction: a sweep works through what is due batch by batch (planner.py).
+    action_batch: int = ACTION_BATCH
+    school_batch: int = SCHOOL_BATCH
     # The real clock for leases and attempts (the service's unless given): a sweep's `as_of`
     # says what is due, and may be any moment (a test, `remind --as-of`).
     clock: Callable[[], datetime] | None = None
@@ -118,7 +121,7 @@ class Dispatcher:
 
     @property
     def planner(self) -> Planner:
-        return Planner(self.plan_link)
+        return Planner(self.plan_link, self.action_batch, self.school_batch)
 
     async def plan(self, as_of: datetime, report: Report | None = None) -> Report:
         """Record everything due by `as_of` (keys make a second run or process a no-op) and
@@ -127,13 +130,16 @@ class Dispatcher:
         async with self.db.read() as session:
             if not await planning.anything_due(session, as_of):
                 return report
-        async with self.db.transaction() as session:
-            planned = await self.planner.due(session, as_of)
-            report.recorded += await planning.record(session, planned.rows)
-            await planning.store_next_reminders(session, planned.next_reminders)
-            await planning.store_next_digests(session, planned.next_digests)
-        report.errors.extend(planned.errors)
-        return report
+        while True:  # batch by batch, each its own transaction
+            async with self.db.transaction() as session:
+                planned = await self.planner.due(session, as_of)
+                report.recorded += await planning.record(session, planned.rows)
+                await planning.store_next_reminders(session, planned.next_reminders)
+                await planning.store_next_digests(session, planned.next_digests)
+            report.errors.extend(planned.errors)
+            moved = planned.next_reminders or planned.next_digests
+            if not planned.more or not moved:  # done, or a batch that failed whole: next sweep
+                return report
 
     async def due_now(self, organisation_id: int, as_of: datetime) -> list[Notice]:
         """What would be recorded for one organisation at `as_of` (for --dry-run)."""

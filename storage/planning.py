@@ -131,18 +131,22 @@ def _skip_locked(session: AsyncSession, query: Any, of: Any) -> Any:
     return query
 
 
-def due_action_ids(as_of: datetime) -> Select[Any]:
+def due_action_ids(as_of: datetime, limit: int | None = None) -> Select[Any]:
     """Open actions of connected schools whose next reminder is due (the index's range), as a
     subquery: a sweep may cover 100,000 actions, more than a statement's parameters allow.
+    With `limit`, the longest-waiting first (a sweep works in batches).
 
     A join, not `organisation_id IN (connected schools)`: with the IN, SQLite walks the
     organisation index through every action (19 ms at 100,000) instead of the due range
     of the next-reminder index (0.8 ms)."""
-    return (
+    query = (
         select(m.Action.id)
         .join(m.Organisation, m.Organisation.id == m.Action.organisation_id)
         .where(m.Action.next_reminder_at <= as_of, m.Organisation.disconnected_at.is_(None))
     )
+    if limit is not None:
+        query = query.order_by(m.Action.next_reminder_at, m.Action.id).limit(limit)
+    return query
 
 
 def open_action_ids(organisation_ids: Sequence[int]) -> Select[Any]:
@@ -217,9 +221,11 @@ async def _actions(
     return [ActionRecord(*row, owners=tuple(owners.get(row[0], none))) for row in rows]  # type: ignore[call-arg]
 
 
-async def due_actions(session: AsyncSession, as_of: datetime) -> list[ActionRecord]:
+async def due_actions(
+    session: AsyncSession, as_of: datetime, limit: int | None = None
+) -> list[ActionRecord]:
     """Open actions whose next reminder is due, held against another replica's sweep."""
-    return await _actions(session, due_action_ids(as_of), lock=True)
+    return await _actions(session, due_action_ids(as_of, limit), lock=True)
 
 
 async def open_actions(
@@ -300,11 +306,14 @@ async def summary_answers(
     return out
 
 
-async def due_digests(session: AsyncSession, as_of: datetime) -> list[m.Organisation]:
+async def due_digests(
+    session: AsyncSession, as_of: datetime, limit: int | None = None
+) -> list[m.Organisation]:
     query = (
         select(m.Organisation)
         .where(m.Organisation.next_digest_at <= as_of, m.Organisation.disconnected_at.is_(None))
         .order_by(m.Organisation.id)
+        .limit(limit)
     )
     return list(await session.scalars(_skip_locked(session, query, m.Organisation)))
 

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, event, select, text
 
 from bench.seed import seed
 from bot import planner as planner_module
+from bot.planner import ACTION_BATCH
 from bot.reviews import ReviewService, Who, action_view
 from bot.scheduler import Dispatcher
 from model_data import MaturityModel
@@ -96,15 +97,17 @@ async def reference_keys(service: ReviewService, organisation_id: int, as_of: da
     }
 
 
+@pytest.mark.parametrize("action_batch", [ACTION_BATCH, 2], ids=["one batch", "batches of 2"])
 async def test_sweeps_on_stored_times_record_what_reading_everything_would(
-    database: Database, school: MaturityModel
+    database: Database, school: MaturityModel, action_batch: int
 ) -> None:
     """Six weeks of sweeps every three hours, with a snooze, a done, a new deadline and new term dates
-    on the way: the keys recorded equal those the old read-everything sweep would record."""
+    on the way: the keys recorded equal those the old read-everything sweep would record,
+    whether a sweep plans everything due at once or two actions per transaction."""
     organisation, sam = await seed_review(database, school, SET_ON)
     clock = Clock(SET_ON)
     service = ReviewService(database, clock)
-    run = Dispatcher(service)
+    run = Dispatcher(service, action_batch=action_batch)
     async with database.read() as session:
         actions = {a.statement_id: a.id for a in await repo.organisation_actions(session, organisation.id)}  # fmt: skip
     expected: set[str] = set()
@@ -264,6 +267,33 @@ async def test_queries_per_sweep_do_not_grow_with_the_number_of_schools(
         assert report.recorded >= schools, report
         counts.append(len(seen))
     assert counts[0] == counts[1], counts
+
+
+async def test_a_sweep_in_batches_plans_every_school_once(database: Database) -> None:
+    """25 schools due at once, planned 10 schools per transaction: every
+    digest recorded once, every school's next digest stored, and the statements grow with
+    the batches (3), not the schools."""
+    hub = await seed(database, 25, 6)
+    run = Dispatcher(ReviewService(database, lambda: SET_ON), school_batch=10)
+    with statements(database) as seen:
+        report = await run.plan(london("2026-01-05T09:00"))
+    async with database.read() as session:
+        digests = [
+            d.organisation_id
+            for i in hub.organisation_ids
+            for d in await deliveries.deliveries(session, i)
+            if d.kind == "digest"
+        ]
+        waiting = await session.scalar(
+            text("SELECT count(*) FROM organisations WHERE next_digest_at <= :at"),
+            {"at": m.UTCDateTime().process_bind_param(london("2026-01-05T09:00"), database.engine.dialect)},
+        )  # fmt: skip
+    assert sorted(digests) == sorted(hub.organisation_ids), report
+    assert waiting == 0
+    again = await run.plan(london("2026-01-05T10:00"))
+    assert again.recorded == 0  # the week's digests are all recorded
+    batches = sum(1 for s in seen if "organisations.name" in s and "next_digest_at <=" in s)
+    assert batches == 3, seen
 
 
 async def test_0008_marks_open_actions_and_every_school(
