@@ -37,7 +37,7 @@ from test_teams import (
     texts_of,
 )
 
-from bot.reviews import CAREERS_HUB, GOVERNORS_REPORT, LINK_GOVERNOR, ReviewService
+from bot.reviews import CAREERS_HUB, GOVERNORS_REPORT, LINK_GOVERNOR, ReviewService, Who
 from bot.teams import TEAMS
 from model_data import MaturityModel, load_model
 from storage import deliveries, repo
@@ -45,6 +45,7 @@ from storage import models as m
 from storage.db import Database
 from workflows import messages as msg
 from workflows.notices import Notice
+from workflows.replies import Message
 
 REPORT_TITLE = "Careers report for governors – Hill School"
 
@@ -313,3 +314,55 @@ def test_the_cli_turns_the_report_on_and_off(tmp_path: Path) -> None:
     assert asyncio.run(settings()) == {GOVERNORS_REPORT: True, LINK_GOVERNOR: "Jo Bloggs"}
     assert cli.main([*base, "--governors-report", "off"]) == 0
     assert asyncio.run(settings()) == {GOVERNORS_REPORT: False, LINK_GOVERNOR: "Jo Bloggs"}
+
+
+async def test_the_settings_words_are_content_where_free_text_is_asked(
+    database: Database, school: MaturityModel
+) -> None:
+    """Typed as the participants or as a note, the settings' words are the answer; at a
+    choice question (the level) they are the command."""
+    service = ReviewService(database, lambda: SET_ON)
+    organisation = await service.organisation("Hill School", "school")
+    sam = Who("terminal", "sam", "Sam Rivers")
+    await service.open(organisation.id, sam)
+    await service.turn(organisation.id, sam, "set careers hub Sam's friends")  # participants
+    for line in ["2", "done"]:
+        await service.turn(organisation.id, sam, line)
+    await service.turn(organisation.id, sam, "set link governor Jo Bloggs")  # the note
+    state = await service.state(organisation.id)
+    assert state is not None
+    assert state.participants == ["Sam Rivers", "set careers hub Sam's friends"]
+    assert state.answers["1.1"].note == "set link governor Jo Bloggs"
+    async with database.read() as session:
+        stored = await repo.get_organisation(session, organisation.id)
+    assert stored is not None and not (stored.settings or {})
+    # At the next statement's level question, the same words are the Careers Leader's command.
+    for line in ["neither"]:
+        await service.turn(organisation.id, sam, line)
+    said = await service.turn(organisation.id, sam, "governors report with digest on")
+    assert [r.text for r in said.replies if isinstance(r, Message)] == [msg.GOVERNORS_REPORT_ON]
+
+
+def test_a_teams_digest_without_a_link_says_how_to_ask() -> None:
+    """Without PLAN_LINK_SECRET no link can be signed: the card says where to ask instead."""
+    from bot.teams import cards
+    from bot.teams import wording as teams_wording
+
+    notice = Notice("digest", "Careers weekly digest", [("", ["x"])], document="governors-report")
+    linked = Notice.from_payload({**notice.to_payload(), "document_url": f"{PUBLIC}/plans/t.docx"})
+    assert teams_wording.TEAMS_GOVERNORS_REPORT_ASK in texts_of(
+        [TeamsCall("POST", "send", None, None, {"attachments": [cards_attachment(notice)]})]
+    )
+    assert report_links(
+        [TeamsCall("POST", "send", None, None, {"attachments": [cards_attachment(linked)]})]
+    ) == [f"{PUBLIC}/plans/t.docx"]
+    assert cards.notice_card(linked)["version"] == "1.5"
+
+
+def cards_attachment(notice: Notice) -> dict[str, Any]:
+    from bot.teams import cards
+
+    return {
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": cards.notice_card(notice),
+    }
