@@ -80,6 +80,7 @@ def init_app(
             app[SERVICE],
             app[NOTIFIERS],
             plan_link=plan_link(settings),
+            report_link=report_link(settings),
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
@@ -107,6 +108,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[DATABASE].migrate()
     yield
     await app[DATABASE].close()
+
+
+def report_link(settings: Settings) -> plan_links.ReportLinkIssuer | None:
+    """How a half-term's first digest links to the governors' report (Teams), if a secret is
+    set; without one Teams' digest says how to ask for it."""
+    secret = settings.plan_link_secret
+    if not secret:
+        return None
+    return plan_links.report_issuer(secret, settings.public_url)
 
 
 def plan_link(settings: Settings) -> plan_links.PlanLinkIssuer | None:

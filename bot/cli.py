@@ -23,7 +23,7 @@ from rich.text import Text
 
 from bot.config import get_settings
 from bot.formats import FORMATS
-from bot.reviews import CAREERS_HUB, LINK_GOVERNOR, ReviewService, Who
+from bot.reviews import CAREERS_HUB, GOVERNORS_REPORT, LINK_GOVERNOR, ReviewService, Who
 from bot.sanitise import terminal_safe
 from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable
 
@@ -189,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     org_set.add_argument("--org", required=True, help=ORG_HELP)
     org_set.add_argument("--link-governor", help="the link governor for careers, by name")
     org_set.add_argument("--careers-hub", help="the Careers Hub the school works with")
+    org_set.add_argument(
+        "--governors-report",
+        choices=["on", "off"],
+        help="send the governors' report with the digest in the first week of each half-term",
+    )
 
     links = commands.add_parser("links", help="the plan links digests carried (for IT admins)")
     links_commands = links.add_subparsers(dest="links_command", required=True)
@@ -336,10 +341,12 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         if sends:
             # Sent through the configured chat channels, as `serve` would (the outbox is only
             # for schools with no chat channel).
-            from bot.app import senders
+            from bot.app import report_link, senders
 
             async with senders(get_settings(), db) as (notifiers, link):
-                dispatcher = Dispatcher(service, notifiers, plan_link=link)
+                dispatcher = Dispatcher(
+                    service, notifiers, plan_link=link, report_link=report_link(get_settings())
+                )
                 return await _schedule(args, console, db, service, dispatcher)
         return await _schedule(args, console, db, service, Dispatcher(service))
     finally:
@@ -464,10 +471,14 @@ async def org_command(args: argparse.Namespace, console: Console) -> int:
         organisation = await _existing_organisation(service, args.org)
         named = f"{terminal_safe(organisation.name)} (id {organisation.id})"
         if args.org_command == "set":
+            switch = args.governors_report
             settings = await service.set_documents(
-                organisation.id, link_governor=args.link_governor, careers_hub=args.careers_hub
+                organisation.id,
+                link_governor=args.link_governor,
+                careers_hub=args.careers_hub,
+                governors_report=None if switch is None else switch == "on",
             )
-            shown = {k: settings.get(k) for k in (LINK_GOVERNOR, CAREERS_HUB)}
+            shown = {k: settings.get(k) for k in (LINK_GOVERNOR, CAREERS_HUB, GOVERNORS_REPORT)}
             console.print(f"{named}: {terminal_safe(json.dumps(shown))}", markup=False)
             return 0
         if not args.yes:

@@ -36,12 +36,24 @@ class RateLimited(DeliveryError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class File:
+    """A document drawn for a notice (the governors' report), for a channel that posts files."""
+
+    data: bytes
+    filename: str
+
+
 class Notifier(Protocol):
     """Sends a notice to one stored conversation (a DM or a channel) on one chat service.
 
     `key` is the delivery's key: a channel that can carry it with the message (Slack's
     message metadata) does, so that a later attempt can find the message. Returns the
-    message's id on the service (Slack's ts, Teams' activity id) when it has one."""
+    message's id on the service (Slack's ts, Teams' activity id) when it has one.
+
+    `file` is the notice's document (`Notice.document`) drawn for a notifier that
+    `takes_files`; it is passed only when there is one, so a notifier that never takes files
+    need not accept it."""
 
     channel: str
 

@@ -32,6 +32,10 @@ from storage import models as m
 from storage import repo
 
 VALID_FOR = timedelta(days=14)
+# The governors' report sent with a half-term's first digest: open for the half-term and a
+# little after, for a governors' meeting late in it.
+REPORT_VALID_FOR = timedelta(weeks=8)
+REPORT = "governors-report:"  # purpose prefix of a link that opens the governors' report
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 OLD_TOKEN = re.compile(r"^\d+\.\d+\.[A-Za-z0-9_-]+$")  # signed links before migration 0007
 
@@ -39,6 +43,8 @@ log = logging.getLogger("careers_bot.plan_links")
 
 # The session digests are built in, the schools, the moment -> each school's link.
 PlanLinkIssuer = Callable[[AsyncSession, Sequence[int], datetime], Awaitable[dict[int, str]]]
+# The session, each school's half-term, the moment -> each school's governors' report link.
+ReportLinkIssuer = Callable[[AsyncSession, dict[int, str], datetime], Awaitable[dict[int, str]]]
 
 
 def token_of(secret: str, nonce: str) -> str:
@@ -117,8 +123,43 @@ def digest_issuer(secret: str, public_url: str) -> PlanLinkIssuer:
     return plan_links
 
 
+def report_issuer(secret: str, public_url: str) -> ReportLinkIssuer:
+    """How a half-term's first digest links to the governors' report where the channel
+    cannot carry the file (Teams): one link per school and half-term (purpose
+    `governors-report:2025-26-HT3`), so the same digest rebuilt, or retried, carries the same
+    link. The link is revoked, listed and counted like a plan link."""
+
+    async def report_links(
+        session: AsyncSession, half_terms: dict[int, str], now: datetime
+    ) -> dict[int, str]:
+        places = await repo.channel_refs_of(session, sorted(half_terms))
+        wanted = []
+        for organisation_id, half_term in half_terms.items():
+            refs = places.get(organisation_id, [])
+            where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
+            nonce = secrets.token_urlsafe(32)
+            wanted.append(
+                {
+                    "organisation_id": organisation_id,
+                    "purpose": f"{REPORT}{half_term}"[:100],
+                    "issued_to": f"governors' report with the digest ({where})"[:200],
+                    "nonce": nonce,
+                    "token_hash": hash_of(token_of(secret, nonce)),
+                    "created_at": now,
+                    "expires_at": now + REPORT_VALID_FOR,
+                }
+            )
+        links = await repo.issue_plan_links(session, wanted)
+        return {
+            link.organisation_id: url_of(public_url, token_of(secret, link.nonce)) for link in links
+        }
+
+    return report_links
+
+
 async def download(request: web.Request) -> web.Response:
-    """GET /plans/{token}.docx: the organisation's latest plan, built now.
+    """GET /plans/{token}.docx: the organisation's latest plan, built now (or, for a link
+    issued with a digest for the governors, its governors' report, as of today).
 
     Unknown token 403 (a deleted school's links are deleted with it, so they are unknown
     too), an earlier signed link, an expired or a revoked one 410 with the reason, a school
@@ -160,10 +201,14 @@ async def download(request: web.Request) -> web.Response:
         raise web.HTTPGone(text="This link has expired: the next digest has a new one.")
     log.info("plan link %s used (organisation %s)", link.id, link.organisation_id)
     try:
-        document = await service.plan_document(link.organisation_id)
+        if link.purpose.startswith(REPORT):
+            report = await service.governors_report(link.organisation_id)
+            data, filename = await rendering.render_document(report, "docx")  # off the loop
+        else:
+            document = await service.plan_document(link.organisation_id)
+            data, filename = await rendering.render_named(document, "docx")  # off the loop
     except LookupError as exc:
         raise web.HTTPNotFound(text="There is no plan yet.") from exc
-    data, filename = await rendering.render_named(document, "docx")  # off the event loop
     return web.Response(
         body=data,
         content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",

@@ -12,28 +12,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reviews import action_view, calendar_of
+from bot.reviews import GOVERNORS_REPORT, action_view, calendar_of
 from model_data import load_glossary, load_model
 from storage import models as m
 from storage import planning
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.actions import ActionView
-from workflows.calendar import CalendarError, TermCalendar, local_date
+from workflows.calendar import CalendarError, HalfTerm, TermCalendar, local_date
 from workflows.digest import (
     DigestSchedule,
     DigestSlot,
     build_digest,
+    digest_key,
     digest_slot,
     next_digest_at,
 )
+from workflows.documents import DocumentKind
+from workflows.governors import governors_report_due
 from workflows.notices import Notice
 from workflows.plan import Summary, build_summary
 from workflows.reminders import (
@@ -48,6 +51,9 @@ log = logging.getLogger("careers_bot.scheduler")
 
 # The session a digest is built in, the schools, the moment -> each school's plan link.
 PlanLinks = Callable[[AsyncSession, Sequence[int], datetime], Awaitable[dict[int, str]]]
+# The session, each school's half-term ("2024/25-HT4"), the moment -> each school's link to
+# its governors' report for that half-term (bot/plan_links.report_issuer).
+ReportLinks = Callable[[AsyncSession, dict[int, str], datetime], Awaitable[dict[int, str]]]
 
 
 @dataclass
@@ -110,6 +116,7 @@ at the price of one more set of statements per batch."""
 @dataclass
 class Planner:
     plan_links: PlanLinks | None = None
+    report_links: ReportLinks | None = None
     action_batch: int = ACTION_BATCH
     school_batch: int = SCHOOL_BATCH
 
@@ -284,6 +291,11 @@ class Planner:
         answers = await planning.summary_answers(session, sorted(wanted))
         since = await planning.last_digests(session, ids)
         links = await self.plan_links(session, ids, as_of) if self.plan_links else {}
+        reports = await self._reports_due(session, schools, as_of)
+        report_urls: dict[int, str] = {}
+        if reports and self.report_links is not None:
+            labels = {i: f"{h.year}-HT{h.number}" for i, h in reports.items()}
+            report_urls = await self.report_links(session, labels, as_of)
         by_action: dict[int, list[planning.UpdateRecord]] = {}
         for update in updates:
             by_action.setdefault(update.action_id, []).append(update)
@@ -309,16 +321,42 @@ class Planner:
                 )
                 link = links.get(row.id)
                 pointer = msg.DIGEST_PLAN_LINK.format(url=link) if link else msg.DIGEST_PLAN_HINT
+                extra = [msg.DIGEST_GOVERNORS_REPORT] if row.id in reports else []
                 notices[row.id] = Notice(
                     kind="digest",
                     title=digest.title,
-                    sections=[*digest.sections(), ("", [pointer])],
+                    sections=[*digest.sections(), ("", [*extra, pointer])],
                     attach_chart=summary is not None,
+                    document=DocumentKind.GOVERNORS_REPORT.value if row.id in reports else None,
+                    document_url=report_urls.get(row.id),
                 )
             except Exception as exc:  # one school's failure never stops the others
                 log.exception("building the digest of organisation %s failed", row.id)
                 planned.errors.append(f"organisation {row.id}: {exc}")
         return notices
+
+    async def _reports_due(
+        self, session: AsyncSession, schools: list[School], as_of: datetime
+    ) -> dict[int, HalfTerm]:
+        """The schools whose digest carries the governors' report now: they asked for it
+        (settings["governors_report"]), it is the first week of a half-term, and no other
+        digest was recorded in this half-term yet, so the report goes once a half-term."""
+        starts: dict[int, datetime] = {}
+        halves: dict[int, HalfTerm] = {}
+        this_week: list[str] = []
+        for school in schools:
+            row = school.row
+            if not (row.settings or {}).get(GOVERNORS_REPORT):
+                continue
+            today = local_date(as_of, row.timezone)
+            half = school.calendar.half_term_on(today)
+            if half is None or not governors_report_due(school.calendar, today):
+                continue
+            halves[row.id] = half
+            starts[row.id] = datetime.combine(half.start, time(0, 0), school.zone).astimezone(UTC)
+            this_week.append(digest_key(row.id, today))
+        earlier = await planning.digests_from(session, starts, this_week)
+        return {i: half for i, half in halves.items() if i not in earlier}
 
 
 def _digest_reviews(

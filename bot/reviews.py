@@ -57,7 +57,7 @@ from workflows.replies import (
     Step,
     Tone,
 )
-from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action
+from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action, may_configure
 
 __all__ = [
     "Conversation",
@@ -104,6 +104,8 @@ class TurnResult:
 # Organisation.settings keys the documents read.
 LINK_GOVERNOR = "link_governor"
 CAREERS_HUB = "careers_hub"
+# Whether the weekly digest carries the governors' report in a half-term's first week.
+GOVERNORS_REPORT = "governors_report"
 
 # Updates that belong to a later review of a carried action, left out of an earlier plan.
 LATER_REVIEWS = {"edited", "carried"}
@@ -518,6 +520,8 @@ class ReviewService:
             return await self._history(session, organisation, ctx, command.statement_id)
         if isinstance(command, actions.AddAction):
             return await self._add_action(session, organisation, person, ctx, command)
+        if isinstance(command, actions.SetDocumentPeople | actions.GovernorsReportWithDigest):
+            return await self._document_settings(session, organisation, person, command)
         if isinstance(command, actions.MakeDocument):
             review = await repo.plan_review(session, organisation.id)
             if review is None:
@@ -577,6 +581,37 @@ class ReviewService:
             by_when=by_when,
         )
         return [Message(text, Tone.SUCCESS)]
+
+    async def _document_settings(
+        self,
+        session: AsyncSession,
+        organisation: Organisation,
+        person: Person,
+        command: actions.SetDocumentPeople | actions.GovernorsReportWithDigest,
+    ) -> list[Reply]:
+        """`set link governor ...`, `set careers hub ...`, `governors report with digest on`:
+        the Careers Leader's (anyone's before one is named, as set-up), in every channel."""
+        leader_named = await repo.careers_leader_named(session, organisation.id)
+        if not may_configure(person.role, leader_named):
+            return [Message(msg.DOCUMENT_SETTINGS_LEADER_ONLY, Tone.ERROR)]
+        if isinstance(command, actions.GovernorsReportWithDigest):
+            await repo.update_organisation(
+                session, organisation.id, settings={GOVERNORS_REPORT: command.on}
+            )
+            text = msg.GOVERNORS_REPORT_ON if command.on else msg.GOVERNORS_REPORT_OFF
+            return [Message(text, Tone.SUCCESS)]
+        changes = document_people(command.link_governor, command.careers_hub)
+        if not changes:
+            return [Message(msg.DOCUMENT_PEOPLE_HOW)]
+        await repo.update_organisation(session, organisation.id, settings=dict(changes))
+        said: list[Reply] = []
+        for key, value in changes.items():
+            if key == LINK_GOVERNOR:
+                text = msg.LINK_GOVERNOR_SET if value else msg.LINK_GOVERNOR_CLEARED
+            else:
+                text = msg.CAREERS_HUB_SET if value else msg.CAREERS_HUB_CLEARED
+            said.append(Message(text.format(name=value), Tone.SUCCESS))
+        return said
 
     async def _reviews(self, session: AsyncSession, organisation: Organisation) -> list[Reply]:
         """`reviews`: each review with its number, dates, status and counts, oldest first."""
@@ -815,13 +850,13 @@ class ReviewService:
         *,
         link_governor: str | None = None,
         careers_hub: str | None = None,
+        governors_report: bool | None = None,
     ) -> dict[str, Any]:
-        """The few settings the documents use: the link governor's name, the Careers Hub."""
-        changes: dict[str, object] = {}
-        if link_governor is not None:
-            changes[LINK_GOVERNOR] = link_governor.strip()
-        if careers_hub is not None:
-            changes[CAREERS_HUB] = careers_hub.strip()
+        """The few settings the documents use: the link governor's name, the Careers Hub,
+        and whether the digest carries the governors' report (the CLI's `org set`)."""
+        changes: dict[str, object] = dict(document_people(link_governor, careers_hub))
+        if governors_report is not None:
+            changes[GOVERNORS_REPORT] = governors_report
         async with self.db.transaction() as session:
             organisation = await repo.update_organisation(
                 session, organisation_id, settings=changes
@@ -926,6 +961,16 @@ class ActionFields(Protocol):
     def updated_at(self) -> datetime: ...
     @property
     def owners(self) -> Sequence[OwnerFields]: ...
+
+
+def document_people(link_governor: str | None, careers_hub: str | None) -> dict[str, str]:
+    """The names to store (trimmed; "" clears one), from chat or the CLI alike."""
+    changes: dict[str, str] = {}
+    if link_governor is not None:
+        changes[LINK_GOVERNOR] = " ".join(link_governor.split())[:200]
+    if careers_hub is not None:
+        changes[CAREERS_HUB] = " ".join(careers_hub.split())[:200]
+    return changes
 
 
 def update_view(update: UpdateFields) -> ActionUpdateView:

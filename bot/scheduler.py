@@ -31,13 +31,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import rendering
-from bot.notify import DeliveryError, Notifier, Pacer, RateLimited, Searchable
-from bot.planner import ACTION_BATCH, SCHOOL_BATCH, PlanLinks, Planner
+from bot.notify import DeliveryError, File, Notifier, Pacer, RateLimited, Searchable
+from bot.planner import ACTION_BATCH, SCHOOL_BATCH, PlanLinks, Planner, ReportLinks
 from bot.reviews import ReviewService
 from storage import deliveries, planning, repo
 from storage import models as m
 from storage.db import Database
 from workflows.calendar import local_date
+from workflows.documents import DocumentKind
 from workflows.notices import Notice
 
 log = logging.getLogger("careers_bot.scheduler")
@@ -87,6 +88,9 @@ class Dispatcher:
     # session, schools, now -> each school's recorded link to its full plan (bot/plan_links;
     # None: the digest says how to ask)
     plan_link: PlanLinks | None = None
+    # session, {school: half-term}, now -> each school's link to its governors' report, for
+    # a channel that cannot carry the file (Teams); None: that channel says how to ask
+    report_link: ReportLinks | None = None
     # Planned per transaction: a sweep works through what is due batch by batch (planner.py).
     action_batch: int = ACTION_BATCH
     school_batch: int = SCHOOL_BATCH
@@ -121,7 +125,7 @@ class Dispatcher:
 
     @property
     def planner(self) -> Planner:
-        return Planner(self.plan_link, self.action_batch, self.school_batch)
+        return Planner(self.plan_link, self.report_link, self.action_batch, self.school_batch)
 
     async def plan(self, as_of: datetime, report: Report | None = None) -> Report:
         """Record everything due by `as_of` (keys make a second run or process a no-op) and
@@ -419,6 +423,12 @@ class Dispatcher:
         chart = None
         if job.notice.attach_chart and job.begun:
             chart = await self._chart(job.delivery)
+        file = None
+        if job.notice.document and any(
+            _takes_files(self.notifiers[ref.channel]) and row.id in job.begun
+            for ref, row in zip(job.refs, job.rows, strict=True)
+        ):
+            file = await self._file(job.delivery, job.notice.document)
 
         async def one(ref: deliveries.Conversation, row: deliveries.Target) -> str | None:
             if row.status == "sent":
@@ -426,7 +436,7 @@ class Dispatcher:
             if row.id not in job.begun:  # sent meanwhile by another worker's attempt
                 return "not sent: its attempt could not be noted"
             try:
-                message_id = await self._send_target(job, row, ref, chart, gate)
+                message_id = await self._send_target(job, row, ref, chart, gate, file)
             except Exception as exc:
                 marks.target_failed(row.id, str(exc))
                 return f"{ref.channel} {ref.conversation_id}: {exc}"
@@ -456,6 +466,7 @@ class Dispatcher:
         target: deliveries.Conversation,
         chart: bytes | None,
         gate: asyncio.Semaphore,
+        file: File | None = None,
     ) -> str | None:
         """One conversation, its attempt already noted: an earlier attempt that may have been
         cut off is looked for first; a 429 holds back this conversation only, then resends
@@ -471,8 +482,13 @@ class Dispatcher:
                 return found
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             async with self.pacer.turn(target.channel, target.conversation_id, gate):
+                # The document rides this target's send: marked sent with it, it is never
+                # sent again (a retry skips a sent target; a found message is not resent).
+                extra = {"file": file} if file is not None and _takes_files(notifier) else {}
                 try:
-                    return await notifier.send(target, job.notice, chart, key=job.delivery.key)
+                    return await notifier.send(
+                        target, job.notice, chart, key=job.delivery.key, **extra
+                    )
                 except RateLimited as exc:
                     if attempt == RATE_LIMIT_RETRIES:
                         raise
@@ -491,6 +507,22 @@ class Dispatcher:
         except LookupError:
             return None
         return await rendering.render(document, "png")
+
+    async def _file(self, delivery: deliveries.Claimed, kind: str) -> File | None:
+        """The notice's document (the governors' report), built now and drawn in a worker
+        process, once for every conversation of the delivery that takes files."""
+        try:
+            doc = await self.service.document(DocumentKind(kind), delivery.organisation_id)
+        except (LookupError, ValueError) as exc:
+            log.warning("delivery %s: no %s to attach: %s", delivery.key, kind, exc)
+            return None
+        data, filename = await rendering.render_document(doc, "docx")
+        return File(data, filename)
+
+
+def _takes_files(notifier: Notifier) -> bool:
+    """A channel that posts a document as a file (Slack); the others link to it (Teams)."""
+    return bool(getattr(notifier, "takes_files", False))
 
 
 @dataclass

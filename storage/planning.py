@@ -387,6 +387,29 @@ async def last_digests(
     return {organisation: sent for organisation, sent in rows if sent is not None}
 
 
+async def digests_from(
+    session: AsyncSession, starts: dict[int, datetime], exclude: Iterable[str] = ()
+) -> set[int]:
+    """The schools with a digest recorded (sent or not) due at or after their `starts` moment,
+    other than the `exclude`d keys (the week being built): a half-term's governors' report
+    goes with its first digest only, whatever sends it (the sweep or a send by hand)."""
+    if not starts:
+        return set()
+    skip = set(exclude)
+    rows = await session.execute(
+        select(m.Delivery.organisation_id, m.Delivery.key, m.Delivery.due_at).where(
+            m.Delivery.organisation_id.in_(sorted(starts)),
+            m.Delivery.kind == "digest",
+            m.Delivery.due_at >= min(starts.values()),
+        )
+    )
+    return {
+        organisation
+        for organisation, key, due_at in rows
+        if key not in skip and due_at >= starts[organisation]
+    }
+
+
 async def recorded(session: AsyncSession, keys: Iterable[str]) -> set[str]:
     """Which of these delivery keys exist already (a digest is built only if its key does not)."""
     wanted = sorted(set(keys))

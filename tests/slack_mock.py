@@ -95,11 +95,13 @@ class MockSlack:
         self.tokens: dict[str, Team] = {"xoxb-test": Team("T_HILL", "hill-school", "Hill School")}
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
-        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        # method -> the next answers instead of doing it: (status, headers, only this channel)
+        self.failures: dict[str, list[tuple[int, dict[str, str], str | None]]] = {}
         # method -> seconds to hold the answer back AFTER doing the work (a slow Slack: the
         # message is posted, and the caller may die before hearing so)
         self.delays: dict[str, float] = {}
         self.oauth_install: tuple[str, Team, str] | None = None  # (token, team, installer)
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded for it
         self._numbers = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -157,10 +159,18 @@ class MockSlack:
             "profile": {"real_name": name, "display_name": name.split()[0]},
         }
 
-    def fail(self, method: str, status: int = 429, retry_after: int = 1, times: int = 1) -> None:
-        """The next `times` calls to `method` answer `status` (429 with Retry-After)."""
+    def fail(
+        self,
+        method: str,
+        status: int = 429,
+        retry_after: int = 1,
+        times: int = 1,
+        channel: str | None = None,
+    ) -> None:
+        """The next `times` calls to `method` (to `channel` only, if given) answer `status`
+        (429 with Retry-After)."""
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
-        self.failures.setdefault(method, []).extend([(status, headers)] * times)
+        self.failures.setdefault(method, []).extend([(status, headers, channel)] * times)
 
     # ----- reading what was sent ---------------------------------------------------------
 
@@ -222,9 +232,13 @@ class MockSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
         token = token or params.get("token")
-        queued = self.failures.get(method)
+        queued = [
+            n
+            for n, (_, _, where) in enumerate(self.failures.get(method) or [])
+            if where is None or where == params.get("channel")
+        ]
         if queued:
-            status, headers = queued.pop(0)
+            status, headers, _ = self.failures[method].pop(queued[0])
             body = {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
             self._record(Call(method, params, token, status, body))
             return web.json_response(body, status=status, headers=headers)
@@ -400,6 +414,7 @@ class MockSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
+        self.uploads[request.match_info["file_id"]] = data
         self._record(
             Call(
                 "upload",

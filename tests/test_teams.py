@@ -353,6 +353,9 @@ async def test_a_complete_review_in_teams(database: Database, school: MaturityMo
         assert [a["title"] for a in submit_actions(plan)] == [
             LABEL["download_docx"],
             LABEL["download_xlsx"],
+            LABEL["evidence_pack"],
+            LABEL["governors_report"],
+            LABEL["policy_draft"],
         ]
         organisation = await organisation_of(teams.db)
         service = ReviewService(teams.db, lambda: NOW)
@@ -419,6 +422,9 @@ async def test_one_card_per_statement_over_a_whole_review(
         assert [a["title"] for a in submit_actions(mock.last_card().card or {})] == [
             LABEL["download_docx"],
             LABEL["download_xlsx"],
+            LABEL["evidence_pack"],
+            LABEL["governors_report"],
+            LABEL["policy_draft"],
         ]
 
 

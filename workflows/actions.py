@@ -84,8 +84,44 @@ class MakeDocument:
     fmt: str = "docx"
 
 
-Command = ListActions | ActOn | ListReviews | AddAction | AnswerHistory | MakeDocument
-COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory, MakeDocument)
+@dataclass(frozen=True)
+class SetDocumentPeople:
+    """`set link governor Jo Bloggs`, `set careers hub Kent and Medway`: who the governors'
+    report and the policy draft name (the Careers Leader's; the CLI's `org set` does the same).
+    An empty name (`set link governor none`) clears it."""
+
+    link_governor: str | None = None
+    careers_hub: str | None = None
+
+
+@dataclass(frozen=True)
+class GovernorsReportWithDigest:
+    """`governors report with digest on|off`: whether the weekly digest carries the
+    governors' report in the first week of each half-term (the Careers Leader's)."""
+
+    on: bool
+
+
+Command = (
+    ListActions
+    | ActOn
+    | ListReviews
+    | AddAction
+    | AnswerHistory
+    | MakeDocument
+    | SetDocumentPeople
+    | GovernorsReportWithDigest
+)
+COMMANDS = (
+    ListActions,
+    ActOn,
+    ListReviews,
+    AddAction,
+    AnswerHistory,
+    MakeDocument,
+    SetDocumentPeople,
+    GovernorsReportWithDigest,
+)
 
 _LISTINGS = {
     Listing.MINE: {"my actions", "my action", "mine", "my jobs"},
@@ -112,6 +148,19 @@ _ADD = re.compile(
 _HISTORY = re.compile(
     rf"^\s*(?:history|changes)\s+(?:of\s+|for\s+)?{_STATEMENT}\s*[?.!]?\s*$", re.I
 )
+# Settings always begin "set ..." or name the report and say on/off, so no answer, note or
+# next step reads as one (and at a free-text step nothing typed is a command anyway).
+_SET_PERSON = re.compile(
+    r"^\s*set\s+(?:the\s+|our\s+)?(?P<who>link\s+governor|careers\s+hub)\b"
+    r"(?:\s+(?:to|as|is)\b|\s*[:=])?\s*(?P<name>.*?)\s*$",
+    re.I | re.S,
+)
+_CLEAR = {"none", "nobody", "no one", "-", "clear"}  # `set link governor none` clears it
+_WITH_DIGEST = re.compile(
+    r"^\s*governors[’']?\s+report\s+(?:with|in)\s+(?:the\s+)?digests?\s*[:=]?\s*"
+    r"(?P<switch>on|off|yes|no)\s*[.!]?\s*$",
+    re.I,
+)
 _VERB_WORDS = {
     Verb.SHOW: ("action", "show", "history"),
     Verb.PROGRESS: ("progress", "update", "started"),
@@ -137,6 +186,19 @@ def parse_command(text: str) -> Command | None:
     kind = document_kind(text)
     if kind is not None:
         return MakeDocument(kind)
+    person = _SET_PERSON.match(text)
+    if person:
+        name: str | None = person.group("name")
+        if not name:
+            return SetDocumentPeople()  # no name given: the service says how
+        if name.lower() in _CLEAR:
+            name = ""
+        if "governor" in person.group("who").lower():
+            return SetDocumentPeople(link_governor=name)
+        return SetDocumentPeople(careers_hub=name)
+    switch = _WITH_DIGEST.match(text)
+    if switch:
+        return GovernorsReportWithDigest(switch.group("switch").lower() in {"on", "yes"})
     added = _ADD.match(text)
     if added:
         return AddAction(added.group("sid"), added.group("rest").strip())

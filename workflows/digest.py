@@ -66,9 +66,19 @@ def digest_slot(
     next_week = datetime.combine(nominal + timedelta(days=7), schedule.at, zone).astimezone(UTC)
     if not due_at <= as_of < next_week:
         return None
-    year, week, _ = monday.isocalendar()
-    label = f"{year}-W{week:02d}"
-    return DigestSlot(f"digest:{organisation_id}:{label}", label, due_at, next_week)
+    label = week_label(monday)
+    return DigestSlot(digest_key(organisation_id, monday), label, due_at, next_week)
+
+
+def week_label(day: date) -> str:
+    """The ISO week a day is in ("2026-W06"): a digest's period."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def digest_key(organisation_id: int, day: date) -> str:
+    """The delivery key of a school's digest for the (local) week `day` is in: one a week."""
+    return f"digest:{organisation_id}:{week_label(day)}"
 
 
 def next_digest_at(

@@ -18,7 +18,9 @@ HELP = (
     "- resume: carry on at the first unanswered statement\n"
     "- summary / plan: see the summary grid or the action plan so far\n"
     "- what is LMI?: look up a term in the glossary\n"
-    "- my actions, due, overdue, done 12, progress 12 <note>, move 12 to HT5: follow the actions"
+    "- my actions, due, overdue, done 12, progress 12 <note>, move 12 to HT5: follow the actions\n"
+    "- evidence pack, governors report, policy draft: the documents (the Careers Leader sets "
+    "'set link governor <name>', 'set careers hub <name>', 'governors report with digest on')"
 )
 
 ASK_PARTICIPANTS = (
@@ -187,6 +189,29 @@ VIEW_ONLY = (
     "You can see this review, its summary and its plan, but only the Careers Leader and the "
     "colleagues named at set-up answer it. Ask your Careers Leader to add you."
 )
+# ----- the documents' settings (the Careers Leader's, in chat; `careers-bot org set`) ----------
+DOCUMENT_SETTINGS_LEADER_ONLY = (
+    "Only the Careers Leader can change who the documents name or where the governors' report goes."
+)
+DOCUMENT_PEOPLE_HOW = (
+    "Say 'set link governor <name>' or 'set careers hub <name>' ('... none' clears it): the "
+    "governors' report and the policy draft name them."
+)
+LINK_GOVERNOR_SET = (
+    "Link governor for careers: {name}. The governors' report and policy draft name them."
+)
+LINK_GOVERNOR_CLEARED = "No link governor is named now: the documents leave a space for one."
+CAREERS_HUB_SET = "Careers Hub: {name}. The policy draft names it."
+CAREERS_HUB_CLEARED = "No Careers Hub is named now: the policy draft leaves a space for one."
+GOVERNORS_REPORT_ON = (
+    "The governors' report will go with the weekly digest in the first week of each "
+    "half-term, to the senior leaders' channel. Turn it off with 'governors report with "
+    "digest off'."
+)
+GOVERNORS_REPORT_OFF = (
+    "The digest will no longer carry the governors' report; ask for it any time with "
+    "'governors report'."
+)
 NOT_YOUR_ACTION = (
     "Action #{id} belongs to someone else: its owners, the Careers Leader and the colleagues "
     "who answer the review can update it."
@@ -206,6 +231,9 @@ REMINDER_BUTTONS = (
 )
 DIGEST_PLAN_HINT = "The full plan: ask the bot for 'plan', or run careers-bot export."
 DIGEST_PLAN_LINK = "The full plan (Word, link valid for two weeks): {url}"
+DIGEST_GOVERNORS_REPORT = (
+    "With this first digest of the half-term: the governors' report for the link governor (Word)."
+)
 
 # ----- set-up, roles and the digest channel (every channel) -------------------------------
 SETUP_EDITION_LOCKED = (

@@ -15,8 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notify import DeliveryError, RateLimited, Stored
+from bot.notify import DeliveryError, File, RateLimited, Stored
 from bot.slack.render import NOTICE_BUTTON, Block, button, escape, header, section
+from bot.slack.wording import SLACK_DIGEST_DOCUMENT
 from workflows.notices import Notice
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class SlackNotifier:
     """Sends a claimed reminder or digest to a stored Slack DM or channel."""
 
     channel = "slack"
+    takes_files = True  # a digest's governors' report is uploaded into the channel
 
     def __init__(self, bot: SlackBot) -> None:
         self.bot = bot
@@ -103,7 +105,12 @@ class SlackNotifier:
         return client
 
     async def send(
-        self, conversation: Stored, notice: Notice, chart: bytes | None, key: str = ""
+        self,
+        conversation: Stored,
+        notice: Notice,
+        chart: bytes | None,
+        key: str = "",
+        file: File | None = None,
     ) -> str | None:
         client = await self._client(conversation, wait_out_rate_limits=False)
         try:
@@ -136,6 +143,22 @@ class SlackNotifier:
                 )
             except Exception as exc:
                 log.warning("chart for %s not uploaded: %s", conversation.conversation_id, exc)
+        if file is not None:
+            # Like the chart: the message is out, so a failed upload is logged and never
+            # sends the message (nor the file) again; `governors report` gets it by hand.
+            try:
+                uploads = await self._client(conversation)
+                await uploads.files_upload_v2(
+                    file=file.data,
+                    filename=file.filename,
+                    title=file.filename,
+                    channel=conversation.conversation_id,
+                    initial_comment=SLACK_DIGEST_DOCUMENT.format(name=file.filename),
+                )
+            except Exception as exc:
+                log.warning(
+                    "%s for %s not uploaded: %s", file.filename, conversation.conversation_id, exc
+                )
         return ts
 
     async def find(self, conversation: Stored, key: str, since: datetime) -> str | None:

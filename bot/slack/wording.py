@@ -13,6 +13,8 @@ SLACK_HELP = (
     "*/careers evidence*, */careers governors*, */careers policy*: the evidence pack, the "
     "governors' report and a CEIAG policy draft, as Word files (or type 'evidence pack', "
     "'governors report', 'policy draft' in our direct message)\n"
+    "The Careers Leader can type 'set link governor <name>', 'set careers hub <name>' and "
+    "'governors report with digest on' (or off) in our direct message\n"
     "*/careers setup*: the organisation's name, edition, SLT channel, weekly digest and "
     "who answers or views\n"
     "*/careers help*: this list\n"
@@ -48,6 +50,7 @@ SLACK_PLAN_ROW = (
 SLACK_PLAN_FILES = "The summary and action plan as documents: {files}."
 SLACK_DOCUMENT_PREPARING = "Preparing the {document}: it follows here as a Word file."
 SLACK_DOCUMENT_FILE = "{document}: {name}"
+SLACK_DIGEST_DOCUMENT = "This half-term's governors' report, for the link governor: {name}"
 SLACK_DOCUMENT_FAILED = (
     "Sorry, the {document} could not be made just now. Nothing is lost: ask again in a minute."
 )

@@ -40,6 +40,7 @@ from model_data import MaturityModel, Statement, Theme
 from workflows.actions import ActionView
 from workflows.answers import ActionDraft, Answer, Flag
 from workflows.deadlines import parse_by_when
+from workflows.documents import DocumentKind
 from workflows.inputs import Choose, Fields
 from workflows.notices import Notice
 from workflows.plan import ActionPlan, Summary
@@ -952,9 +953,15 @@ def plan_card(plan: ActionPlan, exports: bool) -> dict[str, Any]:
         )
     actions = None
     if exports and plan.rows:
+        # The plan as a file, and the three documents built from it (the same commands as
+        # typed: `evidence pack`, `governors report`, `policy draft`), each offered to save.
         actions = [
             submit(LABEL["download_docx"], {MARK: COMMAND, "text": "export docx"}),
             submit(LABEL["download_xlsx"], {MARK: COMMAND, "text": "export xlsx"}),
+            *(
+                submit(LABEL[kind.name.lower()], {MARK: COMMAND, "text": kind.value})
+                for kind in DocumentKind
+            ),
         ]
     return card(body, actions)
 
@@ -1034,6 +1041,16 @@ def notice_card(notice: Notice) -> dict[str, Any]:
         else:
             body.extend(text_block(line) for line in lines)
     actions = [submit(b.label, {MARK: COMMAND, "text": b.value}) for b in notice.buttons]
+    if notice.document_url:  # a channel message cannot carry a file: a signed link instead
+        actions.append(
+            {
+                "type": "Action.OpenUrl",
+                "title": LABEL["open_governors_report"],
+                "url": notice.document_url,
+            }
+        )
+    elif notice.document:
+        body.append(text_block(teams_wording.TEAMS_GOVERNORS_REPORT_ASK, isSubtle=True))
     return card(body, actions or None)
 
 

@@ -23,6 +23,9 @@ TEAMS_HELP = (
     "- plan, summary: the action plan and the summary grid\n"
     "- export docx (or xlsx, csv, md, json, png): the plan as a document\n"
     "- evidence pack, governors report, policy draft: those documents, as Word files\n"
+    "- set link governor <name>, set careers hub <name>, governors report with digest on "
+    "(or off): what the documents name, and whether the first digest of each half-term "
+    "carries the governors' report (Careers Leader)\n"
     "- setup school <name> (or setup college <name>): say which school or college you work in\n"
     "In a team channel, the Careers Leader can say '@Careers Impact Bot digest here'."
 )
@@ -146,7 +149,16 @@ TEAMS_LABELS = {
     "history": "History",
     "download_docx": "Download as Word",
     "download_xlsx": "Download as Excel",
+    "evidence_pack": "Evidence pack",
+    "governors_report": "Governors' report",
+    "policy_draft": "Policy draft",
+    "open_governors_report": "Open the governors' report (Word)",
 }
+# A digest that carries the governors' report where no link could be issued (no
+# PLAN_LINK_SECRET): a Teams channel message cannot carry a file.
+TEAMS_GOVERNORS_REPORT_ASK = (
+    "Ask me for 'governors report' in our personal chat, and I'll send it to save in OneDrive."
+)
 TEAMS_APP_NAME_SHORT = "Careers Impact Bot"
 TEAMS_APP_NAME_FULL = "Careers Impact Bot: Careers Impact System self-review and action plan"
 TEAMS_APP_DESCRIPTION_SHORT = "Careers Impact self-review, action plan and reminders for schools."
