@@ -17,6 +17,7 @@ from workflows.answers import Owner
 from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.documents import DocumentKind, document_kind
+from workflows.groups import GROUP_COMMANDS, GroupCommand, parse_group_command
 from workflows.links import LinkError, parse_links
 from workflows.plan import ActionStatus, ActionUpdateView
 
@@ -84,8 +85,11 @@ class MakeDocument:
     fmt: str = "docx"
 
 
-Command = ListActions | ActOn | ListReviews | AddAction | AnswerHistory | MakeDocument
-COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory, MakeDocument)
+Command = (
+    ListActions | ActOn | ListReviews | AddAction | AnswerHistory | MakeDocument | GroupCommand
+)
+COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory, MakeDocument,
+            *GROUP_COMMANDS)  # fmt: skip
 
 _LISTINGS = {
     Listing.MINE: {"my actions", "my action", "mine", "my jobs"},
@@ -129,6 +133,9 @@ _ACT = re.compile(
 def parse_command(text: str) -> Command | None:
     """The action command in `text`, or None if it is not one (then it is a review answer)."""
     plain = " ".join(text.lower().split()).rstrip("?.!")
+    group = parse_group_command(text)
+    if group is not None:
+        return group
     for listing, words in _LISTINGS.items():
         if plain in words:
             return ListActions(listing)
