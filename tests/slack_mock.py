@@ -95,6 +95,7 @@ class MockSlack:
         self.tokens: dict[str, Team] = {"xoxb-test": Team("T_HILL", "hill-school", "Hill School")}
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
         self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
         # method -> seconds to hold the answer back AFTER doing the work (a slow Slack: the
         # message is posted, and the caller may die before hearing so)
@@ -400,6 +401,7 @@ class MockSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
+        self.uploads[request.match_info["file_id"]] = data
         self._record(
             Call(
                 "upload",

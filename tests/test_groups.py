@@ -6,6 +6,7 @@ a constant number of statements however many schools. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import re
 import statistics
 from typing import Any
 
@@ -221,3 +222,26 @@ async def test_the_view_reads_a_constant_number_of_statements(database: Database
 )  # fmt: skip
 def test_group_commands_are_whole_messages(typed: str, meant: str) -> None:
     assert repr(parse_group_command(typed)) == meant
+
+
+async def test_the_cli_writes_the_view_and_its_workbook(database: Database, tmp_path: Any) -> None:
+    """`careers-bot group view GROUP --xlsx FILE`: the printed figures and the file are the
+    view's; `group list` and `group members` show the group and its schools."""
+    from test_slack import url_of
+    from test_two_schools import careers_bot
+
+    group_id, seeded = await seed_group(database, "West Hub", 8, seed=11)
+    url, out = url_of(database), tmp_path / "west.xlsx"
+    status, printed = await careers_bot(url, "group", "view", "West Hub", "--xlsx", str(out))
+    assert status == 0, printed
+    view = await GroupService(database).view(group_id)
+    assert view is not None
+    assert re.search(rf"Schools with a review completed\s*│\s*{view.completed.value} ", printed)
+    assert re.search(rf"Overdue actions\s*│\s*{view.overdue.value} ", printed)
+    [figures] = view.editions
+    assert all(f"{t.number} {t.title}" in printed for t in figures.themes)
+    book = openpyxl.load_workbook(out)
+    medians = [r[4] for r in book["Themes"].iter_rows(min_row=2, values_only=True)]
+    assert medians == [t.maturity.median for t in figures.themes]
+    status, listed = await careers_bot(url, "group", "members", str(group_id))
+    assert status == 0 and all(s.name in listed for s in seeded), listed
