@@ -752,8 +752,9 @@ async def group_command(args: argparse.Namespace, console: Console) -> int:
                 console.print(f"{school} is already a member of {named}, or invited.", markup=False)
                 return 0
             console.print(
-                f"Invited {school} to {named}. Its Careers Leader sees the invitation when they "
-                "next open the review, or by typing 'invitations', and accepts with its button.",
+                f"Invited {school} to {named}. Its Careers Leader gets it in chat (sent by "
+                "`serve`), sees it again on opening the review or typing 'invitations', and "
+                "accepts with its button.",
                 markup=False,
             )
             return 0

@@ -16,11 +16,12 @@ How people reach it:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbound import Who
+from storage import deliveries
 from storage import groups as repo_groups
 from storage.db import Database
 from storage.models import Group, GroupLead, Organisation, Person
@@ -28,6 +29,7 @@ from workflows import messages as msg
 from workflows.calendar import CalendarError, local_date
 from workflows.deadlines import parse_by_when
 from workflows.groups import (
+    KIND_LABELS,
     ActionFacts,
     AnswerInvitation,
     CompareWithGroup,
@@ -39,7 +41,9 @@ from workflows.groups import (
     build_group_view,
     compare_school,
 )
+from workflows.notices import Notice
 from workflows.replies import (
+    Choice,
     Invitation,
     Message,
     Reply,
@@ -50,6 +54,22 @@ from workflows.replies import (
     Tone,
 )
 from workflows.roles import leads
+
+INVITATION_NOTICE_KEPT = timedelta(days=14)  # after that, `invitations` still shows it
+
+
+def invitation_notice(group: Group, school: str) -> Notice:
+    """The invitation as a notice: its buttons carry the typed commands (one pipeline)."""
+    kind = KIND_LABELS.get(group.kind, group.kind)
+    return Notice(
+        kind="invitation",
+        title=msg.INVITATION_TITLE.format(group=group.name, school=school),
+        sections=[("", [msg.INVITATION_TEXT.format(group=group.name, kind=kind, id=group.id)])],
+        buttons=[
+            Choice(msg.INVITATION_JOIN, f"join group {group.id}"),
+            Choice(msg.INVITATION_DECLINE, f"decline group {group.id}"),
+        ],
+    )
 
 
 def facts(rows: repo_groups.GroupRows) -> tuple[list[SchoolFacts], list[ActionFacts]]:
@@ -251,9 +271,32 @@ class GroupService:
             )
 
     async def invite(self, group_id: int, organisation_id: int, by: str) -> bool:
-        """Invite a school; False if it is a member or invited already."""
+        """Invite a school; False if it is a member or invited already.
+
+        The invitation reaches the school's Careers Leader as a notice with Join and Decline
+        buttons, recorded in the same transaction as a delivery (sent by `serve`'s scheduler
+        to their personal chat, or the terminal's outbox); it is also shown when they open
+        the review or type `invitations`."""
+        now = self.clock()
         async with self.db.transaction() as session:
-            _, new = await repo_groups.invite(session, group_id, organisation_id, by, self.clock())
+            row, new = await repo_groups.invite(session, group_id, organisation_id, by, now)
+            group = await repo_groups.get_group(session, group_id)
+            organisation = await session.get(Organisation, organisation_id)
+            if not new or group is None or organisation is None:
+                return new
+            notice = invitation_notice(group, organisation.name)
+            for person_id in await repo_groups.careers_leaders(session, organisation_id):
+                await deliveries.record(
+                    session,
+                    key=f"group-invitation:{group_id}:{organisation_id}:{person_id}:"
+                    f"{row.invited_at.isoformat()}",
+                    organisation_id=organisation_id,
+                    kind="invitation",
+                    due_at=now,
+                    stale_at=now + INVITATION_NOTICE_KEPT,
+                    payload=notice.to_payload(),
+                    person_id=person_id,
+                )
             return new
 
     async def leave(self, group_id: int, organisation_id: int) -> bool:

@@ -175,6 +175,16 @@ async def invite(
     return row, True
 
 
+async def careers_leaders(session: AsyncSession, organisation_id: int) -> list[int]:
+    """The school's Careers Leader(s): the only people who can answer an invitation."""
+    rows = await session.scalars(
+        select(m.Person.id).where(
+            m.Person.organisation_id == organisation_id, m.Person.role == "careers_leader"
+        )
+    )
+    return list(rows)
+
+
 async def invitations(session: AsyncSession, organisation_id: int) -> list[m.Group]:
     """The groups waiting for this school's answer."""
     rows = await session.scalars(

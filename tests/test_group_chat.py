@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import openpyxl
 from aiohttp.test_utils import TestServer
 from group_seed import SeededSchool, seed_group
 from review_scripts import seed_review
 from slack_mock import Call, MockSlack
 from sqlalchemy import select
-from test_slack import Slack, url_of
+from teams_mock import MockConnector
+from test_slack import Slack, settings_for, url_of
 from test_slack import mock as mock  # the Slack mock fixture
-from test_teams import NADIA, NOW, SAM, TENANT, Settings, teams_bot
+from test_teams import NADIA, NOW, SAM, TENANT, Settings, TeamsClient
 from test_two_schools import careers_bot
 
 from bot.app import init_app
 from bot.groups import GroupService
+from bot.inbound import Who
+from bot.teams import TEAMS
 from model_data import MaturityModel
 from storage import models as m
 from storage import repo
@@ -95,7 +101,9 @@ async def test_slack_invitation_accepted_by_the_careers_leader_only(
     # only T_HILL) but belongs to no group school: she is found by who she is, not by Hill.
     await cli(url, "lead", "add", "North Hub", "--channel", "slack", "--workspace", "T_HILL",
               "--user", "U_NADIA", "--name", "Nadia Rahman")  # fmt: skip
-    app = init_app(_slack_settings(mock, url), database=database, clock=lambda: NOW)
+    # `serve` as deployed: the real clock and the scheduler, which sends the invitation.
+    settings = settings_for(mock, url, scheduler_enabled=True, sweep_seconds=0.2)
+    app = init_app(settings, database=database)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     try:
@@ -124,11 +132,18 @@ async def test_slack_invitation_accepted_by_the_careers_leader_only(
         row = await membership(database, north, hill)
         assert row is not None and row.accepted_at is None
 
-        # Sam, the Careers Leader, presses the Join button the bot sent him.
+        # The invitation reached Sam, the Careers Leader, unasked (the scheduler's notice in
+        # his DM); he presses its Join button.
+        [invitation] = await mock.wait_for(
+            "chat.postMessage",
+            where=lambda c: (
+                c.params["channel"] == "D_SAM"
+                and any(b.get("value") == f"join group {north}" for b in c.buttons())
+            ),
+        )
+        assert "North Hub invites Hill School to join" in invitation.text()
+        assert "South Trust" not in invitation.text()
         mark = len(mock.calls)
-        await slack.dm("invitations")
-        [invitation] = [c for c in posted_in(mock, "D_SAM", mark) if c.buttons()]
-        assert "North Hub" in invitation.text() and "South Trust" not in invitation.text()
         assert await slack.click(invitation, f"join group {north}") == 200
         assert msg.JOINED_GROUP.format(group="North Hub")[:40] in everything(mock.calls[mark:])
         row = await membership(database, north, hill)
@@ -158,7 +173,7 @@ async def test_slack_invitation_accepted_by_the_careers_leader_only(
         book = openpyxl.load_workbook(io.BytesIO(mock.uploads[upload.params["file_id"]]))
     finally:
         await server.close()
-    view = await GroupService(database, clock=lambda: NOW).view(north)
+    view = await GroupService(database).view(north)
     assert view is not None and view.schools == 7
     _matches(book, view)
 
@@ -175,23 +190,19 @@ def _matches(book: Any, view: Any) -> None:
     assert schools == [line.name for line in view.members] and HILL in schools
 
 
-def _slack_settings(mock: MockSlack, url: str) -> Any:
-    from test_slack import settings_for
-
-    return settings_for(mock, url)
-
-
 async def test_teams_invitation_accepted_by_the_careers_leader_only(
     database: Database, school: MaturityModel
 ) -> None:
     url = url_of(database)
     hill, north, south, others = await hill_and_groups(database, school)
-    await cli(url, "lead", "add", str(north), "--channel", "teams", "--workspace", TENANT,
-              "--user", NADIA.aad, "--name", NADIA.name, "--role", "enterprise_coordinator")  # fmt: skip
-    await cli(url, "invite", "North Hub", "--org", HILL)
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
-    async with teams_bot(settings, database) as teams:
+    # (The Slack test adds its lead with the CLI; here the service, which the CLI calls.)
+    nadia = Who("teams", NADIA.aad, NADIA.name, TENANT)
+    await GroupService(database).add_lead(north, NADIA.name, "enterprise_coordinator", nadia)
+    async with served_teams(database) as teams:
         connector = teams.mock
+        await teams.say("group")  # Sam is no lead; his personal chat is now known to the bot
+        assert msg.NOT_A_GROUP_LEAD in everything_teams(connector.sent(SAM.chat))
+        await cli(url, "invite", "North Hub", "--org", HILL)
         # Nadia leads North Hub: her `group` shows it, not South Trust.
         await teams.say("group", NADIA)
         shown = everything_teams(connector.sent(NADIA.chat))
@@ -203,11 +214,18 @@ async def test_teams_invitation_accepted_by_the_careers_leader_only(
         assert msg.ONLY_CAREERS_LEADER_JOINS in everything_teams(connector.sent(NADIA.chat))
         row = await membership(database, north, hill)
         assert row is not None and row.accepted_at is None
-        # Sam opens the review: the invitation comes with it; he presses Join.
-        await teams.say("invitations")
-        card = connector.last_card(SAM.chat)
-        assert "North Hub" in json.dumps(connector.current(card.activity_id).card)
-        await teams.click(card, "Join the group")
+
+        # The invitation reached Sam unasked (the scheduler's notice in his personal chat);
+        # he presses its Join button.
+        def notice() -> Any:
+            return next(
+                (c for c in connector.sent(SAM.chat)
+                 if c.card and "North Hub invites Hill School" in json.dumps(c.card)),
+                None,
+            )  # fmt: skip
+
+        await connector.wait_for(lambda: notice() is not None)
+        await teams.click(notice(), "Join the group")
         assert "Your school has joined North Hub" in everything_teams(connector.sent(SAM.chat))
         row = await membership(database, north, hill)
         assert row is not None and row.accepted_at is not None
@@ -244,14 +262,32 @@ async def test_teams_invitation_accepted_by_the_careers_leader_only(
         forged["value"]["uploadInfo"]["uploadUrl"] = connector.upload_url("forged.xlsx")
         assert await teams.post(forged) == 200
         assert await teams.post(invoke) == 200
-        from bot.teams import TEAMS
-
         await teams.app[TEAMS].work.idle()
         assert "forged.xlsx" not in connector.uploads
         book = openpyxl.load_workbook(io.BytesIO(connector.uploads["group.xlsx"]))
-    view = await GroupService(database, clock=lambda: NOW).view(north)
+    view = await GroupService(database).view(north)
     assert view is not None and view.schools == 7
     _matches(book, view)
+
+
+@asynccontextmanager
+async def served_teams(database: Database) -> AsyncIterator[TeamsClient]:
+    """`serve` as deployed, for Teams: the real clock and the scheduler sweeping."""
+    connector = MockConnector()
+    await connector.start()
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=url_of(database), scheduler_enabled=True, sweep_seconds=0.2
+    )
+    app = init_app(settings, database=database)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    app[TEAMS].work.retry_delay = 0.01
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield TeamsClient(app, server, http, connector)
+    finally:
+        await server.close()
+        await connector.close()
 
 
 def everything_teams(calls: list[Any]) -> str:

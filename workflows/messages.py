@@ -290,3 +290,12 @@ JOINED_GROUP = (
     "your levels against the group's median."
 )
 DECLINED_GROUP = "You declined the invitation to join {group}."
+INVITATION_TITLE = "{group} invites {school} to join"
+INVITATION_TEXT = (
+    "{group} is a {kind}. If your school joins, the group's leads will see your review's "
+    "progress, levels and actions; other schools see only group figures, never your "
+    "school's name. Only the Careers Leader can answer: press a button, or type "
+    "'join group {id}' or 'decline group {id}'."
+)
+INVITATION_JOIN = "Join the group"
+INVITATION_DECLINE = "Decline"
