@@ -23,9 +23,10 @@ from rich.text import Text
 
 from bot.config import get_settings
 from bot.formats import FORMATS
+from bot.groups import GroupService
 from bot.reviews import CAREERS_HUB, GOVERNORS_REPORT, LINK_GOVERNOR, ReviewService, Who
 from bot.sanitise import terminal_safe
-from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable
+from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable, render_group
 
 if TYPE_CHECKING:  # the scheduler (APScheduler) loads only for the commands that use it
     from bot.scheduler import Dispatcher
@@ -44,6 +45,7 @@ from workflows.calendar import (
     parse_ics,
 )
 from workflows.documents import DocumentKind
+from workflows.groups import KINDS, LEAD_ROLES, ROLE_LABELS
 from workflows.replies import Reply, SendDocument
 
 EDITIONS = [e.value for e in Edition]
@@ -58,6 +60,7 @@ At a question, Enter alone takes the answer shown in [brackets]. Ctrl-C stops at
 everything answered so far is saved, and the next run carries on where you stopped."""
 FORCE_HELP = "send even at a weekend or in a school holiday (the scheduler never does)"
 ORG_HELP = "organisation name, or its id as `org list` shows it (12 or id:12)"
+GROUP_HELP = "group name, or its id as `group list` shows it (4 or id:4)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +212,54 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", type=int, help="the link's id, as `links list` shows it")
     which.add_argument("--all", action="store_true", help="every link of the organisation")
 
+    group = commands.add_parser(
+        "group", help="Careers Hubs and trusts: groups of schools, their leads and invitations"
+    )
+    group_commands = group.add_subparsers(dest="group_command", required=True)
+    group_create = group_commands.add_parser("create", help="a new Careers Hub or trust")
+    group_create.add_argument("name", help="the group's name, e.g. 'North Yorkshire Careers Hub'")
+    group_create.add_argument("--kind", choices=KINDS, required=True)
+    group_commands.add_parser("list", help="every group: id, name, kind, leads and schools")
+    group_lead = group_commands.add_parser("lead", help="a group's leads, by chat identity")
+    lead_commands = group_lead.add_subparsers(dest="lead_command", required=True)
+    for verb, text in (("add", "add a lead (again: update name and role)"),
+                       ("remove", "remove a lead")):  # fmt: skip
+        lead = lead_commands.add_parser(verb, help=text)
+        lead.add_argument("group", help=GROUP_HELP)
+        lead.add_argument("--channel", choices=("slack", "teams", "terminal"), required=True)
+        lead.add_argument(
+            "--workspace", default="", help="Slack team id or Teams tenant id ('' in the terminal)"
+        )
+        lead.add_argument(
+            "--user", required=True, help="Slack user id, Teams AAD object id or terminal name"
+        )
+        if verb == "add":
+            lead.add_argument("--name", required=True, help="the lead's name")
+            lead.add_argument("--role", choices=LEAD_ROLES, default="hub_lead")
+    group_invite = group_commands.add_parser(
+        "invite",
+        help="invite a school: its Careers Leader sees it in chat ('invitations') and accepts",
+    )
+    group_invite.add_argument("group", help=GROUP_HELP)
+    group_invite.add_argument("--org", required=True, help=ORG_HELP)
+    group_invite.add_argument(
+        "--by", default="admin", help="who invites (kept with the invitation)"
+    )
+    group_leave = group_commands.add_parser(
+        "leave", help="take a school out of a group (or withdraw its invitation)"
+    )
+    group_leave.add_argument("group", help=GROUP_HELP)
+    group_leave.add_argument("--org", required=True, help=ORG_HELP)
+    group_members = group_commands.add_parser(
+        "members", help="a group's schools: accepted, and invitations waiting"
+    )
+    group_members.add_argument("group", help=GROUP_HELP)
+    group_view = group_commands.add_parser(
+        "view", help="the group view: maturity by theme, progress, actions to chase"
+    )
+    group_view.add_argument("group", help=GROUP_HELP)
+    group_view.add_argument("--xlsx", metavar="FILE", help="also write it as an Excel workbook")
+
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations (also done on every start)")
@@ -245,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(org_command(args, console))
         if args.command == "links":
             return asyncio.run(links_command(args, console))
+        if args.command == "group":
+            return asyncio.run(group_command(args, console))
         if args.command in ("remind", "digest", "outbox"):
             return asyncio.run(schedule_command(args, console))
         return asyncio.run(chat(args, console))
@@ -649,6 +702,95 @@ async def links_command(args: argparse.Namespace, console: Console) -> int:
                 when(row.revoked_at),
             )
         console.print(table)
+        return 0
+    except UsageError as exc:
+        console.print(Text(str(exc), style="bold red"))
+        return 1
+    finally:
+        await db.close()
+
+
+async def group_command(args: argparse.Namespace, console: Console) -> int:
+    """`careers-bot group ...`: groups, their leads, invitations, members and the view."""
+    db, service = await _open(args)
+    groups = GroupService(db, service.clock)
+    try:
+        if args.group_command == "create":
+            try:
+                made = await groups.create(args.name.strip(), args.kind)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            console.print(f"Created group {made.id}: {terminal_safe(made.name)} ({made.kind}).",
+                          markup=False)  # fmt: skip
+            return 0
+        if args.group_command == "list":
+            table = Table(title="Groups")
+            table.add_column("Id", justify="right")
+            for column in ("Name", "Kind", "Leads", "Schools", "Invited"):
+                table.add_column(column)
+            for row in await groups.groups():
+                table.add_row(
+                    str(row.group.id), terminal_safe(row.group.name), row.group.kind,
+                    str(row.leads), str(row.members), str(row.invited),
+                )  # fmt: skip
+            console.print(table)
+            return 0
+        try:
+            found = await groups.find(args.group)
+        except LookupError as exc:
+            raise UsageError(str(exc)) from None
+        named = f"{terminal_safe(found.name)} (id {found.id})"
+        if args.group_command == "lead":
+            who = Who(args.channel, args.user, getattr(args, "name", "") or "", args.workspace)
+            if args.lead_command == "add":
+                lead = await groups.add_lead(found.id, args.name, args.role, who)
+                console.print(f"{terminal_safe(lead.name)} is a {ROLE_LABELS[lead.role]} of "
+                              f"{named}: they type 'group' to the bot.", markup=False)  # fmt: skip
+                return 0
+            if not await groups.remove_lead(found.id, who):
+                raise UsageError(f"{named} has no such lead.")
+            console.print(f"Removed the lead from {named}.", markup=False)
+            return 0
+        if args.group_command in ("invite", "leave"):
+            organisation = await _existing_organisation(service, args.org)
+            school = f"{terminal_safe(organisation.name)} (id {organisation.id})"
+            if args.group_command == "leave":
+                if not await groups.leave(found.id, organisation.id):
+                    raise UsageError(f"{school} is not in {named}.")
+                console.print(f"{school} is no longer in {named}.", markup=False)
+                return 0
+            if not await groups.invite(found.id, organisation.id, args.by):
+                console.print(f"{school} is already a member of {named}, or invited.", markup=False)
+                return 0
+            console.print(
+                f"Invited {school} to {named}. Its Careers Leader gets it in chat (sent by "
+                "`serve`), sees it again on opening the review or typing 'invitations', and "
+                "accepts with its button.",
+                markup=False,
+            )
+            return 0
+        if args.group_command == "members":
+            table = Table(title=f"Schools of {named}")
+            table.add_column("Id", justify="right")
+            for column in ("School", "Edition", "Invited", "Joined"):
+                table.add_column(column)
+            for member in await groups.members(found.id):
+                table.add_row(
+                    str(member.organisation_id), terminal_safe(member.name), member.edition,
+                    f"{member.invited_at:%d/%m/%Y}",
+                    f"{member.accepted_at:%d/%m/%Y}" if member.accepted_at else "waiting",
+                )  # fmt: skip
+            console.print(table)
+            return 0
+        view = await groups.view(found.id)
+        assert view is not None
+        for renderable in render_group(view):
+            console.print(renderable)
+        if args.xlsx:
+            from bot import group_workbook
+
+            Path(args.xlsx).write_bytes(group_workbook.workbook(view))
+            console.print(f"Wrote {args.xlsx} (the group view of {named}).", markup=False)
         return 0
     except UsageError as exc:
         console.print(Text(str(exc), style="bold red"))

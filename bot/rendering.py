@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from workflows.documents import Doc
+    from workflows.groups import GroupView
     from workflows.plan import PlanDocument, Summary
 
 _pool: Executor | None = None
@@ -115,3 +116,16 @@ def shutdown() -> None:
     if _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
         _pool = None
+
+
+def _group_workbook(view: GroupView) -> tuple[bytes, str]:
+    """Runs in a worker: the group view as an .xlsx workbook (bot/group_workbook.py)."""
+    from bot import group_workbook
+
+    return group_workbook.workbook(view), group_workbook.filename(view)
+
+
+async def render_group_workbook(view: GroupView) -> tuple[bytes, str]:
+    """A lead's group view as a workbook and its file name, drawn in a worker process."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), _group_workbook, view)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.groups import GroupService
 from bot.inbound import Conversation, Inbound, OpenReview, What, Who
 from bot.workspaces import WorkspaceService
 from model_data import Edition, load_benchmarks, load_glossary, load_model, load_policy
@@ -32,6 +33,7 @@ from workflows.documents import Doc, DocumentKind
 from workflows.evidence import build_evidence_pack
 from workflows.glossary import glossary_query
 from workflows.governors import build_governors_report
+from workflows.groups import GROUP_COMMANDS
 from workflows.inputs import Choose, Fields, Text
 from workflows.plan import (
     ActionStatus,
@@ -57,7 +59,14 @@ from workflows.replies import (
     Step,
     Tone,
 )
-from workflows.roles import VIEW_WORDS, Role, may_answer, may_change_action, may_configure
+from workflows.roles import (
+    VIEW_WORDS,
+    Role,
+    leads,
+    may_answer,
+    may_change_action,
+    may_configure,
+)
 
 __all__ = [
     "Conversation",
@@ -297,7 +306,9 @@ class ReviewService:
             return await self._open(session, organisation, person, ctx, review, what, inbound)
         if isinstance(what, actions.COMMANDS):
             ctx = await everything()
-            return TurnResult(review_id, await self._act(session, organisation, person, ctx, what))
+            return TurnResult(
+                review_id, await self._act(session, organisation, person, ctx, what, who)
+            )
         if review is None and isinstance(what, Text) and _word(what.text) in OPEN_WORDS:
             ctx = await everything()
             return await self._open(session, organisation, person, ctx, None, OpenReview(), inbound)
@@ -305,7 +316,7 @@ class ReviewService:
             command = actions.parse_command(what.text) if isinstance(what, Text) else None
             if command is not None:
                 ctx = await everything()
-                replies = await self._act(session, organisation, person, ctx, command)
+                replies = await self._act(session, organisation, person, ctx, command, who)
                 return TurnResult(None, replies)
             term = glossary_query(what.text) if isinstance(what, Text) else None
             if term is not None:  # the glossary answers whether or not a review is open
@@ -317,7 +328,7 @@ class ReviewService:
             command = actions.parse_command(text)
             if command is not None:
                 ctx = await everything()
-                replies = await self._act(session, organisation, person, ctx, command)
+                replies = await self._act(session, organisation, person, ctx, command, who)
                 return TurnResult(review.id, replies)
             if not viewing(text):
                 return TurnResult(review.id, [Message(msg.VIEW_ONLY, Tone.ERROR)])
@@ -334,7 +345,7 @@ class ReviewService:
             command = actions.parse_command(what.text)
             if command is not None:
                 ctx = await everything()
-                replies = await self._act(session, organisation, person, ctx, command)
+                replies = await self._act(session, organisation, person, ctx, command, who)
                 return TurnResult(review.id, replies, pending=outcome.pending)
         if outcome.state != before:
             await repo.save_state(session, review, before, outcome.state, person.id, ctx.now)
@@ -448,6 +459,9 @@ class ReviewService:
         )
         if inbound is not None and inbound.conversation is not None:
             await self._cards(session, inbound, review.id, outcome, ctx, result, fresh=True)
+        if leads(person.role):  # a group waiting for the Careers Leader's answer
+            groups = GroupService(self.db, self.clock)
+            result.replies.extend(await groups.invitations_for(session, organisation))
         return result
 
     async def open(
@@ -513,7 +527,12 @@ class ReviewService:
         person: Person,
         ctx: engine.Context,
         command: actions.Command,
+        who: Who | None = None,
     ) -> list[Reply]:
+        if isinstance(command, GROUP_COMMANDS):
+            assert who is not None, "a group command is answered for who typed it"
+            groups = GroupService(self.db, self.clock)
+            return await groups.command(session, organisation, person, who, command)
         if isinstance(command, actions.ListReviews):
             return await self._reviews(session, organisation)
         if isinstance(command, actions.AnswerHistory):

@@ -25,6 +25,7 @@ from rich.text import Text
 
 from bot.sanitise import terminal_safe
 from model_data import BulletList, Statement
+from workflows import groups
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -33,8 +34,12 @@ from workflows.replies import (
     Question,
     Reply,
     SendDocument,
+    SendGroupWorkbook,
     ShowAction,
     ShowActions,
+    ShowComparison,
+    ShowGroupView,
+    ShowInvitations,
     ShowPlan,
     ShowSummary,
     StatementPrompt,
@@ -254,6 +259,38 @@ def render_action(action: ActionView, today: date, timezone: str = "Europe/Londo
     return Panel(Group(*lines), title=safe(f"Action #{action.ref} – {action.statement_label}"))
 
 
+def render_group(view: groups.GroupView) -> list[object]:
+    """A lead's group view: progress, then maturity by theme per edition, then the schools."""
+    out: list[object] = [Text(terminal_safe(groups.view_heading(view)), style="bold")]
+    progress = Table(show_header=False)
+    for label, value in groups.progress_facts(view):
+        progress.add_row(label, value)
+    out.append(progress)
+    for figures in view.editions:
+        table = Table(title=terminal_safe(groups.edition_heading(figures)))
+        table.add_column("Theme")
+        table.add_column("Group")
+        for theme in figures.themes:
+            table.add_row(safe(f"{theme.number} {theme.title}"), groups.spread_text(theme.maturity))
+        out.append(table)
+    schools = Table(title="Schools")
+    schools.add_column("School")
+    for line in view.members:
+        schools.add_row(safe(groups.school_line(line)))
+    out.append(schools)
+    return out
+
+
+def render_comparison(c: groups.Comparison) -> Table:
+    table = Table(title=terminal_safe(groups.comparison_heading(c)))
+    for column in ("Statement", "Yours", "Group"):
+        table.add_column(column)
+    for row in c.rows:
+        own = str(row.own) if row.own is not None else "–"
+        table.add_row(safe(row.label), own, groups.spread_text(row.group))
+    return table
+
+
 def render(reply: Reply) -> list[object]:
     if isinstance(reply, StatementPrompt):
         return render_prompt(reply)
@@ -275,6 +312,21 @@ def render(reply: Reply) -> list[object]:
         return [render_actions(reply.title, reply.actions, reply.today)]
     if isinstance(reply, ShowAction):
         return [render_action(reply.action, reply.today, reply.timezone)]
+    if isinstance(reply, ShowGroupView):
+        return render_group(reply.view)
+    if isinstance(reply, ShowComparison):
+        return [render_comparison(reply.comparison)]
+    if isinstance(reply, ShowInvitations):
+        lines = [
+            safe(f"{i.name} ({groups.KIND_LABELS.get(i.kind, i.kind)}) invites "
+                 f"{reply.organisation}: type 'join group {i.group_id}' or "
+                 f"'decline group {i.group_id}'.")
+            for i in reply.invitations
+        ]  # fmt: skip
+        return [Panel(Group(*lines), title="Group invitations")]
+    if isinstance(reply, SendGroupWorkbook):  # the CLI writes it: `careers-bot group view`
+        return [Text(f"Write the workbook with `careers-bot group view {reply.group_id} --xlsx "
+                     "FILE`.", style="dim")]  # fmt: skip
     raise TypeError(f"cannot render {reply!r}")
 
 

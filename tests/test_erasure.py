@@ -27,6 +27,7 @@ from bot.cli import main
 from bot.config import Settings
 from model_data import load_model
 from storage import deliveries, repo
+from storage import groups as repo_groups
 from storage import models as m
 from storage.db import Database
 
@@ -125,7 +126,14 @@ async def _used_school(db: Database, name: str, team: str, tenant: str) -> dict[
             session, SECRET, "https://bot.example", organisation.id, NOW,
             purpose="digest:2025-W04", issued_to=f"weekly digest (slack C-{team})",
         )  # fmt: skip
+        # A member of a Careers Hub (issue 13), accepted by its Careers Leader.
+        hub = (await repo_groups.groups_matching(session, "Erasure Hub")) or [
+            await repo_groups.create_group(session, "Erasure Hub", "hub")
+        ]
+        await repo_groups.invite(session, hub[0].id, organisation.id, "a lead", NOW)
+        assert await repo_groups.accept(session, hub[0].id, organisation.id, sam, NOW)
         people = [p.id for p in await repo.people(session, organisation.id)]
+
         reviews = [r.id for r in await repo.list_reviews(session, organisation.id)]
         actions = [a.id for a in await repo.organisation_actions(session, organisation.id)]
     return {
@@ -220,6 +228,9 @@ def test_org_delete_erases_everything_that_names_the_school(
     assert sorted(_mentions(rows, valley)) != []
     assert any(r.get("bot_token") == "xoxb-T-VALLEY-secret-token" for r in rows[m.SLACK_BOTS])
     assert before > sum(len(v) for v in rows.values())
+    # The group stays, with the other school as its only member.
+    assert [r["name"] for r in rows["groups"]] == ["Erasure Hub"]
+    assert [r["organisation_id"] for r in rows["group_members"]] == [valley["organisation"]]
 
 
 async def test_a_shared_slack_workspace_keeps_its_installation_until_its_last_school_goes(

@@ -17,6 +17,7 @@ from workflows.answers import Owner
 from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import ByWhen, DeadlineError, parse_by_when
 from workflows.documents import DocumentKind, document_kind
+from workflows.groups import GROUP_COMMANDS, GroupCommand, parse_group_command
 from workflows.links import LinkError, parse_links
 from workflows.plan import ActionStatus, ActionUpdateView
 
@@ -111,6 +112,7 @@ Command = (
     | MakeDocument
     | SetDocumentPeople
     | GovernorsReportWithDigest
+    | GroupCommand
 )
 COMMANDS = (
     ListActions,
@@ -121,6 +123,7 @@ COMMANDS = (
     MakeDocument,
     SetDocumentPeople,
     GovernorsReportWithDigest,
+    *GROUP_COMMANDS,
 )
 
 _LISTINGS = {
@@ -178,6 +181,9 @@ _ACT = re.compile(
 def parse_command(text: str) -> Command | None:
     """The action command in `text`, or None if it is not one (then it is a review answer)."""
     plain = " ".join(text.lower().split()).rstrip("?.!")
+    group = parse_group_command(text)
+    if group is not None:
+        return group
     for listing, words in _LISTINGS.items():
         if plain in words:
             return ListActions(listing)

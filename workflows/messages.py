@@ -294,3 +294,36 @@ LABEL_TOO_LONG = (
     "That label is {length} characters; please keep a link's label under {limit}. "
     "Nothing from that message was saved."
 )
+
+# ----- groups (Careers Hubs and trusts) ---------------------------------------------------
+NOT_A_GROUP_LEAD = (
+    "Only a group's leads see its group view, and you are not a lead of any group. "
+    "Your school's own figures against its group: type 'compare'."
+)
+NOT_IN_A_GROUP = (
+    "Your school is not in a Careers Hub or trust group yet. Type 'invitations' to see any "
+    "that are waiting for your answer."
+)
+NO_INVITATIONS = "No group is waiting for your school's answer."
+ONLY_CAREERS_LEADER_JOINS = (
+    "Only your school's Careers Leader can answer an invitation to join a group."
+)
+NO_SUCH_INVITATION = (
+    "There is no invitation from group {id} waiting for your school. Type 'invitations' to "
+    "see the ones that are."
+)
+JOINED_GROUP = (
+    "Your school has joined {group}. Its leads will see your review's progress and levels; "
+    "other schools see only group figures, never your school's name. Type 'compare' to see "
+    "your levels against the group's median."
+)
+DECLINED_GROUP = "You declined the invitation to join {group}."
+INVITATION_TITLE = "{group} invites {school} to join"
+INVITATION_TEXT = (
+    "{group} is a {kind}. If your school joins, the group's leads will see your review's "
+    "progress, levels and actions; other schools see only group figures, never your "
+    "school's name. Only the Careers Leader can answer: press a button, or type "
+    "'join group {id}' or 'decline group {id}'."
+)
+INVITATION_JOIN = "Join the group"
+INVITATION_DECLINE = "Decline"

@@ -10,6 +10,7 @@ from model_data import Statement, Theme
 from workflows.actions import ActionView
 from workflows.answers import Answer
 from workflows.documents import DocumentKind
+from workflows.groups import Comparison, GroupView
 from workflows.plan import ActionPlan, Summary
 
 
@@ -162,6 +163,44 @@ class SendDocument:
     fmt: str = "docx"
 
 
+@dataclass(frozen=True)
+class ShowGroupView:
+    """A lead's view of one group they lead (names of its schools included: theirs to see)."""
+
+    view: GroupView
+
+
+@dataclass(frozen=True)
+class ShowComparison:
+    """A school against its group's median per statement: group figures only, no names."""
+
+    comparison: Comparison
+
+
+@dataclass(frozen=True)
+class Invitation:
+    group_id: int
+    name: str
+    kind: str  # hub, trust
+
+
+@dataclass(frozen=True)
+class ShowInvitations:
+    """Groups waiting for the school's answer, each with join and decline buttons (their
+    values are the commands `join group 4` and `decline group 4`)."""
+
+    organisation: str
+    invitations: list[Invitation]
+
+
+@dataclass(frozen=True)
+class SendGroupWorkbook:
+    """The group view as an .xlsx file for a lead: drawn off the event loop
+    (bot/rendering.py) and sent by each channel its own way, after the turn's reply."""
+
+    group_id: int
+
+
 Reply = (
     Message
     | StatementPrompt
@@ -172,4 +211,8 @@ Reply = (
     | ShowActions
     | ShowAction
     | SendDocument
+    | ShowGroupView
+    | ShowComparison
+    | ShowInvitations
+    | SendGroupWorkbook
 )

@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.groups import GroupService
 from bot.reviews import Conversation, Inbound, OpenReview, ReviewService, TurnResult, Who
 from bot.slack import modals
 from bot.slack import wording as slack_wording
@@ -48,6 +49,7 @@ from storage.db import Database
 from workflows import actions
 from workflows import messages as msg
 from workflows.documents import DocumentKind
+from workflows.groups import AnswerInvitation
 from workflows.inputs import Choose, Fields, Text
 from workflows.links import LinkError, parse_links
 from workflows.plan import build_summary
@@ -55,6 +57,7 @@ from workflows.replies import (
     Message,
     Reply,
     SendDocument,
+    SendGroupWorkbook,
     ShowAction,
     ShowPlan,
     ShowSummary,
@@ -180,6 +183,7 @@ class SlackAdapter:
     def __init__(self, service: ReviewService, workspaces: WorkspaceService | None = None) -> None:
         self.service = service
         self.workspaces = workspaces or WorkspaceService(service.db, service.clock)
+        self.groups = GroupService(service.db, service.clock)
 
     @property
     def db(self) -> Database:
@@ -290,6 +294,7 @@ class SlackAdapter:
     ) -> None:
         """Each document a turn asked for, as a file in the channel, after the reply (Bolt
         runs this after Slack has its acknowledgement; drawn in a worker process)."""
+        await self.send_workbooks(client, channel, replies)
         wanted = [r for r in replies if isinstance(r, SendDocument)]
         if not wanted:
             return
@@ -311,6 +316,26 @@ class SlackAdapter:
             except Exception:
                 log.exception("could not send the %s", request.kind.label)
                 text = slack_wording.SLACK_DOCUMENT_FAILED.format(document=request.kind.label)
+                await self.send(client, channel, render([Message(text, Tone.ERROR)]))
+
+    async def send_workbooks(
+        self, client: AsyncWebClient, channel: str, replies: Sequence[Reply]
+    ) -> None:
+        """A lead's group view as an .xlsx file (drawn in a worker process), after the reply.
+        The turn checked that they lead the group; the reply names only that group."""
+        for request in (r for r in replies if isinstance(r, SendGroupWorkbook)):
+            try:
+                data, name = await self.groups.workbook(request.group_id)
+                await client.files_upload_v2(
+                    file_uploads=[{"file": data, "filename": name, "title": name}],
+                    channel=channel,
+                    initial_comment=slack_wording.SLACK_GROUP_WORKBOOK_FILE.format(
+                        group=name.removesuffix(".xlsx"), name=name
+                    ),
+                )
+            except Exception:
+                log.exception("could not send the group workbook %s", request.group_id)
+                text = slack_wording.SLACK_GROUP_WORKBOOK_FAILED
                 await self.send(client, channel, render([Message(text, Tone.ERROR)]))
 
     async def show(
@@ -607,11 +632,11 @@ class SlackAdapter:
             return
         channel, _, organisation_id, who = pressed
         view = body.get("view") or {}
-        intent = (
-            f"{command.verb.value}:{command.number}"
-            if isinstance(command, actions.ActOn)
-            else "list"
-        )
+        intent = "list"
+        if isinstance(command, actions.ActOn):
+            intent = f"{command.verb.value}:{command.number}"
+        elif isinstance(command, AnswerInvitation):  # one answer per invitation message
+            intent = f"group:{command.group_id}"
         if container.get("type") == "view":
             key = f"slack:view:{view.get('id')}:{view.get('hash')}:{intent}"
         else:

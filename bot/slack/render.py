@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.slack import wording as slack_wording
 from model_data import BulletList, Statement
+from workflows import groups
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -28,8 +29,12 @@ from workflows.replies import (
     Question,
     Reply,
     SendDocument,
+    SendGroupWorkbook,
     ShowAction,
     ShowActions,
+    ShowComparison,
+    ShowGroupView,
+    ShowInvitations,
     ShowPlan,
     ShowSummary,
     StatementCard,
@@ -183,6 +188,22 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
             text = slack_wording.SLACK_DOCUMENT_PREPARING.format(document=reply.kind.label)
             blocks.append(section(escape(text)))
             texts.append(text)
+            flush()
+        elif isinstance(reply, ShowGroupView):
+            blocks.extend(group_blocks(reply.view))
+            texts.append(groups.view_heading(reply.view))
+            flush()
+        elif isinstance(reply, ShowComparison):
+            blocks.extend(comparison_blocks(reply.comparison))
+            texts.append(f"Compared with {reply.comparison.group_name}")
+            flush()
+        elif isinstance(reply, ShowInvitations):
+            blocks.extend(invitation_blocks(reply))
+            texts.append("Group invitations")
+            flush()
+        elif isinstance(reply, SendGroupWorkbook):  # the file follows (handlers.send_documents)
+            blocks.append(section(escape(slack_wording.SLACK_GROUP_WORKBOOK_PREPARING)))
+            texts.append(slack_wording.SLACK_GROUP_WORKBOOK_PREPARING)
             flush()
         else:  # pragma: no cover - every Reply type is drawn above
             raise TypeError(f"cannot render {reply!r}")
@@ -467,4 +488,64 @@ def action_blocks(action: ActionView, today: date, timezone: str = "Europe/Londo
         out.append(context(f"*{slack_wording.SLACK_ACTION_HISTORY}*\n" + "\n".join(lines)))
     if action.status.open:
         out.append(action_buttons(action))
+    return out
+
+
+# ----- groups ---------------------------------------------------------------------------------
+
+
+def group_blocks(view: groups.GroupView) -> list[Block]:
+    """A lead's group view: progress, maturity by theme per edition, then the schools."""
+    out: list[Block] = [header(groups.view_heading(view))]
+    facts = [f"*{escape(label)}*: {escape(value)}" for label, value in groups.progress_facts(view)]
+    out.append(section("\n".join(facts)))
+    for figures in view.editions:
+        lines = [f"*{escape(groups.edition_heading(figures))}*"]
+        lines += [
+            f"{t.number} {escape(t.title)}: {escape(groups.spread_text(t.maturity))}"
+            for t in figures.themes
+        ]
+        out.append(section("\n".join(lines)))
+    schools = [escape(groups.school_line(line)) for line in view.members]
+    for start in range(0, len(schools), 20):  # a section holds at most 3,000 characters
+        out.append(section("\n".join(schools[start : start + 20])))
+    out.append(context(escape(slack_wording.SLACK_GROUP_CAPTION)))
+    return out
+
+
+def comparison_blocks(c: groups.Comparison) -> list[Block]:
+    out: list[Block] = [section(f"*{escape(groups.comparison_heading(c))}*")]
+    for theme in sorted({row.theme for row in c.rows}):
+        lines = [escape(groups.comparison_line(r)) for r in c.rows if r.theme == theme]
+        out.append(section("\n".join(lines)))
+    return out
+
+
+def invitation_blocks(reply: ShowInvitations) -> list[Block]:
+    out: list[Block] = []
+    for invitation in reply.invitations:
+        kind = groups.KIND_LABELS.get(invitation.kind, invitation.kind)
+        text = slack_wording.SLACK_GROUP_INVITATION.format(
+            group=escape(invitation.name), kind=kind, school=escape(reply.organisation)
+        )
+        out.append(section(text))
+        out.append(
+            {
+                "type": "actions",
+                "block_id": f"group|{invitation.group_id}",
+                "elements": [
+                    button(
+                        slack_wording.SLACK_GROUP_JOIN,
+                        f"{NOTICE_BUTTON}:join:{invitation.group_id}",
+                        f"join group {invitation.group_id}",
+                        "primary",
+                    ),
+                    button(
+                        slack_wording.SLACK_GROUP_DECLINE,
+                        f"{NOTICE_BUTTON}:decline:{invitation.group_id}",
+                        f"decline group {invitation.group_id}",
+                    ),
+                ],
+            }
+        )
     return out

@@ -140,3 +140,18 @@ SLACK_NOT_SAVED = (
     "(send it or press the button again)."
 )
 SLACK_NOTE = "Note"
+
+# ----- groups ---------------------------------------------------------------------------------
+SLACK_GROUP_CAPTION = (
+    "Figures from fewer than 5 schools are suppressed. Type 'group xlsx' for the workbook."
+)
+SLACK_GROUP_INVITATION = (
+    ":handshake: *{group}* ({kind}) invites *{school}* to join. Its leads would see your "
+    "review's progress and levels; other schools see only group figures. Only the Careers "
+    "Leader can answer."
+)
+SLACK_GROUP_JOIN = "Join the group"
+SLACK_GROUP_DECLINE = "Decline"
+SLACK_GROUP_WORKBOOK_PREPARING = "Preparing the group view as an Excel workbook…"
+SLACK_GROUP_WORKBOOK_FILE = "The group view of {group} as an Excel workbook: {name}"
+SLACK_GROUP_WORKBOOK_FAILED = "The group workbook could not be made. Please try again."

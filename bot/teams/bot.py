@@ -28,6 +28,7 @@ from botbuilder.schema.teams import FileConsentCardResponse
 
 from bot.config import Settings
 from bot.formats import FORMATS
+from bot.groups import GroupService
 from bot.reviews import Conversation, Inbound, OpenReview, ReviewService, TurnResult, What, Who
 from bot.teams import cards
 from bot.teams import wording as teams_wording
@@ -57,6 +58,7 @@ from workflows.replies import (
     Refusal,
     Reply,
     SendDocument,
+    SendGroupWorkbook,
     ShowPlan,
     ShowSummary,
     StatementCard,
@@ -158,6 +160,7 @@ class CareersBot(TeamsActivityHandler):
         self.settings = settings
         self.adapter = adapter
         self.work = work
+        self.groups = GroupService(service.db, service.clock)
         self.http = http
 
     @property
@@ -228,6 +231,13 @@ class CareersBot(TeamsActivityHandler):
         turn = await self._begin(turn_context)
         context = file_consent_card_response.context or {}
         upload = file_consent_card_response.upload_info
+        group = context.get("group")
+        if isinstance(group, int) and upload is not None:  # a lead's group workbook
+            if not await self.groups.leads_group(turn.who, group):
+                await turn_context.send_activity(teams_wording.TEAMS_EXPORT_MISMATCH)
+                return
+            await self._upload_group(turn_context, turn, group, upload)
+            return
         if context.get("org") != turn.organisation.id or upload is None:
             await turn_context.send_activity(teams_wording.TEAMS_EXPORT_MISMATCH)
             return
@@ -261,6 +271,39 @@ class CareersBot(TeamsActivityHandler):
 
         self.work.start(
             f"upload {fmt} for {turn.who.display_name}", job, self._failed(reference, fmt)
+        )
+
+    async def _upload_group(
+        self, turn_context: TurnContext, turn: Turn, group_id: int, upload: Any
+    ) -> None:
+        reference = stored_reference(turn_context.activity, channel_post=False)
+        consent_id = turn_context.activity.reply_to_id
+
+        async def job() -> None:
+            data, name = await self.groups.workbook(group_id)
+            await self._upload(upload.upload_url, data)
+            info = Attachment(
+                content_type=FILE_INFO,
+                content_url=upload.content_url,
+                name=upload.name or name,
+                content={"uniqueId": upload.unique_id, "fileType": upload.file_type or "xlsx"},
+            )
+            done = cards.text_activity(
+                teams_wording.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name)
+            )
+            await speak(
+                self.adapter,
+                self.app_id,
+                reference,
+                [Activity(type=ActivityTypes.message, attachments=[info])],
+                update_id=consent_id,
+                replacement=done,
+            )
+
+        self.work.start(
+            f"upload group workbook for {turn.who.display_name}",
+            job,
+            self._failed(reference, "xlsx"),
         )
 
     async def on_teams_file_consent_decline(
@@ -786,6 +829,38 @@ class CareersBot(TeamsActivityHandler):
                 await self._export(
                     turn_context, turn, reply.fmt, kind=reply.kind, review_id=reply.review_id
                 )
+            elif isinstance(reply, SendGroupWorkbook):
+                await self._export_group(turn_context, turn, reply.group_id)
+
+    async def _export_group(self, turn_context: TurnContext, turn: Turn, group_id: int) -> None:
+        """A lead's group view as an .xlsx file: drawn after the reply, then offered to save
+        in their OneDrive (the turn checked they lead the group; the upload checks again)."""
+        await self._say(turn_context, turn, [Message(teams_wording.TEAMS_GROUP_WORKBOOK_PREPARING)])
+        reference = stored_reference(turn_context.activity, channel_post=False)
+
+        async def job() -> None:
+            data, name = await self.groups.workbook(group_id)
+            context = {cards.MARK: "export", "group": group_id, "format": "xlsx", "name": name}
+            consent = Attachment(
+                content_type=FILE_CONSENT,
+                name=name,
+                content={
+                    "description": teams_wording.TEAMS_EXPORT_CONSENT.format(title=name),
+                    "sizeInBytes": len(data),
+                    "acceptContext": context,
+                    "declineContext": context,
+                },
+            )
+            await speak(
+                self.adapter,
+                self.app_id,
+                reference,
+                [Activity(type=ActivityTypes.message, attachments=[consent])],
+            )
+
+        self.work.start(
+            f"group workbook for {turn.who.display_name}", job, self._failed(reference, "xlsx")
+        )
 
     async def _show_replies(
         self,

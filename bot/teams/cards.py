@@ -35,8 +35,10 @@ from zoneinfo import ZoneInfo
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from bot.sanitise import markdown_text
 from bot.teams import wording as teams_wording
 from model_data import MaturityModel, Statement, Theme
+from workflows import groups
 from workflows.actions import ActionView
 from workflows.answers import ActionDraft, Answer, Flag
 from workflows.deadlines import parse_by_when
@@ -50,8 +52,12 @@ from workflows.replies import (
     Question,
     Reply,
     SendDocument,
+    SendGroupWorkbook,
     ShowAction,
     ShowActions,
+    ShowComparison,
+    ShowGroupView,
+    ShowInvitations,
     ShowPlan,
     ShowSummary,
     StatementCard,
@@ -1148,6 +1154,17 @@ def draw(
             out.append(Drawn(card_activity(shown)))
         elif isinstance(reply, SendDocument):
             continue  # the bot says it is preparing it and sends it as a file (bot._export)
+        elif isinstance(reply, ShowGroupView):
+            flush()
+            out.append(Drawn(card_activity(group_card(reply.view), reply.view.name)))
+        elif isinstance(reply, ShowComparison):
+            flush()
+            out.append(Drawn(card_activity(comparison_card(reply.comparison))))
+        elif isinstance(reply, ShowInvitations):
+            flush()
+            out.extend(Drawn(card_activity(c)) for c in invitation_cards(reply))
+        elif isinstance(reply, SendGroupWorkbook):
+            continue  # the bot says it is preparing it and sends it as a file (bot._export)
         else:  # pragma: no cover - the Reply union is closed
             raise TypeError(f"cannot render {reply!r}")
     flush()
@@ -1168,3 +1185,68 @@ def question_of(replies: Sequence[Reply]) -> Question | StatementPrompt | None:
         if isinstance(reply, Question | StatementPrompt):
             return reply
     return None
+
+
+# ----- groups ---------------------------------------------------------------------------------
+
+
+def group_card(view: groups.GroupView) -> dict[str, Any]:
+    """A lead's group view: progress, maturity by theme per edition, then the schools."""
+    body: list[dict[str, Any]] = [
+        text_block(markdown_text(groups.view_heading(view)), size="Medium", weight="Bolder"),
+        fact_set(groups.progress_facts(view)),
+    ]
+    for figures in view.editions:
+        body.append(text_block(groups.edition_heading(figures), weight="Bolder", spacing="Medium"))
+        body.append(
+            fact_set(
+                [(f"{t.number} {t.title}", groups.spread_text(t.maturity)) for t in figures.themes]
+            )
+        )
+    body.append(text_block(LABEL["group_schools"], weight="Bolder", spacing="Medium"))
+    body.extend(
+        text_block(markdown_text(groups.school_line(line)), spacing="None") for line in view.members
+    )
+    body.append(text_block(LABEL["group_caption"], isSubtle=True, spacing="Medium"))
+    return card(body, [submit(LABEL["group_xlsx"], {MARK: COMMAND, "text": "group xlsx"})])
+
+
+def comparison_card(c: groups.Comparison) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        text_block(markdown_text(groups.comparison_heading(c)), weight="Bolder")
+    ]
+    for theme in sorted({row.theme for row in c.rows}):
+        facts = [
+            (row.label, groups.comparison_line(row).split(": ", 1)[1])
+            for row in c.rows
+            if row.theme == theme
+        ]
+        body.append(fact_set(facts))
+    return card(body)
+
+
+def invitation_cards(reply: ShowInvitations) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for invitation in reply.invitations:
+        text = LABEL["group_invitation"].format(
+            group=markdown_text(invitation.name),
+            kind=groups.KIND_LABELS.get(invitation.kind, invitation.kind),
+            school=markdown_text(reply.organisation),
+        )
+        out.append(
+            card(
+                [text_block(text)],
+                [
+                    submit(
+                        LABEL["group_join"],
+                        {MARK: COMMAND, "text": f"join group {invitation.group_id}"},
+                        "positive",
+                    ),
+                    submit(
+                        LABEL["group_decline"],
+                        {MARK: COMMAND, "text": f"decline group {invitation.group_id}"},
+                    ),
+                ],
+            )
+        )
+    return out

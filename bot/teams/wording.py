@@ -120,6 +120,16 @@ TEAMS_PLAN_EMPTY = "No priority action areas yet, so the action plan is empty."
 TEAMS_OVERDUE = "OVERDUE"
 TEAMS_ACTION_TITLE = "Action #{id} – {label}"
 TEAMS_LABELS = {
+    "group_schools": "Schools",
+    "group_caption": "Figures from fewer than 5 schools are suppressed.",
+    "group_xlsx": "Download as Excel",
+    "group_invitation": (
+        "**{group}** ({kind}) invites **{school}** to join. Its leads would see your review's "
+        "progress and levels; other schools see only group figures. Only the Careers Leader "
+        "can answer."
+    ),
+    "group_join": "Join the group",
+    "group_decline": "Decline",
     "back": "Back",
     "skip": "Skip",
     "pause": "Pause",
@@ -187,3 +197,5 @@ TEAMS_APP_COMMANDS = {
         ("help", "What I do in a team"),
     ],
 }
+
+TEAMS_GROUP_WORKBOOK_PREPARING = "Preparing the group view as an Excel workbook…"
