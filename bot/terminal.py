@@ -25,6 +25,7 @@ from rich.text import Text
 
 from bot.sanitise import terminal_safe
 from model_data import BulletList, Statement
+from workflows import peer_review
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -35,6 +36,7 @@ from workflows.replies import (
     SendDocument,
     ShowAction,
     ShowActions,
+    ShowComparison,
     ShowPlan,
     ShowSummary,
     StatementPrompt,
@@ -254,6 +256,21 @@ def render_action(action: ActionView, today: date, timezone: str = "Europe/Londo
     return Panel(Group(*lines), title=safe(f"Action #{action.ref} – {action.statement_label}"))
 
 
+def render_comparison(shown: ShowComparison) -> Table:
+    """A peer's ratings beside the school's, differences first."""
+    table = Table(title=safe(shown.title), show_lines=True)
+    for column in ("Statement", "Levels", "Comment", "Suggested action"):
+        table.add_column(column)
+    for row in shown.rows:
+        table.add_row(
+            safe(row.label),
+            safe(peer_review.row_levels(row, shown.peer)),
+            safe(row.comment or ""),
+            safe(row.suggestion or ""),
+        )
+    return table
+
+
 def render(reply: Reply) -> list[object]:
     if isinstance(reply, StatementPrompt):
         return render_prompt(reply)
@@ -275,6 +292,8 @@ def render(reply: Reply) -> list[object]:
         return [render_actions(reply.title, reply.actions, reply.today)]
     if isinstance(reply, ShowAction):
         return [render_action(reply.action, reply.today, reply.timezone)]
+    if isinstance(reply, ShowComparison):
+        return [render_comparison(reply)]
     raise TypeError(f"cannot render {reply!r}")
 
 
