@@ -25,7 +25,7 @@ from storage import peer_reviews as store
 from storage import repo
 from workflows import peer_review as rules
 from workflows import review as engine
-from workflows.answers import Answer
+from workflows.answers import Answer, Flag
 from workflows.inputs import (
     Choose,
     InvitePeer,
@@ -208,8 +208,9 @@ class PeerReviews:
             return _refused(rules.NOTHING_TO_RESUME, step, stale=True), False
         peer, peer_review = places[0]
         if peer_review.state == store.CLOSED:
+            # Not stale: refused with its reason, so every channel says it is closed.
             peer.active = False
-            return _refused(rules.CLOSED, step, stale=True), False
+            return _refused(rules.CLOSED, step), False
         model, state = await self._peer_state(peer, peer_review)
         outcome = rules.rate(state, given, model)
         for sid in dict.fromkeys(outcome.changed):
@@ -417,6 +418,7 @@ class PeerReviews:
                 by=self.person.display_name,
             )
             rating.draft, rating.action_id = "accepted", action.id
+            await self._make_priority(peer_review, draft.statement_id)
             turn.replies.append(
                 Message(
                     rules.ACTION_MADE.format(
@@ -535,6 +537,19 @@ class PeerReviews:
             }
         )
         after = before.model_copy(update={"answers": {**before.answers, row.statement_id: changed}})
+        await repo.save_state(self.session, review, before, after, self.person.id, self.now)
+
+    async def _make_priority(self, peer_review: m.PeerReview, statement_id: str) -> None:
+        """An accepted action makes its statement a priority action area, so it is a row of
+        the school's plan (the plan lists priorities); recorded in the answer's history."""
+        review = await self.session.get(m.Review, peer_review.review_id)
+        assert review is not None
+        before = await repo.load_state(self.session, review)
+        answer = before.answers.get(statement_id)
+        if answer is None or answer.flag is Flag.PRIORITY or answer.level == 4:
+            return
+        changed = answer.model_copy(update={"flag": Flag.PRIORITY})
+        after = before.model_copy(update={"answers": {**before.answers, statement_id: changed}})
         await repo.save_state(self.session, review, before, after, self.person.id, self.now)
 
     async def _agreed_or_school_level(self, peer_review: m.PeerReview, statement_id: str) -> int:
