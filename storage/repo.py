@@ -1241,6 +1241,17 @@ async def delete_organisation(session: AsyncSession, organisation: m.Organisatio
                 )
             )
         erased.append(workspace)
+    # A peer review of another school keeps that school's ratings, but not the name of
+    # this school's Careers Leader who gave them (their person row goes with the school).
+    await session.execute(
+        update(m.PeerReviewer)
+        .where(
+            m.PeerReviewer.person_id.in_(
+                select(m.Person.id).where(m.Person.organisation_id == organisation.id)
+            )
+        )
+        .values(name=None)
+    )
     # Cascades need foreign keys on; a key recorded before migration 0007 knows no school.
     await session.execute(
         delete(m.HandledInput).where(m.HandledInput.organisation_id == organisation.id)
