@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbound import Who
@@ -97,23 +96,11 @@ class PeerReviews:
 
     # ----- routing ----------------------------------------------------------------------
 
-    async def engaged(self) -> tuple[bool, bool]:
-        """Whether this person's typed words belong to a peer review now: (rating as a peer,
-        agreeing for their school). One query, asked of every typed turn."""
-        rating = select(literal("peer").label("side")).where(
-            m.PeerReviewer.person_id == self.person.id, m.PeerReviewer.active.is_(True)
-        )
-        agreeing = select(literal("school").label("side")).where(
-            m.PeerReview.agreeing_id == self.person.id, m.PeerReview.state == store.OPEN
-        )
-        sides: set[str] = set(await self.session.scalars(union_all(rating, agreeing)))
-        as_peer, as_school = "peer" in sides, "school" in sides
-        return as_peer, as_school
-
-    async def typed(self, text: Text) -> PeerTurn | None:
-        """Typed words while rating or agreeing: the answer to that question (free text is
-        content), or a peer command; None when they are neither, for the review to read."""
-        as_peer, as_school = await self.engaged()
+    async def typed(self, text: Text, engaged: tuple[bool, bool]) -> PeerTurn | None:
+        """Typed words while rating or agreeing (`engaged`, read with the turn's first rows:
+        as a peer, for the school): the answer to that question (free text is content), or
+        a peer command; None when they are neither, for the review to read."""
+        as_peer, as_school = engaged
         if not as_peer and not as_school:
             return None
         turn, unrecognised = (

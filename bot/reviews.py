@@ -248,7 +248,7 @@ class ReviewService:
 
     async def _handle(self, session: AsyncSession, inbound: Inbound) -> TurnResult:
         who, what = inbound.who, inbound.what
-        organisation, review, person, leader_named = await repo.turn_rows(
+        organisation, review, person, leader_named, engaged = await repo.turn_rows(
             session, inbound.organisation_id, who.channel, who.workspace, who.external_id
         )
         if organisation is None:
@@ -313,7 +313,7 @@ class ReviewService:
         elif isinstance(what, Choose) and what.step in peer_review.SCHOOL_STEPS:
             peer_turn, _ = await peers.school_answer(what)
         elif isinstance(what, Text):
-            peer_turn = await peers.typed(what)
+            peer_turn = await peers.typed(what, engaged)
         if peer_turn is not None:
             return _peer_result(review_id, peer_turn, what)
         if isinstance(what, OpenReview):

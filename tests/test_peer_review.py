@@ -355,3 +355,39 @@ async def test_peer_words_while_rating_are_the_answer_and_own_review_waits(
         open_ = await store.open_peer_review(session, hill)
     assert rating is not None and rating.comment == "close peer review"
     assert open_ is not None  # not closed by the peer's words
+
+
+def test_every_channel_draws_the_side_by_side() -> None:
+    """Slack blocks, a Teams card and the terminal's table show each row's levels in the
+    order given (differences first), with the comment and suggestion; text escaped."""
+    from rich.console import Console
+
+    from bot.slack import render as slack_render
+    from bot.teams import cards as teams_cards
+    from bot.terminal import render as terminal_render
+
+    rows = [
+        ComparisonRow("1.3", "1.3 Policy", 1, 3, "Strong <b>work</b>", "Publish it", None),
+        ComparisonRow("1.1", "1.1 Leadership", 2, 2, None, None, 2),
+    ]
+    shown = ShowComparison("Nadia's ratings beside yours: theme 1", "Nadia", rows)
+    slack = "\n".join(
+        b["text"]["text"]
+        for message in slack_render.render([shown])
+        for b in message.blocks
+        if "text" in b
+    )
+    assert slack.index("1.3 Policy") < slack.index("1.1 Leadership")
+    assert "You: level 1 · Nadia: level 3 · differs" in slack
+    assert "&lt;b&gt;work&lt;/b&gt;" in slack and "Publish it" in slack
+    assert "agreed: level 2" in slack
+    card = teams_cards.comparison_card(shown)
+    texts = [b["text"] for b in card["body"]]
+    assert texts.index("1.3 Policy") < texts.index("1.1 Leadership")
+    assert "Suggested action: Publish it" in texts
+    console = Console(width=200, record=True)
+    for renderable in terminal_render(shown):
+        console.print(renderable)
+    printed = console.export_text()
+    assert printed.index("1.3 Policy") < printed.index("1.1 Leadership")
+    assert "Strong <b>work</b>" in printed
