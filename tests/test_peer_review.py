@@ -5,11 +5,15 @@ refusals, and a peer locked out once the review is closed."""
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from review_scripts import seed_review
 from sqlalchemy import select
+from test_cli import careers_bot
 
 from bot.inbound import Inbound, Who
 from bot.reviews import ReviewService, TurnResult
@@ -391,3 +395,53 @@ def test_every_channel_draws_the_side_by_side() -> None:
     printed = console.export_text()
     assert printed.index("1.3 Policy") < printed.index("1.1 Leadership")
     assert "Strong <b>work</b>" in printed
+
+
+async def test_a_peer_rates_in_the_terminal(tmp_path: Path, school: MaturityModel) -> None:
+    """The peer's own chat may be the terminal (`careers-bot chat`, answers piped on stdin):
+    the same questions, blind, then locked out once the school closes the peer review."""
+    db_path = tmp_path / "bot.sqlite3"
+    database = Database(f"sqlite+aiosqlite:///{db_path}")
+    await database.migrate()
+    try:
+        hill, valley, _, _ = await _schools(database, school)
+        async with database.transaction() as session:
+            leader = await repo.person_by_identity(session, "terminal", "valley", "sam", valley)
+            assert leader is not None
+            session.add(
+                m.Identity(
+                    person_id=leader.id, channel="terminal", workspace=f"organisation-{valley}",
+                    external_id=getpass.getuser(),
+                )
+            )  # fmt: skip
+        chat = Chat(ReviewService(database, clock=lambda: NOW))
+        code = code_in(await chat(hill, HILL_SAM, "peer review theme 1"))
+        statements = rules.statements_for(school, (1,))
+        lines = [f"peer join {code}"]
+        for sid in statements:
+            lines += ["2", f"Seen in the plan, {sid}", "skip"]
+        args = ("chat", "--org", "Valley School", "--name", "Val Leader")
+        rated = await asyncio.to_thread(
+            careers_bot, *args, stdin="\n".join(lines) + "\n", db=db_path
+        )
+        assert rated.returncode == 0, rated.stderr
+        out = rated.stdout
+        assert "You are peer reviewing Hill School" in out
+        start = 0
+        for sid in statements:
+            label = school.statement(sid).short_label
+            asked = out.index(f"Which level do you see for {label}", start)
+            noted = out.index(f"Your level 2 is noted for {label}", asked)
+            # From the end of the last statement's answer to this one's: not the level.
+            assert sid in out[start:asked] and "rated itself" not in out[start:noted]
+            start = out.index("\n", out.index("rated itself", noted))
+        assert "your peer review of Hill School is complete" in out
+        results = await chat(hill, HILL_SAM, "peer results")
+        shown = next(r for r in results.replies if isinstance(r, ShowComparison))
+        assert {r.statement_id for r in shown.rows} == set(statements)
+        await chat(hill, HILL_SAM, "close peer review")
+        after = await asyncio.to_thread(careers_bot, *args, stdin="peer resume\n", db=db_path)
+        assert rules.CLOSED in after.stdout
+        assert "Hill School" not in after.stdout and "Seen in the plan" not in after.stdout
+    finally:
+        await database.close()
