@@ -13,15 +13,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbound import Who
 from model_data import MaturityModel, load_model
+from storage import deliveries, repo
 from storage import models as m
 from storage import peer_reviews as store
-from storage import repo
 from workflows import peer_review as rules
 from workflows import review as engine
 from workflows.answers import Answer, Flag
@@ -46,6 +46,8 @@ from workflows.replies import (
 )
 from workflows.roles import leads
 
+# How long the "ratings are ready" notice is worth sending (the school can always ask).
+NOTICE_KEPT = timedelta(days=14)
 # Codes are read aloud or pasted: no 0/O or 1/I to confuse.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -210,8 +212,28 @@ class PeerReviews:
         store.set_place(peer, outcome.state.place)
         if outcome.state.finished and peer.finished_at is None:
             peer.finished_at = self.now
+            await self._tell_the_school(peer, peer_review)
         turn = PeerTurn(outcome.replies, outcome.pending, outcome.refusal)
         return turn, outcome.unrecognised
+
+    async def _tell_the_school(self, peer: m.PeerReviewer, peer_review: m.PeerReview) -> None:
+        """The Careers Leader who invited the peer is told, in their own chat, that the
+        ratings are ready: recorded as a delivery in this turn (sent once, never lost, by
+        the scheduler like a reminder), keyed by the peer so a retry records nothing more."""
+        if peer_review.invited_by_id is None:
+            return
+        school = await self._school(peer_review)
+        notice = rules.finished_notice(peer.name or "Your peer", school.name)
+        await deliveries.record(
+            self.session,
+            key=f"peer-review:{peer.id}:finished",
+            organisation_id=peer_review.organisation_id,
+            kind="peer_review",
+            due_at=self.now,
+            stale_at=self.now + NOTICE_KEPT,
+            payload=notice.to_payload(),
+            person_id=peer_review.invited_by_id,
+        )
 
     async def _step_out_of_others(self, keep: int | None = None) -> None:
         """One active peer place per person: their typed words answer one peer review."""

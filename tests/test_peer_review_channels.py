@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import NOW
 from review_scripts import seed_review
@@ -31,8 +32,9 @@ from test_slack import Slack, settings_for, url_of
 from test_slack import mock as mock  # the Slack mock fixture (U_SAM, ...)
 from test_teams import NADIA, TENANT, TeamsClient, texts_of
 
-from bot.app import init_app
+from bot.app import NOTIFIERS, SERVICE, init_app
 from bot.reviews import ReviewService
+from bot.scheduler import Dispatcher
 from bot.teams import TEAMS
 from model_data import MaturityModel
 from storage import models as m
@@ -214,7 +216,9 @@ async def _setup(database: Database, school: MaturityModel) -> tuple[int, int]:
 
 
 @asynccontextmanager
-async def both(mock: MockSlack, database: Database) -> AsyncIterator[tuple[SlackSide, TeamsSide]]:
+async def both(
+    mock: MockSlack, database: Database
+) -> AsyncIterator[tuple[SlackSide, TeamsSide, web.Application]]:
     """One app serving Slack and Teams on loopback, over the test's database."""
     connector = MockConnector()
     await connector.start()
@@ -227,6 +231,7 @@ async def both(mock: MockSlack, database: Database) -> AsyncIterator[tuple[Slack
             yield (
                 SlackSide(Slack(server, mock)),
                 TeamsSide(TeamsClient(app, server, http, connector)),
+                app,
             )
     finally:
         await server.close()
@@ -240,6 +245,7 @@ async def _peer_review(
     school_name: str,
     owner: Side,
     peer: Side,
+    app: web.Application,
 ) -> None:
     statements = rules.statements_for(school, (THEME,))
     async with database.read() as session:
@@ -274,6 +280,11 @@ async def _peer_review(
         await peer.say(f"Seen in the careers plan, {sid}")
         await peer.say(f"Peer action for {sid}" if n < 2 else "skip")
     assert f"your peer review of {school_name} is complete" in peer.shown_since(mark)
+    # The school's Careers Leader is told, unasked, through the scheduler's delivery path.
+    mark = owner.mark()
+    sent = await Dispatcher(app[SERVICE], app[NOTIFIERS]).deliver(NOW)
+    assert sent.sent == 1, sent
+    assert f"has finished peer reviewing {school_name}" in owner.shown_since(mark)
 
     # Side by side, differences first; agree each level with a real button ("peer").
     mark = owner.mark()
@@ -337,16 +348,16 @@ async def test_school_on_slack_peer_on_teams(
     mock: MockSlack, database: Database, school: MaturityModel
 ) -> None:
     hill, _ = await _setup(database, school)
-    async with both(mock, database) as (slack, teams):
-        await _peer_review(database, school, hill, "Hill School", slack, teams)
+    async with both(mock, database) as (slack, teams, app):
+        await _peer_review(database, school, hill, "Hill School", slack, teams, app)
 
 
 async def test_school_on_teams_peer_on_slack(
     mock: MockSlack, database: Database, school: MaturityModel
 ) -> None:
     _, valley = await _setup(database, school)
-    async with both(mock, database) as (slack, teams):
-        await _peer_review(database, school, valley, "Valley School", teams, slack)
+    async with both(mock, database) as (slack, teams, app):
+        await _peer_review(database, school, valley, "Valley School", teams, slack, app)
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -35,6 +35,7 @@ from workflows.inputs import (
     ResumePeerReview,
 )
 from workflows.limits import MAX_TEXT, tidy
+from workflows.notices import Notice
 from workflows.replies import (
     Choice,
     ComparisonRow,
@@ -130,6 +131,8 @@ DECLINED = "Declined the suggested action for {label}."
 ACTION_MADE = "Action #{number} added to your plan for {label}: {owners}, {by_when}."
 ALL_AGREED = "All agreed: every level and suggested action is settled. Type 'close peer review' when you are done."
 PEER_CLOSED = "Peer review closed. Peers no longer see anything of {school}."
+READY_TITLE = "{peer} has finished peer reviewing {school}"
+READY_LINE = "Type 'peer results' to see their ratings beside yours and agree the levels."
 AGREEING_PAUSED = "Paused. Type 'peer results' to carry on agreeing."
 
 _LEVEL = re.compile(r"^(?:level\s*|l)?([1-4])$")
@@ -551,3 +554,12 @@ def row_levels(row: ComparisonRow, peer: str) -> str:
     if row.agreed is not None:
         parts.append(f"agreed: level {row.agreed}")
     return " · ".join(parts)
+
+
+def finished_notice(peer: str, school: str) -> Notice:
+    """What the school's Careers Leader is sent, unasked, when a peer has finished."""
+    return Notice(
+        kind="peer_review",
+        title=READY_TITLE.format(peer=peer, school=school),
+        sections=[("", [READY_LINE])],
+    )
