@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workflows import actions
-from workflows.inputs import Input
+from workflows.inputs import Input, PeerCommand
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class OpenReview:
 
 # What a person asked for, typed by the channel: an answer (typed text, a button, a form),
 # opening the review, or an action command from a button ("done 12" as a typed intent).
-What = Input | OpenReview | actions.Command
+What = Input | OpenReview | actions.Command | PeerCommand
 
 
 @dataclass(frozen=True)

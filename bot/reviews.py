@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.groups import GroupService
 from bot.inbound import Conversation, Inbound, OpenReview, What, Who
+from bot.peer_reviews import PeerReviews, PeerTurn
 from bot.workspaces import WorkspaceService
 from model_data import Edition, load_benchmarks, load_glossary, load_model, load_policy
 from storage import repo
 from storage.db import Database
 from storage.models import Organisation, Person, Review, TermDate
-from workflows import actions
+from workflows import actions, peer_review
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.answers import ActionDraft, Owner
@@ -34,7 +35,16 @@ from workflows.evidence import build_evidence_pack
 from workflows.glossary import glossary_query
 from workflows.governors import build_governors_report
 from workflows.groups import GROUP_COMMANDS
-from workflows.inputs import Choose, Fields, Text
+from workflows.inputs import (
+    Choose,
+    ClosePeerReview,
+    Fields,
+    InvitePeer,
+    JoinPeerReview,
+    PeerResults,
+    ResumePeerReview,
+    Text,
+)
 from workflows.plan import (
     ActionStatus,
     ActionUpdateView,
@@ -249,7 +259,7 @@ class ReviewService:
 
     async def _handle(self, session: AsyncSession, inbound: Inbound) -> TurnResult:
         who, what = inbound.who, inbound.what
-        organisation, review, person, leader_named = await repo.turn_rows(
+        organisation, review, person, leader_named, engaged = await repo.turn_rows(
             session, inbound.organisation_id, who.channel, who.workspace, who.external_id
         )
         if organisation is None:
@@ -301,6 +311,22 @@ class ReviewService:
                 light.now,
                 person_id=person.id if where.kind == "personal" else None,
             )
+        # A peer review: a peer command, a button naming a peer review question, or words
+        # typed while this person is rating (as a peer) or agreeing (for their school).
+        peers = PeerReviews(session, organisation, person, who, light.now, everything)
+        peer_turn: PeerTurn | None = None
+        if isinstance(
+            what, InvitePeer | JoinPeerReview | PeerResults | ResumePeerReview | ClosePeerReview
+        ):
+            return _peer_result(review_id, await peers.command(what), what)
+        if isinstance(what, Choose) and what.step in peer_review.PEER_STEPS:
+            peer_turn, _ = await peers.peer_answer(what)
+        elif isinstance(what, Choose) and what.step in peer_review.SCHOOL_STEPS:
+            peer_turn, _ = await peers.school_answer(what)
+        elif isinstance(what, Text):
+            peer_turn = await peers.typed(what, engaged)
+        if peer_turn is not None:
+            return _peer_result(review_id, peer_turn, what)
         if isinstance(what, OpenReview):
             ctx = await everything()
             return await self._open(session, organisation, person, ctx, review, what, inbound)
@@ -313,6 +339,9 @@ class ReviewService:
             ctx = await everything()
             return await self._open(session, organisation, person, ctx, None, OpenReview(), inbound)
         if review is None:
+            asked = peer_review.parse_command(what.text) if isinstance(what, Text) else None
+            if asked is not None:
+                return _peer_result(None, await peers.command(asked), what)
             command = actions.parse_command(what.text) if isinstance(what, Text) else None
             if command is not None:
                 ctx = await everything()
@@ -325,6 +354,9 @@ class ReviewService:
             return TurnResult(None, [Message(msg.NO_REVIEW_YET, Tone.ERROR)])
         if not may_answer(person.role, leader_named):
             text = what.text if isinstance(what, Text) else ""
+            asked = peer_review.parse_command(text)
+            if asked is not None:  # refused there, unless a facilitator joining
+                return _peer_result(review.id, await peers.command(asked), what)
             command = actions.parse_command(text)
             if command is not None:
                 ctx = await everything()
@@ -341,7 +373,12 @@ class ReviewService:
             ctx = await everything()  # the next question offers people or dated deadlines
             outcome = engine.handle(before, what, ctx)
         if outcome.unrecognised and isinstance(what, Text):
-            # Not an answer to this person's question, nor a review command: an action one?
+            # Not an answer to this person's question, nor a review command: a peer review
+            # command ("peer review themes 1,3", "peer join CODE")?
+            asked = peer_review.parse_command(what.text)
+            if asked is not None:
+                return _peer_result(review.id, await peers.command(asked), what)
+            # Or an action one?
             command = actions.parse_command(what.text)
             if command is not None:
                 ctx = await everything()
@@ -1095,6 +1132,18 @@ def change_text(before: dict[str, Any], after: dict[str, Any]) -> str | None:
         if old.get(key) != new.get(key)
     ]
     return "; ".join(parts) or None
+
+
+def _peer_result(review_id: int | None, turn: PeerTurn, what: What) -> TurnResult:
+    """A peer review turn as the pipeline's result. A refused button (stale, or about a
+    closed peer review) changes nothing and says so, as a review question's would."""
+    return TurnResult(
+        review_id,
+        turn.replies,
+        pending=turn.pending,
+        refusal=turn.refusal,
+        refused=turn.refusal is not None and isinstance(what, Choose),
+    )
 
 
 def _needs_everything(before: engine.ReviewState, key: str, what: What) -> bool:

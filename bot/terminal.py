@@ -25,7 +25,7 @@ from rich.text import Text
 
 from bot.sanitise import terminal_safe
 from model_data import BulletList, Statement
-from workflows import groups
+from workflows import groups, peer_review
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -40,6 +40,7 @@ from workflows.replies import (
     ShowComparison,
     ShowGroupView,
     ShowInvitations,
+    ShowPeerComparison,
     ShowPlan,
     ShowSummary,
     StatementPrompt,
@@ -291,6 +292,21 @@ def render_comparison(c: groups.Comparison) -> Table:
     return table
 
 
+def render_peer_comparison(shown: ShowPeerComparison) -> Table:
+    """A peer's ratings beside the school's, differences first."""
+    table = Table(title=safe(shown.title), show_lines=True)
+    for column in ("Statement", "Levels", "Comment", "Suggested action"):
+        table.add_column(column)
+    for row in shown.rows:
+        table.add_row(
+            safe(row.label),
+            safe(peer_review.row_levels(row, shown.peer)),
+            safe(row.comment or ""),
+            safe(row.suggestion or ""),
+        )
+    return table
+
+
 def render(reply: Reply) -> list[object]:
     if isinstance(reply, StatementPrompt):
         return render_prompt(reply)
@@ -327,6 +343,8 @@ def render(reply: Reply) -> list[object]:
     if isinstance(reply, SendGroupWorkbook):  # the CLI writes it: `careers-bot group view`
         return [Text(f"Write the workbook with `careers-bot group view {reply.group_id} --xlsx "
                      "FILE`.", style="dim")]  # fmt: skip
+    if isinstance(reply, ShowPeerComparison):
+        return [render_peer_comparison(reply)]
     raise TypeError(f"cannot render {reply!r}")
 
 

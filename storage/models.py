@@ -647,3 +647,118 @@ class GroupMember(Base):
         UniqueConstraint("group_id", "organisation_id"),
         {"sqlite_autoincrement": True},
     )
+
+
+class PeerReview(Base):
+    """A school's invitation to peers to rate chosen themes (or all) of its latest review
+    (issue 13). Open until its Careers Leader closes it; after that no peer sees anything of
+    the school. `agreeing_id` is the school's person now going through the side by side, so
+    what they type answers it (free text is content) until they pause or it is done."""
+
+    __tablename__ = "peer_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    themes: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty: the whole model
+    statements: Mapped[list[str]] = mapped_column(JSON, default=list)
+    invited_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    agreeing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open, closed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'closed')", name="state"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class PeerReviewer(Base):
+    """One invitation of a peer review, then the peer who took it: a Careers Leader of
+    another school (`person_id`) or a facilitator of a shared group (`lead_id`). Only the
+    SHA-256 of its one-time code is kept. The peer's own place (`place`) is JSON like a
+    review's cursors; `active` says their typed words answer this peer review now.
+
+    Erasing the peer's own school sets `person_id` to null and keeps the ratings, which are
+    the reviewed school's record; the reviewed school's erasure removes everything here."""
+
+    __tablename__ = "peer_reviewers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_review_id: Mapped[int] = mapped_column(
+        ForeignKey("peer_reviews.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None, index=True
+    )
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("group_leads.id", ondelete="SET NULL"), default=None, index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    place: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(default=False)
+    invited_at: Mapped[datetime] = mapped_column(default=utcnow)
+    joined_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class PeerRating(Base):
+    """A peer's answer for one statement, saved as given: level, short comment, and the
+    suggested highest-leverage action, which becomes a draft the school accepts (with owners
+    and a deadline: `draft` is pending, owners, due, accepted or declined) or declines."""
+
+    __tablename__ = "peer_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_id: Mapped[int] = mapped_column(
+        ForeignKey("peer_reviewers.id", ondelete="CASCADE"), index=True
+    )
+    statement_id: Mapped[str] = mapped_column(String(8))
+    level: Mapped[int | None] = mapped_column(default=None)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    suggestion: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    draft: Mapped[str | None] = mapped_column(String(20), default=None)
+    draft_owners: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actions.id", ondelete="SET NULL"), default=None
+    )
+
+    __table_args__ = (
+        UniqueConstraint("peer_id", "statement_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class PeerAgreement(Base):
+    """The level a school and its peer agreed for a statement, with both originals as they
+    stood when agreed (the school's answer is then changed through the review's own history)."""
+
+    __tablename__ = "peer_agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_id: Mapped[int] = mapped_column(
+        ForeignKey("peer_reviewers.id", ondelete="CASCADE"), index=True
+    )
+    statement_id: Mapped[str] = mapped_column(String(8))
+    agreed_level: Mapped[int] = mapped_column()
+    school_level: Mapped[int | None] = mapped_column(default=None)
+    peer_level: Mapped[int | None] = mapped_column(default=None)
+    agreed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    agreed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("peer_id", "statement_id"),
+        {"sqlite_autoincrement": True},
+    )

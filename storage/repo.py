@@ -143,6 +143,21 @@ def _turn_queries() -> tuple[Any, Any]:
         .label("leader")
     )
 
+    # Whether this person's typed words belong to a peer review now (issue 13): rating one
+    # as a peer, or agreeing one for their school. Read here so a turn asks no more.
+    rating = (
+        select(m.PeerReviewer.id)
+        .where(m.PeerReviewer.person_id == person.id, m.PeerReviewer.active.is_(True))
+        .exists()
+        .label("rating")
+    )
+    agreeing = (
+        select(m.PeerReview.id)
+        .where(m.PeerReview.agreeing_id == person.id, m.PeerReview.state == "open")
+        .exists()
+        .label("agreeing")
+    )
+
     def who_and_leader(query: Any) -> Any:
         return (
             query.outerjoin(
@@ -162,7 +177,7 @@ def _turn_queries() -> tuple[Any, Any]:
 
     with_review = (
         who_and_leader(
-            select(m.Review, m.Organisation, person, leader)
+            select(m.Review, m.Organisation, person, leader, rating, agreeing)
             .select_from(m.Review)
             .join(m.Organisation, m.Organisation.id == m.Review.organisation_id)
         )
@@ -171,7 +186,7 @@ def _turn_queries() -> tuple[Any, Any]:
         .with_for_update(of=m.Review)
     )
     alone = who_and_leader(
-        select(m.Organisation, person, leader).select_from(m.Organisation)
+        select(m.Organisation, person, leader, rating, agreeing).select_from(m.Organisation)
     ).where(m.Organisation.id == organisation_id)
     return with_review, alone
 
@@ -182,11 +197,13 @@ async def turn_rows(
     channel: str,
     workspace: str,
     external_id: str,
-) -> tuple[m.Organisation | None, m.Review | None, m.Person | None, bool]:
+) -> tuple[m.Organisation | None, m.Review | None, m.Person | None, bool, tuple[bool, bool]]:
     """What every turn reads first, in ONE statement: the review in progress (locked for the
     transaction on PostgreSQL, so one review's turns run one at a time and each sees the one
-    before it), its organisation, the person behind this chat identity, and whether a Careers
-    Leader is named. With no review in progress, a second statement reads the organisation."""
+    before it), its organisation, the person behind this chat identity, whether a Careers
+    Leader is named, and whether this person is in a peer review now (rating as a peer,
+    agreeing for their school). With no review in progress, a second statement reads the
+    organisation."""
     with_review, alone = _turn_queries()
     values = {
         "organisation_id": organisation_id,
@@ -196,11 +213,11 @@ async def turn_rows(
     }
     row = (await session.execute(with_review, values)).first()
     if row is not None:
-        return row[1], row[0], row[2], bool(row[3])
+        return row[1], row[0], row[2], bool(row[3]), (bool(row[4]), bool(row[5]))
     found = (await session.execute(alone, values)).first()
     if found is None:
-        return None, None, None, False
-    return found[0], None, found[1], bool(found[2])
+        return None, None, None, False, (False, False)
+    return found[0], None, found[1], bool(found[2]), (bool(found[3]), bool(found[4]))
 
 
 # ----- reviews -----------------------------------------------------------------------------
@@ -1241,6 +1258,17 @@ async def delete_organisation(session: AsyncSession, organisation: m.Organisatio
                 )
             )
         erased.append(workspace)
+    # A peer review of another school keeps that school's ratings, but not the name of
+    # this school's Careers Leader who gave them (their person row goes with the school).
+    await session.execute(
+        update(m.PeerReviewer)
+        .where(
+            m.PeerReviewer.person_id.in_(
+                select(m.Person.id).where(m.Person.organisation_id == organisation.id)
+            )
+        )
+        .values(name=None)
+    )
     # Cascades need foreign keys on; a key recorded before migration 0007 knows no school.
     await session.execute(
         delete(m.HandledInput).where(m.HandledInput.organisation_id == organisation.id)

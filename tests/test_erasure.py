@@ -29,7 +29,9 @@ from model_data import load_model
 from storage import deliveries, repo
 from storage import groups as repo_groups
 from storage import models as m
+from storage import peer_reviews as peer_store
 from storage.db import Database
+from workflows.peer_review import Rating
 
 NOW = datetime(2025, 1, 20, 8, 0, tzinfo=UTC)
 SECRET = "s3cret"
@@ -149,6 +151,35 @@ async def _used_school(db: Database, name: str, team: str, tenant: str) -> dict[
     }
 
 
+async def _peer_review(db: Database, school: dict[str, Any], peer: dict[str, Any]) -> None:
+    """`peer`'s Careers Leader peer reviewed `school` (issue 13): the invitation, the peer's
+    place and rating with a suggested action accepted into the plan, an agreed level."""
+    async with db.transaction() as session:
+        review = await repo.latest_review(session, school["organisation"])
+        assert review is not None
+        leader = min(school["ids"]["people"])
+        name = school["strings"][-1]
+        peer_review = await peer_store.create_peer_review(
+            session, school["organisation"], review.id, [1], ["1.1"], f"Sam of {name}", leader, NOW
+        )
+        invitation = await peer_store.invite(session, peer_review, f"PR-{name[:4].upper()}", NOW)
+        invitation.person_id = min(peer["ids"]["people"])
+        invitation.name = f"Careers Leader of {peer['strings'][-1]}"
+        invitation.joined_at = NOW
+        await peer_store.save_rating(
+            session, invitation.id, "1.1", Rating(3, f"Seen at {name}", "Do more", True), NOW
+        )
+        await peer_store.record_agreement(
+            session, invitation.id, "1.1", 3, 2, 3, f"Sam of {name}", NOW
+        )
+        action = min(school["ids"]["actions"])
+        rating = await session.scalar(
+            select(m.PeerRating).where(m.PeerRating.peer_id == invitation.id)
+        )
+        assert rating is not None
+        rating.action_id = action
+
+
 async def _every_row(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table (ours, Slack's installation store's, Alembic's)."""
 
@@ -201,6 +232,8 @@ def test_org_delete_erases_everything_that_names_the_school(
         try:
             hill = await _used_school(db, "Hill School", "T-HILL", "tenant-hill")
             valley = await _used_school(db, "Valley School", "T-VALLEY", "tenant-valley")
+            await _peer_review(db, hill, valley)
+            await _peer_review(db, valley, hill)
             rows = await _every_row(db)
             assert len(rows[m.SLACK_BOTS]) == 2 and len(rows[m.SLACK_INSTALLATIONS]) == 2
             assert _mentions(rows, hill)  # the scan does see a school that is there

@@ -39,3 +39,38 @@ class Fields:
 
 
 Input = Text | Choose | Fields
+
+
+# ----- peer review commands (workflows/peer_review.py parses them where typed text may be one)
+
+
+@dataclass(frozen=True)
+class InvitePeer:
+    """A Careers Leader asks a peer to review chosen themes (empty: the whole model)."""
+
+    themes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class JoinPeerReview:
+    """A peer, in their own chat, takes up an invitation by its one-time code."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class PeerResults:
+    """The school asks for its peers' ratings side by side with its own."""
+
+
+@dataclass(frozen=True)
+class ResumePeerReview:
+    """A peer returns to the statements they were rating."""
+
+
+@dataclass(frozen=True)
+class ClosePeerReview:
+    """The school closes its peer review: no peer sees anything of it afterwards."""
+
+
+PeerCommand = InvitePeer | JoinPeerReview | PeerResults | ResumePeerReview | ClosePeerReview

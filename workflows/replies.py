@@ -34,6 +34,15 @@ class Step(StrEnum):
     DUE = "due"
     ANOTHER = "another"  # add another action for this statement?
     DONE = "done"
+    # A peer rating another school's statement (workflows/peer_review.py).
+    PEER_LEVEL = "peer_level"
+    PEER_COMMENT = "peer_comment"
+    PEER_ACTION = "peer_action"
+    # The school going through its peer's ratings: agree a level, accept a suggested action.
+    PEER_AGREE = "peer_agree"
+    PEER_DRAFT = "peer_draft"
+    PEER_OWNERS = "peer_owners"
+    PEER_DUE = "peer_due"
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,32 @@ class SendGroupWorkbook:
     group_id: int
 
 
+@dataclass(frozen=True)
+class PeerComparisonRow:
+    """One statement as the school and its peer rated it, and the level agreed (if any)."""
+
+    statement_id: str
+    label: str
+    school_level: int | None
+    peer_level: int | None
+    comment: str | None
+    suggestion: str | None
+    agreed: int | None = None
+
+    @property
+    def differs(self) -> bool:
+        return self.school_level != self.peer_level
+
+
+@dataclass(frozen=True)
+class ShowPeerComparison:
+    """A peer's ratings beside the school's own, the statements where they differ first."""
+
+    title: str
+    peer: str
+    rows: list[PeerComparisonRow]
+
+
 Reply = (
     Message
     | StatementPrompt
@@ -215,4 +250,5 @@ Reply = (
     | ShowComparison
     | ShowInvitations
     | SendGroupWorkbook
+    | ShowPeerComparison
 )

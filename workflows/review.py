@@ -1104,22 +1104,11 @@ class _Turn:
             self.note(msg.OWNERS_TBC, Tone.INFO)
             self.move_to(self.statement.id, Step.DUE)
             return
-        # "Not decided yet" picked next to people (a form) adds nobody called TBC.
-        names = [n for n in self.owner_names(text) if n.lower() not in _TBC_WORDS]
-        if not names or word in _NO_NOTE_WORDS:
-            self.refuse(msg.NO_OWNERS)
+        owners = parse_owners(text, self.ctx)
+        if isinstance(owners, str):
+            self.refuse(owners)
             return
-        owners: list[Owner] = []
-        for name in names:
-            if len(name) > MAX_OWNER:
-                self.refuse(msg.OWNER_TOO_LONG.format(name=name[:80]))
-                return
-            found = self.owner(name)
-            if isinstance(found, str):  # ambiguous: asked about, never guessed
-                self.refuse(found)
-                return
-            owners.append(found)
-        action.owners, action.owners_tbc = _dedupe(owners), False
+        action.owners, action.owners_tbc = owners, False
         self.touch(self.answer())
         self.move_to(self.statement.id, Step.DUE)
 
@@ -1170,50 +1159,6 @@ class _Turn:
 
     # ----- helpers --------------------------------------------------------------------------
 
-    def owner_names(self, text: str) -> list[str]:
-        """Owners as typed: split on , ; / and new lines; on "and" / "&" only where every
-        side is someone the organisation knows (by name or initials) or "me"."""
-        names: list[str] = []
-        for part in _OWNER_SPLIT.split(text):
-            part = part.strip()
-            if not part:
-                continue
-            sides = [side.strip() for side in _OWNER_AND.split(part) if side.strip()]
-            if len(sides) > 1 and all(self.known(side) for side in sides):
-                names.extend(sides)
-            else:
-                names.append(part)
-        return names
-
-    def known(self, name: str) -> bool:
-        lowered = name.lower()
-        return lowered in _ME or any(
-            lowered in {person.name.lower(), (person.initials or "").lower()}
-            for person in self.ctx.people
-        )
-
-    def owner(self, name: str) -> Owner | str:
-        """A known person (kept as typed: initials stay initials, as plans write them), text
-        for someone the bot does not know ("HOFS"), or a question when two people match."""
-        lowered = name.lower()
-        if lowered in _ME:
-            if self.ctx.actor_id is not None:
-                return Owner(name=self.ctx.actor, person_id=self.ctx.actor_id)
-            name, lowered = self.ctx.actor, self.ctx.actor.lower()
-        by_name = [p for p in self.ctx.people if p.name.lower() == lowered]
-        by_initials = [p for p in self.ctx.people if (p.initials or "").lower() == lowered]
-        matches = by_name or by_initials
-        if len(matches) > 1:
-            return msg.OWNER_AMBIGUOUS.format(
-                name=name, people=" or ".join(p.name for p in matches)
-            )
-        if by_name:
-            return Owner(name=by_name[0].name, person_id=by_name[0].id)
-        if by_initials:
-            person = by_initials[0]
-            return Owner(name=person.initials or person.name, person_id=person.id)
-        return Owner(name=name)
-
     def explain(self, term: str) -> None:
         self.say(explanation(self.ctx.glossary, self.ctx.model, term))
         if self.cursor.step is not Step.DONE and not self.cursor.paused:
@@ -1226,6 +1171,71 @@ class _Turn:
         return build_action_plan(
             self.ctx.model, self.state.answers, self.state.title, self.ctx.calendar
         )
+
+
+def parse_owners(text: str, ctx: Context) -> list[Owner] | str:
+    """Owners as typed, resolved to the people the school knows; or why not (a refusal).
+
+    The one owner parser: the review's owners question and a peer's suggested action that
+    the school accepts (workflows/peer_review.py) both read owners here."""
+    word = " ".join(text.lower().split()).rstrip("!.")
+    # "Not decided yet" picked next to people (a form) adds nobody called TBC.
+    names = [n for n in owner_names(text, ctx) if n.lower() not in _TBC_WORDS]
+    if not names or word in _NO_NOTE_WORDS:
+        return msg.NO_OWNERS
+    owners: list[Owner] = []
+    for name in names:
+        if len(name) > MAX_OWNER:
+            return msg.OWNER_TOO_LONG.format(name=name[:80])
+        found = resolve_owner(name, ctx)
+        if isinstance(found, str):  # ambiguous: asked about, never guessed
+            return found
+        owners.append(found)
+    return _dedupe(owners)
+
+
+def owner_names(text: str, ctx: Context) -> list[str]:
+    """Owners as typed: split on , ; / and new lines; on "and" / "&" only where every
+    side is someone the organisation knows (by name or initials) or "me"."""
+    names: list[str] = []
+    for part in _OWNER_SPLIT.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        sides = [side.strip() for side in _OWNER_AND.split(part) if side.strip()]
+        if len(sides) > 1 and all(_known(side, ctx) for side in sides):
+            names.extend(sides)
+        else:
+            names.append(part)
+    return names
+
+
+def _known(name: str, ctx: Context) -> bool:
+    lowered = name.lower()
+    return lowered in _ME or any(
+        lowered in {person.name.lower(), (person.initials or "").lower()} for person in ctx.people
+    )
+
+
+def resolve_owner(name: str, ctx: Context) -> Owner | str:
+    """A known person (kept as typed: initials stay initials, as plans write them), text
+    for someone the bot does not know ("HOFS"), or a question when two people match."""
+    lowered = name.lower()
+    if lowered in _ME:
+        if ctx.actor_id is not None:
+            return Owner(name=ctx.actor, person_id=ctx.actor_id)
+        name, lowered = ctx.actor, ctx.actor.lower()
+    by_name = [p for p in ctx.people if p.name.lower() == lowered]
+    by_initials = [p for p in ctx.people if (p.initials or "").lower() == lowered]
+    matches = by_name or by_initials
+    if len(matches) > 1:
+        return msg.OWNER_AMBIGUOUS.format(name=name, people=" or ".join(p.name for p in matches))
+    if by_name:
+        return Owner(name=by_name[0].name, person_id=by_name[0].id)
+    if by_initials:
+        person = by_initials[0]
+        return Owner(name=person.initials or person.name, person_id=person.id)
+    return Owner(name=name)
 
 
 def _dedupe(owners: list[Owner]) -> list[Owner]:

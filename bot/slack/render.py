@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.slack import wording as slack_wording
 from model_data import BulletList, Statement
-from workflows import groups
+from workflows import groups, peer_review
 from workflows.actions import ActionView
 from workflows.plan import ActionPlan, Summary
 from workflows.replies import (
@@ -35,6 +35,7 @@ from workflows.replies import (
     ShowComparison,
     ShowGroupView,
     ShowInvitations,
+    ShowPeerComparison,
     ShowPlan,
     ShowSummary,
     StatementCard,
@@ -205,9 +206,26 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
             blocks.append(section(escape(slack_wording.SLACK_GROUP_WORKBOOK_PREPARING)))
             texts.append(slack_wording.SLACK_GROUP_WORKBOOK_PREPARING)
             flush()
+        elif isinstance(reply, ShowPeerComparison):
+            blocks.extend(peer_comparison_blocks(reply))
+            texts.append(reply.title)
+            flush()
         else:  # pragma: no cover - every Reply type is drawn above
             raise TypeError(f"cannot render {reply!r}")
     flush()
+    return out
+
+
+def peer_comparison_blocks(shown: ShowPeerComparison) -> list[Block]:
+    """A peer's ratings beside the school's, one section per statement, differences first."""
+    out = [header(clip(shown.title, 150))]
+    for row in shown.rows:
+        text = f"*{escape(row.label)}*\n{escape(peer_review.row_levels(row, shown.peer))}"
+        if row.comment:
+            text += f"\n> {escape(row.comment)}"
+        if row.suggestion:
+            text += f"\n_Suggested action:_ {escape(row.suggestion)}"
+        out.append(section(clip(text, 3000)))
     return out
 
 

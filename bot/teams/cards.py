@@ -38,7 +38,7 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment
 from bot.sanitise import markdown_text
 from bot.teams import wording as teams_wording
 from model_data import MaturityModel, Statement, Theme
-from workflows import groups
+from workflows import groups, peer_review
 from workflows.actions import ActionView
 from workflows.answers import ActionDraft, Answer, Flag
 from workflows.deadlines import parse_by_when
@@ -58,6 +58,7 @@ from workflows.replies import (
     ShowComparison,
     ShowGroupView,
     ShowInvitations,
+    ShowPeerComparison,
     ShowPlan,
     ShowSummary,
     StatementCard,
@@ -1079,6 +1080,19 @@ class Drawn:
     step: Step | None = None  # the question a question card (not a statement's) asks
 
 
+def peer_comparison_card(shown: ShowPeerComparison) -> dict[str, Any]:
+    """A peer's ratings beside the school's, one block per statement, differences first."""
+    body = [text_block(shown.title, weight="Bolder", size="Medium", wrap=True)]
+    for row in shown.rows:
+        body.append(text_block(row.label, weight="Bolder", separator=True))
+        body.append(text_block(peer_review.row_levels(row, shown.peer)))
+        if row.comment:
+            body.append(text_block(row.comment, isSubtle=True))
+        if row.suggestion:
+            body.append(text_block(f"Suggested action: {row.suggestion}", isSubtle=True))
+    return card(body)
+
+
 def render(replies: Sequence[Reply], options: RenderOptions | None = None) -> list[Activity]:
     """The replies of one turn as Teams activities, in order."""
     return [d.activity for d in draw(replies, options)]
@@ -1152,6 +1166,9 @@ def draw(
             flush()
             shown = action_card(reply.action, reply.today, options.timezone)
             out.append(Drawn(card_activity(shown)))
+        elif isinstance(reply, ShowPeerComparison):
+            flush()
+            out.append(Drawn(card_activity(peer_comparison_card(reply), reply.title)))
         elif isinstance(reply, SendDocument):
             continue  # the bot says it is preparing it and sends it as a file (bot._export)
         elif isinstance(reply, ShowGroupView):
