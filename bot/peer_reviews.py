@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.inbound import Who
 from model_data import MaturityModel, load_model
 from storage import deliveries, repo
+from storage import groups as groups_store
 from storage import models as m
 from storage import peer_reviews as store
 from workflows import peer_review as rules
@@ -138,14 +139,14 @@ class PeerReviews:
         school = await self._school(peer_review)
         if self.person.organisation_id == school.id:
             return _refused(rules.OWN_SCHOOL)
-        lead = await store.facilitator_for(
+        lead = await groups_store.facilitator_for(
             self.session,
-            await store.facilitators(
+            await groups_store.facilitators(
                 self.session, self.who.channel, self.who.workspace, self.who.external_id
             ),
             school.id,
         )
-        colleague = leads(self.person.role) and await store.share_a_group(
+        colleague = leads(self.person.role) and await groups_store.share_a_group(
             self.session, school.id, self.person.organisation_id
         )
         if lead is None and not colleague:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import models as m
 
@@ -241,14 +243,61 @@ async def school_groups(session: AsyncSession, organisation_id: int) -> list[m.G
     rows = await session.scalars(
         select(m.Group)
         .join(m.GroupMember, m.GroupMember.group_id == m.Group.id)
-        .where(
-            m.GroupMember.organisation_id == organisation_id,
-            m.GroupMember.accepted_at.is_not(None),
-            m.GroupMember.left_at.is_(None),
-        )
+        .where(m.GroupMember.organisation_id == organisation_id, _member(m.GroupMember))
         .order_by(m.Group.id)
     )
     return list(rows)
+
+
+# ----- reads for peer review: who may review whom ------------------------------------------
+
+
+def _member(alias: Any) -> Any:
+    """Accepted and not left: a current member."""
+    return and_(alias.accepted_at.is_not(None), alias.left_at.is_(None))
+
+
+async def share_a_group(session: AsyncSession, school: int, other: int) -> bool:
+    """Whether two schools are both accepted, current members of one group."""
+    a, b = aliased(m.GroupMember), aliased(m.GroupMember)
+    found = await session.scalar(
+        select(a.group_id)
+        .join(b, a.group_id == b.group_id)
+        .where(a.organisation_id == school, b.organisation_id == other, _member(a), _member(b))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def facilitators(
+    session: AsyncSession, channel: str, workspace: str, external_id: str
+) -> list[m.GroupLead]:
+    """The facilitator roles this chat identity holds, in any group."""
+    rows = await session.scalars(
+        select(m.GroupLead).where(
+            m.GroupLead.role == "facilitator",
+            m.GroupLead.channel == channel,
+            m.GroupLead.workspace == workspace,
+            m.GroupLead.external_id == external_id,
+        )
+    )
+    return list(rows)
+
+
+async def facilitator_for(
+    session: AsyncSession, leads: Sequence[m.GroupLead], school: int
+) -> m.GroupLead | None:
+    """Of these facilitator roles, one of a group the school is an accepted member of."""
+    if not leads:
+        return None
+    member = await session.scalar(
+        select(m.GroupMember.group_id).where(
+            m.GroupMember.organisation_id == school,
+            m.GroupMember.group_id.in_([lead.group_id for lead in leads]),
+            _member(m.GroupMember),
+        )
+    )
+    return next((lead for lead in leads if lead.group_id == member), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage import models as m
 from workflows.peer_review import PeerPlace, Rating
@@ -23,56 +21,6 @@ OPEN, CLOSED = "open", "closed"
 def code_hash(code: str) -> str:
     """A one-time code as kept: its SHA-256, so the table alone lets nobody join."""
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
-
-
-# ----- groups ------------------------------------------------------------------------------
-
-
-def _member(alias: Any) -> Any:
-    return and_(alias.accepted_at.is_not(None), alias.left_at.is_(None))
-
-
-async def share_a_group(session: AsyncSession, school: int, other: int) -> bool:
-    """Whether two schools are both accepted, current members of one group."""
-    a, b = aliased(m.GroupMember), aliased(m.GroupMember)
-    found = await session.scalar(
-        select(a.group_id)
-        .join(b, a.group_id == b.group_id)
-        .where(a.organisation_id == school, b.organisation_id == other, _member(a), _member(b))
-        .limit(1)
-    )
-    return found is not None
-
-
-async def facilitators(
-    session: AsyncSession, channel: str, workspace: str, external_id: str
-) -> list[m.GroupLead]:
-    """The facilitator roles this chat identity holds, in any group."""
-    rows = await session.scalars(
-        select(m.GroupLead).where(
-            m.GroupLead.role == "facilitator",
-            m.GroupLead.channel == channel,
-            m.GroupLead.workspace == workspace,
-            m.GroupLead.external_id == external_id,
-        )
-    )
-    return list(rows)
-
-
-async def facilitator_for(
-    session: AsyncSession, leads: Sequence[m.GroupLead], school: int
-) -> m.GroupLead | None:
-    """Of these facilitator roles, one of a group the school is an accepted member of."""
-    if not leads:
-        return None
-    member = await session.scalar(
-        select(m.GroupMember.group_id).where(
-            m.GroupMember.organisation_id == school,
-            m.GroupMember.group_id.in_([lead.group_id for lead in leads]),
-            _member(m.GroupMember),
-        )
-    )
-    return next((lead for lead in leads if lead.group_id == member), None)
 
 
 # ----- peer reviews --------------------------------------------------------------------------

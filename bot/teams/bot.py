@@ -715,22 +715,7 @@ class CareersBot(TeamsActivityHandler):
                 "name": name,
                 "kind": kind.value if kind else None,
             }
-            consent = Attachment(
-                content_type=FILE_CONSENT,
-                name=name,
-                content={
-                    "description": teams_wording.TEAMS_EXPORT_CONSENT.format(title=name),
-                    "sizeInBytes": len(data),
-                    "acceptContext": context,
-                    "declineContext": context,
-                },
-            )
-            await speak(
-                self.adapter,
-                self.app_id,
-                reference,
-                [Activity(type=ActivityTypes.message, attachments=[consent])],
-            )
+            await self._offer_file(reference, name, len(data), context)
 
         self.work.start(
             f"export {fmt} for {turn.who.display_name}", job, self._failed(reference, fmt)
@@ -841,25 +826,32 @@ class CareersBot(TeamsActivityHandler):
         async def job() -> None:
             data, name = await self.groups.workbook(group_id)
             context = {cards.MARK: "export", "group": group_id, "format": "xlsx", "name": name}
-            consent = Attachment(
-                content_type=FILE_CONSENT,
-                name=name,
-                content={
-                    "description": teams_wording.TEAMS_EXPORT_CONSENT.format(title=name),
-                    "sizeInBytes": len(data),
-                    "acceptContext": context,
-                    "declineContext": context,
-                },
-            )
-            await speak(
-                self.adapter,
-                self.app_id,
-                reference,
-                [Activity(type=ActivityTypes.message, attachments=[consent])],
-            )
+            await self._offer_file(reference, name, len(data), context)
 
         self.work.start(
             f"group workbook for {turn.who.display_name}", job, self._failed(reference, "xlsx")
+        )
+
+    async def _offer_file(
+        self, reference: ConversationReference, name: str, size: int, context: dict[str, Any]
+    ) -> None:
+        """Teams' file consent card: the file is uploaded to the person's OneDrive only once
+        they accept (`context` comes back with the answer and says what to upload)."""
+        consent = Attachment(
+            content_type=FILE_CONSENT,
+            name=name,
+            content={
+                "description": teams_wording.TEAMS_EXPORT_CONSENT.format(title=name),
+                "sizeInBytes": size,
+                "acceptContext": context,
+                "declineContext": context,
+            },
+        )
+        await speak(
+            self.adapter,
+            self.app_id,
+            reference,
+            [Activity(type=ActivityTypes.message, attachments=[consent])],
         )
 
     async def _show_replies(
