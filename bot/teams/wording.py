@@ -187,8 +187,11 @@ TEAMS_APP_COMMANDS = {
         ("plan", "The action plan so far"),
         ("summary", "The summary grid so far"),
         ("export docx", "The plan as a Word document (also xlsx, csv, md, json, png)"),
+        ("compare", "Your levels beside your Careers Hub or trust's median"),
+        ("peer review", "Invite a peer reviewer: peer review all, or themes 1,3"),
+        ("group", "For a Hub or trust lead: the group view"),
         ("help", "Everything you can type"),
-    ],
+    ],  # Teams shows at most 10 commands a scope
     "team": [
         ("digest here", "Post the weekly SLT digest in this channel (Careers Leader)"),
         ("setup school", "Say which school this team is: setup school <name>"),
