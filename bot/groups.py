@@ -35,6 +35,7 @@ from workflows.groups import (
     CompareWithGroup,
     GroupCommand,
     GroupView,
+    InviteSchool,
     ListInvitations,
     SchoolFacts,
     ShowGroup,
@@ -172,7 +173,42 @@ class GroupService:
             return await self._compare(session, organisation)
         if isinstance(command, ListInvitations):
             return await self.invitations_for(session, organisation, always=True)
+        if isinstance(command, InviteSchool):
+            return await self._invite_school(session, person, who, command)
         return await self._answer(session, organisation, person, command)
+
+    async def _invite_school(
+        self, session: AsyncSession, person: Person, who: Who, command: InviteSchool
+    ) -> list[Reply]:
+        """A lead invites a school by name, to the group they lead (or the one named)."""
+        led = await repo_groups.groups_led_by(session, who.channel, who.workspace, who.external_id)
+        if not led:
+            return [Message(msg.NOT_A_GROUP_LEAD, Tone.ERROR)]
+        names = ", ".join(g.name for g in led)
+        if command.group is not None:
+            led = [g for g in led if g.name.lower() == command.group.strip().lower()]
+            if not led:
+                return [Message(msg.NO_SUCH_LED_GROUP.format(group=command.group, groups=names))]
+        if len(led) > 1:
+            return [
+                Message(
+                    msg.INVITE_WHICH_GROUP.format(
+                        groups=names, school=command.school, first=led[0].name
+                    )
+                )
+            ]
+        group = led[0]
+        schools = await repo_groups.schools_named(session, command.school)
+        if not schools:
+            return [Message(msg.NO_SCHOOL_NAMED.format(school=command.school), Tone.ERROR)]
+        if len(schools) > 1:
+            return [Message(msg.SEVERAL_SCHOOLS_NAMED.format(school=command.school), Tone.ERROR)]
+        school = schools[0]
+        if not await self._invite_in(session, group, school, person.display_name):
+            return [Message(msg.ALREADY_INVITED.format(school=school.name, group=group.name))]
+        return [
+            Message(msg.INVITED_SCHOOL.format(school=school.name, group=group.name), Tone.SUCCESS)
+        ]
 
     async def _lead_view(self, session: AsyncSession, who: Who, xlsx: bool) -> list[Reply]:
         groups = await repo_groups.groups_led_by(
@@ -277,27 +313,35 @@ class GroupService:
         buttons, recorded in the same transaction as a delivery (sent by `serve`'s scheduler
         to their personal chat, or the terminal's outbox); it is also shown when they open
         the review or type `invitations`."""
-        now = self.clock()
         async with self.db.transaction() as session:
-            row, new = await repo_groups.invite(session, group_id, organisation_id, by, now)
             group = await repo_groups.get_group(session, group_id)
             organisation = await session.get(Organisation, organisation_id)
-            if not new or group is None or organisation is None:
-                return new
-            notice = invitation_notice(group, organisation.name)
-            for person_id in await repo_groups.careers_leaders(session, organisation_id):
-                await deliveries.record(
-                    session,
-                    key=f"group-invitation:{group_id}:{organisation_id}:{person_id}:"
-                    f"{row.invited_at.isoformat()}",
-                    organisation_id=organisation_id,
-                    kind="invitation",
-                    due_at=now,
-                    stale_at=now + INVITATION_NOTICE_KEPT,
-                    payload=notice.to_payload(),
-                    person_id=person_id,
-                )
-            return new
+            if group is None or organisation is None:
+                return False
+            return await self._invite_in(session, group, organisation, by)
+
+    async def _invite_in(
+        self, session: AsyncSession, group: Group, organisation: Organisation, by: str
+    ) -> bool:
+        """The invitation and, in the same transaction, its notice to each Careers Leader."""
+        now = self.clock()
+        row, new = await repo_groups.invite(session, group.id, organisation.id, by, now)
+        if not new:
+            return False
+        notice = invitation_notice(group, organisation.name)
+        for person_id in await repo_groups.careers_leaders(session, organisation.id):
+            await deliveries.record(
+                session,
+                key=f"group-invitation:{group.id}:{organisation.id}:{person_id}:"
+                f"{row.invited_at.isoformat()}",
+                organisation_id=organisation.id,
+                kind="invitation",
+                due_at=now,
+                stale_at=now + INVITATION_NOTICE_KEPT,
+                payload=notice.to_payload(),
+                person_id=person_id,
+            )
+        return True
 
     async def leave(self, group_id: int, organisation_id: int) -> bool:
         async with self.db.transaction() as session:

@@ -177,6 +177,16 @@ async def invite(
     return row, True
 
 
+async def schools_named(session: AsyncSession, name: str) -> list[m.Organisation]:
+    """The schools of this name, whatever its case (a lead types it from memory)."""
+    rows = await session.scalars(
+        select(m.Organisation)
+        .where(func.lower(m.Organisation.name) == name.strip().lower())
+        .order_by(m.Organisation.id)
+    )
+    return list(rows)
+
+
 async def careers_leaders(session: AsyncSession, organisation_id: int) -> list[int]:
     """The school's Careers Leader(s): the only people who can answer an invitation."""
     rows = await session.scalars(

@@ -1,5 +1,5 @@
 """Issue 13, groups through the running server, in Slack and in Teams: a lead is added and
-invites a school with the CLI; the school's people see the invitation in chat; only its
+invites a school (with the CLI in Slack; in Teams from the lead's own chat); the school's people see the invitation in chat; only its
 Careers Leader can join, by pressing the button the bot really sent; a school not invited
 cannot join; a lead sees only the groups they lead (resolved by who they are, even from a
 workspace linked to no school); `compare` never names another school; a lead's `group
@@ -193,7 +193,6 @@ def _matches(book: Any, view: Any) -> None:
 async def test_teams_invitation_accepted_by_the_careers_leader_only(
     database: Database, school: MaturityModel
 ) -> None:
-    url = url_of(database)
     hill, north, south, others = await hill_and_groups(database, school)
     # (The Slack test adds its lead with the CLI; here the service, which the CLI calls.)
     nadia = Who("teams", NADIA.aad, NADIA.name, TENANT)
@@ -202,7 +201,18 @@ async def test_teams_invitation_accepted_by_the_careers_leader_only(
         connector = teams.mock
         await teams.say("group")  # Sam is no lead; his personal chat is now known to the bot
         assert msg.NOT_A_GROUP_LEAD in everything_teams(connector.sent(SAM.chat))
-        await cli(url, "invite", "North Hub", "--org", HILL)
+        # Sam is no lead: he cannot invite; Nadia invites Hill from her chat (any case).
+        await teams.say("invite school Valley", SAM)
+        assert msg.NOT_A_GROUP_LEAD in everything_teams(connector.sent(SAM.chat))
+        await teams.say("invite school Nowhere Academy", NADIA)
+        refused = everything_teams(connector.sent(NADIA.chat))
+        assert "Nowhere Academy" in refused and "uses the bot here" in refused
+        await teams.say("invite school hill school", NADIA)
+        invited = msg.INVITED_SCHOOL.format(school=HILL, group="North Hub")
+        assert invited in everything_teams(connector.sent(NADIA.chat))
+        await teams.say("invite school Hill School", NADIA)  # again: nothing new
+        again = msg.ALREADY_INVITED.format(school=HILL, group="North Hub")
+        assert again in everything_teams(connector.sent(NADIA.chat))
         # Nadia leads North Hub: her `group` shows it, not South Trust.
         await teams.say("group", NADIA)
         shown = everything_teams(connector.sent(NADIA.chat))

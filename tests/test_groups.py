@@ -218,6 +218,10 @@ async def test_the_view_reads_a_constant_number_of_statements(database: Database
      ("compare", "CompareWithGroup()"), ("invitations", "ListInvitations()"),
      ("join group 4", "AnswerInvitation(group_id=4, accept=True)"),
      ("decline group #12", "AnswerInvitation(group_id=12, accept=False)"),
+     ("invite school  Hill   School", "InviteSchool(school='Hill School', group=None)"),
+     ("invite school Valley College to South Trust",
+      "InviteSchool(school='Valley College', group='South Trust')"),
+     ("we should invite schools to the fair", "None"),
      ("we should group our careers fairs", "None"), ("join group four", "None")],
 )  # fmt: skip
 def test_group_commands_are_whole_messages(typed: str, meant: str) -> None:

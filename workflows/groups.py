@@ -335,13 +335,25 @@ class AnswerInvitation:
     accept: bool
 
 
-GroupCommand = ShowGroup | CompareWithGroup | ListInvitations | AnswerInvitation
-GROUP_COMMANDS = (ShowGroup, CompareWithGroup, ListInvitations, AnswerInvitation)
+@dataclass(frozen=True)
+class InviteSchool:
+    """`invite school Hill School` (`... to North Hub`, for a lead of several groups): a
+    lead invites a school by its name; its Careers Leader answers in their own chat."""
+
+    school: str
+    group: str | None = None
+
+
+GroupCommand = ShowGroup | CompareWithGroup | ListInvitations | AnswerInvitation | InviteSchool
+GROUP_COMMANDS = (ShowGroup, CompareWithGroup, ListInvitations, AnswerInvitation, InviteSchool)
 
 _GROUP = {"group", "group view", "my group", "my groups", "groups"}
 _GROUP_XLSX = {"group xlsx", "group export", "export group", "group spreadsheet"}
 _COMPARE = {"compare", "compare with group", "compare with my group", "group median"}
 _INVITATIONS = {"invitations", "group invitations", "invitation"}
+_INVITE = re.compile(
+    r"^\s*invite\s+school\s+(?P<school>.+?)(?:\s+to\s+(?P<group>.+?))?\s*$", re.I | re.S
+)
 _ANSWER = re.compile(r"^\s*(?P<verb>join|accept|decline)\s+group\s+#?(?P<id>\d{1,9})\s*$", re.I)
 
 
@@ -357,6 +369,9 @@ def parse_group_command(text: str) -> GroupCommand | None:
         return CompareWithGroup()
     if plain in _INVITATIONS:
         return ListInvitations()
+    invited = _INVITE.match(text)
+    if invited:
+        return InviteSchool(" ".join(invited["school"].split()), invited["group"])
     match = _ANSWER.match(text)
     if match:
         return AnswerInvitation(int(match.group("id")), match.group("verb").lower() != "decline")

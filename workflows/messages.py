@@ -325,5 +325,22 @@ INVITATION_TEXT = (
     "school's name. Only the Careers Leader can answer: press a button, or type "
     "'join group {id}' or 'decline group {id}'."
 )
+INVITED_SCHOOL = (
+    "{school} is invited to join {group}. Its Careers Leader gets the invitation in their "
+    "chat and answers it there; type 'group' to see who has joined."
+)
+ALREADY_INVITED = "{school} is a member of {group} or invited already."
+INVITE_WHICH_GROUP = (
+    "You lead more than one group ({groups}). Say which: 'invite school {school} to {first}'."
+)
+NO_SUCH_LED_GROUP = "You do not lead a group called “{group}”. Yours: {groups}."
+NO_SCHOOL_NAMED = (
+    "No school called “{school}” uses the bot here. Check the name as the school set it up, "
+    "or ask your administrator to invite it (careers-bot group invite)."
+)
+SEVERAL_SCHOOLS_NAMED = (
+    "More than one school is called “{school}”. Ask your administrator to invite the right "
+    "one by its id (careers-bot group invite GROUP --org id:N)."
+)
 INVITATION_JOIN = "Join the group"
 INVITATION_DECLINE = "Decline"
