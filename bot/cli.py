@@ -336,10 +336,15 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         if sends:
             # Sent through the configured chat channels, as `serve` would (the outbox is only
             # for schools with no chat channel).
-            from bot.app import senders
+            from bot.app import dashboard_links, senders
 
-            async with senders(get_settings(), db) as (notifiers, link):
-                dispatcher = Dispatcher(service, notifiers, plan_link=link)
+            settings = get_settings()
+            pages = dashboard_links(settings)
+            async with senders(settings, db) as (notifiers, link):
+                dispatcher = Dispatcher(
+                    service, notifiers, plan_link=link,
+                    dashboard_link=pages.for_digests if pages is not None else None,
+                )  # fmt: skip
                 return await _schedule(args, console, db, service, dispatcher)
         return await _schedule(args, console, db, service, Dispatcher(service))
     finally:

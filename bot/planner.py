@@ -102,6 +102,7 @@ class School:
 @dataclass
 class Planner:
     plan_links: PlanLinks | None = None
+    dashboard_links: PlanLinks | None = None  # each school's dashboard page, for the digest
 
     async def due(self, session: AsyncSession, as_of: datetime) -> Planned:
         """The sweep: what the stored times say is due, and each thing's next time."""
@@ -271,6 +272,7 @@ class Planner:
         answers = await planning.summary_answers(session, sorted(wanted))
         since = await planning.last_digests(session, ids)
         links = await self.plan_links(session, ids, as_of) if self.plan_links else {}
+        pages = await self.dashboard_links(session, ids, as_of) if self.dashboard_links else {}
         by_action: dict[int, list[planning.UpdateRecord]] = {}
         for update in updates:
             by_action.setdefault(update.action_id, []).append(update)
@@ -296,10 +298,13 @@ class Planner:
                 )
                 link = links.get(row.id)
                 pointer = msg.DIGEST_PLAN_LINK.format(url=link) if link else msg.DIGEST_PLAN_HINT
+                pointers = [pointer]
+                if row.id in pages:
+                    pointers.append(msg.DIGEST_DASHBOARD_LINK.format(url=pages[row.id]))
                 notices[row.id] = Notice(
                     kind="digest",
                     title=digest.title,
-                    sections=[*digest.sections(), ("", [pointer])],
+                    sections=[*digest.sections(), ("", pointers)],
                     attach_chart=summary is not None,
                 )
             except Exception as exc:  # one school's failure never stops the others

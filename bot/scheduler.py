@@ -87,6 +87,8 @@ class Dispatcher:
     # session, schools, now -> each school's recorded link to its full plan (bot/plan_links;
     # None: the digest says how to ask)
     plan_link: PlanLinks | None = None
+    # The same for each school's dashboard page (bot/dashboard; None: no dashboard line)
+    dashboard_link: PlanLinks | None = None
     # The real clock for leases and attempts (the service's unless given): a sweep's `as_of`
     # says what is due, and may be any moment (a test, `remind --as-of`).
     clock: Callable[[], datetime] | None = None
@@ -118,7 +120,7 @@ class Dispatcher:
 
     @property
     def planner(self) -> Planner:
-        return Planner(self.plan_link)
+        return Planner(self.plan_link, self.dashboard_link)
 
     async def plan(self, as_of: datetime, report: Report | None = None) -> Report:
         """Record everything due by `as_of` (keys make a second run or process a no-op) and

@@ -84,8 +84,15 @@ class MakeDocument:
     fmt: str = "docx"
 
 
-Command = ListActions | ActOn | ListReviews | AddAction | AnswerHistory | MakeDocument
-COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory, MakeDocument)
+@dataclass(frozen=True)
+class OpenDashboard:
+    """`dashboard`: a link to the school's dashboard page, made for the person who asked."""
+
+
+Command = (
+    ListActions | ActOn | ListReviews | AddAction | AnswerHistory | MakeDocument | OpenDashboard
+)
+COMMANDS = (ListActions, ActOn, ListReviews, AddAction, AnswerHistory, MakeDocument, OpenDashboard)
 
 _LISTINGS = {
     Listing.MINE: {"my actions", "my action", "mine", "my jobs"},
@@ -105,6 +112,7 @@ _LISTINGS = {
     Listing.DROPPED: {"actions dropped", "dropped actions", "cancelled actions"},
 }
 _REVIEWS = {"reviews", "list reviews", "past reviews", "all reviews"}
+_DASHBOARD = {"dashboard", "my dashboard", "dashboard link", "open dashboard", "open the dashboard"}
 _STATEMENT = r"(?P<sid>\d\.\d{1,2})"
 _ADD = re.compile(
     rf"^\s*(?:add|new)\s+action\s+(?:for\s+)?{_STATEMENT}\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
@@ -134,6 +142,8 @@ def parse_command(text: str) -> Command | None:
             return ListActions(listing)
     if plain in _REVIEWS:
         return ListReviews()
+    if plain in _DASHBOARD:
+        return OpenDashboard()
     kind = document_kind(text)
     if kind is not None:
         return MakeDocument(kind)

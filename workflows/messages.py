@@ -206,6 +206,15 @@ REMINDER_BUTTONS = (
 )
 DIGEST_PLAN_HINT = "The full plan: ask the bot for 'plan', or run careers-bot export."
 DIGEST_PLAN_LINK = "The full plan (Word, link valid for two weeks): {url}"
+DIGEST_DASHBOARD_LINK = "The dashboard page (link valid for two weeks): {url}"
+DASHBOARD_LINK = (
+    "Your dashboard: {url}\nThis link is for you alone and works until {until}. "
+    "Type dashboard again at any time for a new one."
+)
+DASHBOARD_OFF = (
+    "The dashboard is not switched on here: the bot's administrator sets PLAN_LINK_SECRET "
+    "and PUBLIC_URL to turn it on."
+)
 
 # ----- set-up, roles and the digest channel (every channel) -------------------------------
 SETUP_EDITION_LOCKED = (
