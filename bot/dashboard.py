@@ -187,8 +187,11 @@ def respond(body: str, status: int = 200) -> web.Response:
     )
 
 
-async def open_link(request: web.Request, token: str) -> Opened | web.Response:
-    """The link's checks, and its use counted: the link, or the page that refuses it."""
+async def open_link(
+    request: web.Request, token: str, wanted: tuple[str, str] | None = None
+) -> Opened | web.Response:
+    """The link's checks: the link, or the page that refuses it. With `wanted` (the page's
+    kind and id) the page must be the link's own, and the use is counted."""
     from bot.keys import SERVICE
 
     service: ReviewService = request.app[SERVICE]
@@ -222,6 +225,15 @@ async def open_link(request: web.Request, token: str) -> Opened | web.Response:
                 403, "This link no longer opens the page", "It was issued to someone who no "
                 "longer belongs to this school or group.",
             )  # fmt: skip
+        if wanted is None:
+            return Opened(link, holder[0], holder[1])  # on to its own page, counted there
+        own = link.group_id if link.kind == "group" else link.organisation_id
+        if wanted != (link.kind, str(own)):
+            log.warning("dashboard %s refused: asked for %s %s", where, *wanted)
+            return refused(
+                403, "This link does not open that page", "A dashboard link opens one school's "
+                "or one group's page only: the one it was issued for.", own_path(token, link),
+            )  # fmt: skip
         await dashboards.record_dashboard_link_use(session, link.id, now)
     log.info("dashboard %s used", where)
     return Opened(link, holder[0], holder[1])
@@ -248,17 +260,10 @@ async def page(request: web.Request) -> web.StreamResponse:
 
     token = request.match_info["token"]
     kind, wanted = request.match_info["kind"], request.match_info["id"]
-    opened = await open_link(request, token)
+    opened = await open_link(request, token, (kind, wanted))
     if isinstance(opened, web.Response):
         return opened
     link = opened.link
-    own = link.group_id if link.kind == "group" else link.organisation_id
-    if kind != link.kind or wanted != str(own):
-        log.warning("dashboard link %s refused: asked for %s %s", link.id, kind, wanted)
-        return refused(
-            403, "This link does not open that page", "A dashboard link opens one school's "
-            "or one group's page only: the one it was issued for.", own_path(token, link),
-        )  # fmt: skip
     service: ReviewService = request.app[SERVICE]
     who = opened.name
     role = ROLE_LABELS.get(opened.role or "", "")

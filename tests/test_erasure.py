@@ -25,6 +25,7 @@ from bot import plan_links
 from bot.app import init_app
 from bot.cli import main
 from bot.config import Settings
+from bot.dashboard import DashboardLinks
 from model_data import load_model
 from storage import deliveries, repo
 from storage import models as m
@@ -125,6 +126,9 @@ async def _used_school(db: Database, name: str, team: str, tenant: str) -> dict[
             session, SECRET, "https://bot.example", organisation.id, NOW,
             purpose="digest:2025-W04", issued_to=f"weekly digest (slack C-{team})",
         )  # fmt: skip
+        pages = DashboardLinks(SECRET, "https://bot.example")  # the dashboard's links (0010)
+        await pages.for_person(session, organisation.id, sam, "Sam Rivers", NOW)
+        await pages.for_digests(session, [organisation.id], NOW)
         people = [p.id for p in await repo.people(session, organisation.id)]
         reviews = [r.id for r in await repo.list_reviews(session, organisation.id)]
         actions = [a.id for a in await repo.organisation_actions(session, organisation.id)]

@@ -137,3 +137,7 @@ SLACK_NOT_SAVED = (
     "(send it or press the button again)."
 )
 SLACK_NOTE = "Note"
+SLACK_HOME_DASHBOARD = (
+    ":bar_chart: *<{url}|Open your dashboard>*: the maturity profile, actions and evidence on "
+    "one page. The link is for you alone (until {until})."
+)
