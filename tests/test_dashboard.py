@@ -243,3 +243,38 @@ def test_the_dashboard_command_is_recognised(typed: str) -> None:
 
     assert parse_command(typed) == OpenDashboard()
     assert parse_command(f"{typed} for governors on Tuesday") is None  # a sentence is content
+
+
+async def test_the_teams_tab_is_declared_and_its_page_says_how_to_get_a_link(
+    tmp_path: Any,
+) -> None:
+    from bot.teams.package import manifest
+
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        public_url="https://careers-bot.hillschool.org.uk",
+        microsoft_app_id="3f1c2b4a-9d8e-4f7a-b6c5-d4e3f2a1b0c9",
+        scheduler_enabled=False, _env_file=None,
+    )  # type: ignore[call-arg]  # fmt: skip
+    declared = manifest(settings)
+    chat, tab = declared["staticTabs"]
+    assert chat == {"entityId": "conversations", "scopes": ["personal"]}  # the chat stays
+    assert tab["contentUrl"] == "https://careers-bot.hillschool.org.uk/dashboard/teams"
+    assert "careers-bot.hillschool.org.uk" in declared["validDomains"]
+    local = settings.model_copy(update={"microsoft_app_id": ""})  # Teams' local mode
+    server = TestServer(init_app(local), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(server.make_url("/dashboard/teams")) as response,
+        ):
+            assert response.status == 200
+            body = await response.text()
+            # Teams shows the tab in a frame: the page allows Teams, and only Teams, to frame it.
+            policy = response.headers["Content-Security-Policy"]
+            assert "frame-ancestors 'self' https://teams.microsoft.com" in policy
+        assert heading(body) == "Your careers dashboard"
+        assert "Type <strong>dashboard</strong>" in body
+    finally:
+        await server.close()

@@ -315,6 +315,11 @@ def test_other_pages_and_expired_or_revoked_links_are_refused(server: Server, br
     assert_accessible(browser)
     screenshot(browser, "dashboard-expired.png")
 
+    # The Teams tab's page: accessible too.
+    browser.get(server.base + "/dashboard/teams")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your careers dashboard"
+    assert_accessible(browser)
+
     # A revoked link: refused from the next page on, and says so.
     assert server.revoke(seeded.hill) >= 1
     browser.get(link)

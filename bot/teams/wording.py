@@ -165,6 +165,7 @@ TEAMS_APP_COMMANDS = {
         ("plan", "The action plan so far"),
         ("summary", "The summary grid so far"),
         ("export docx", "The plan as a Word document (also xlsx, csv, md, json, png)"),
+        ("dashboard", "A link to your school's dashboard page, for you alone"),
         ("help", "Everything you can type"),
     ],
     "team": [
@@ -175,3 +176,5 @@ TEAMS_APP_COMMANDS = {
         ("help", "What I do in a team"),
     ],
 }
+# The personal "Dashboard" tab (docs/teams.md): its page says how to get your own link.
+TEAMS_TAB_NAME = "Dashboard"
