@@ -278,3 +278,43 @@ async def test_the_teams_tab_is_declared_and_its_page_says_how_to_get_a_link(
         assert "Type <strong>dashboard</strong>" in body
     finally:
         await server.close()
+
+
+def test_an_admin_lists_and_revokes_a_schools_dashboard_links(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bot.cli import main
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+
+    async def setup() -> None:
+        db = Database(url)
+        await db.migrate()
+        try:
+            async with db.transaction() as session:
+                hill = await repo.create_organisation(session, "Hill School", "school")
+                sam = await repo.person_for_identity(session, hill.id, "slack", "U_SAM", "Sam")
+                links = DashboardLinks(SECRET, PUBLIC)
+                await links.for_person(session, hill.id, sam.id, "Sam Rivers", datetime.now(UTC))
+                await links.for_digests(session, [hill.id], datetime.now(UTC))
+        finally:
+            await db.close()
+
+    asyncio.run(setup())
+
+    def run(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["--database-url", url, "links", *args, "--org", "Hill School", "--dashboard"])
+        return code, capsys.readouterr().out
+
+    code, out = run("list")
+    assert code == 0 and "Dashboard links – Hill School" in out
+    assert "Sam" in out and "weekly" in out  # issued to (the table wraps its cells)
+    code, out = run("revoke", "--id", "1")
+    assert code == 0 and "Revoked 1 dashboard link(s) of Hill School" in out
+    code, out = run("revoke", "--id", "1")
+    assert code == 1 and "no unrevoked dashboard link 1" in out
+    code, out = run("revoke", "--all")
+    assert code == 0 and "Revoked 1 dashboard link(s)" in out
