@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean postgres browser
+.PHONY: demo test lint format bench clean postgres browser screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ postgres:
 ## Make sure headless Chromium, chromedriver and axe-core are there for the dashboard's browser tests.
 browser:
 	@bash .ci/ensure-browser
+
+## Redraw the dashboard's screenshots in docs/images (headless Chromium, as the tests drive it).
+screenshots: $(STAMP) browser
+	DASHBOARD_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

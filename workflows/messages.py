@@ -163,7 +163,7 @@ ACTION_COMMANDS_HELP = (
     "Actions: 'my actions', 'actions', 'due', 'overdue', 'action 12' (with its history), "
     "'progress 12 <note> [link]', 'done 12 [note] [link]', 'reassign 12 to NR', "
     "'move 12 to HT5', 'drop 12 [reason]', 'actions done', 'actions dropped', "
-    "'add action 2.3 <next steps>'. Also 'reviews' and 'history 2.3'."
+    "'add action 2.3 <next steps>'. Also 'reviews', 'history 2.3' and 'dashboard'."
 )
 NO_REVIEWS = "There is no review yet. Type 'review' to start one."
 REVIEWS_TITLE = "Reviews"
