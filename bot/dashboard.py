@@ -109,24 +109,28 @@ class DashboardLinks:
     ) -> tuple[str, datetime]:
         """A person's link to their school's page: one a day (asked again the same day, as
         the App Home does on every visit, the same link), valid for a week."""
-        row = self._row(
-            now, PERSON_VALID_FOR, kind="school", organisation_id=organisation_id,
-            person_id=person_id, issued_to=name[:200],
-            purpose=f"person:{person_id}:{now.date().isoformat()}",
-        )  # fmt: skip
-        (link,) = await dashboards.issue_dashboard_links(session, [row])
+        fields = {"kind": "school", "organisation_id": organisation_id, "person_id": person_id}
+        return await self._personal(session, now, f"person:{person_id}", name, fields)
+
+    async def _personal(
+        self, session: AsyncSession, now: datetime, whose: str, name: str, fields: dict[str, Any]
+    ) -> tuple[str, datetime]:
+        """Today's link for this person, or a fresh one if today's was revoked."""
+        purpose = f"{whose}:{now.date().isoformat()}"
+        for _ in range(2):
+            row = self._row(now, PERSON_VALID_FOR, **fields, issued_to=name[:200], purpose=purpose)
+            (link,) = await dashboards.issue_dashboard_links(session, [row])
+            if link.revoked_at is None:
+                break
+            purpose = f"{whose}:{now.isoformat()}:{secrets.token_hex(4)}"  # revoked: a new one
         return self._url(link), link.expires_at
 
     async def for_lead(
         self, session: AsyncSession, group_id: int, lead_id: int, name: str, now: datetime
     ) -> tuple[str, datetime]:
         """A group lead's link to their group's page: one a day, valid for a week."""
-        row = self._row(
-            now, PERSON_VALID_FOR, kind="group", group_id=group_id, group_lead_id=lead_id,
-            issued_to=name[:200], purpose=f"lead:{lead_id}:{now.date().isoformat()}",
-        )  # fmt: skip
-        (link,) = await dashboards.issue_dashboard_links(session, [row])
-        return self._url(link), link.expires_at
+        fields = {"kind": "group", "group_id": group_id, "group_lead_id": lead_id}
+        return await self._personal(session, now, f"lead:{lead_id}", name, fields)
 
     async def for_digests(
         self, session: AsyncSession, organisation_ids: Sequence[int], now: datetime

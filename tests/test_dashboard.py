@@ -142,6 +142,10 @@ async def test_links_are_hashed_checked_counted_expire_and_revoke(database: Data
         status, _, body = await get(server, url)
         assert status == 410 and heading(body) == "This link was withdrawn"
         assert (await get(server, group_url))[0] == 200
+        # Asked again the same day: a new link, not the withdrawn one.
+        async with database.transaction() as session:
+            fresh, _ = await links.for_person(session, hill_id, sam_id, "Sam Rivers", NOW)
+        assert fresh != url and (await get(server, fresh))[0] == 200
 
         # The lead removed from the group: the link goes with them.
         async with database.transaction() as session:
@@ -149,7 +153,7 @@ async def test_links_are_hashed_checked_counted_expire_and_revoke(database: Data
         assert (await get(server, group_url))[0] == 403
         async with database.read() as session:
             left = list(await session.scalars(select(m.DashboardLink.kind)))
-        assert left == ["school"]
+        assert left == ["school", "school"]  # Sam's two; the lead's went with the lead
     finally:
         await server.close()
 
