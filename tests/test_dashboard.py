@@ -322,3 +322,45 @@ def test_an_admin_lists_and_revokes_a_schools_dashboard_links(
     assert code == 1 and "no unrevoked dashboard link 1" in out
     code, out = run("revoke", "--all")
     assert code == 0 and "Revoked 1 dashboard link(s)" in out
+
+
+async def test_the_pages_read_in_a_constant_number_of_statements_without_the_write_lock(
+    tmp_path: Any,
+) -> None:
+    from dashboard_seed import NOW as SEEDED_NOW
+    from dashboard_seed import seed as seed_schools
+    from test_stored_times import statements
+
+    from bot.dashboard import read_group, read_school
+    from bot.inbound import Inbound, Who
+    from bot.reviews import ReviewService
+    from workflows.actions import AddAction
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await database.migrate()
+    try:
+        seeded = await seed_schools(database)
+        service = ReviewService(database, lambda: SEEDED_NOW)
+        counts = []
+        for extra in range(2):  # Valley's page, then again with ten more actions
+            if extra:
+                sam = Who("terminal", "sam", "Sam Rivers", "Valley")
+                for n in range(10):
+                    what = AddAction("2.3", f"Extra action {n}")
+                    await service.handle(Inbound(seeded.valley, sam, what))
+            with statements(database, read_only=True) as seen:
+                board = await read_school(service, seeded.valley, {"status": "all"})
+            counts.append((len(seen), len(board.actions)))
+        assert counts[0][0] == counts[1][0] and counts[1][1] == counts[0][1] + 10
+        with statements(database, read_only=True) as seen:  # with the review before it too
+            await read_school(service, seeded.hill, {})
+        assert len(seen) <= counts[0][0] + 5
+        groups = []
+        for group_id in (seeded.hub, seeded.small):  # six schools and three
+            with statements(database, read_only=True) as seen:
+                view = await read_group(service, group_id)
+            groups.append(len(seen))
+            assert view is not None
+        assert groups[0] == groups[1]
+    finally:
+        await database.close()

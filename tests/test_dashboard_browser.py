@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 import urllib.error
@@ -230,6 +231,29 @@ def test_the_school_page_renders_and_its_links_and_filters_work(
     assert "2024/25 HT3" in body
     assert_accessible(browser)
     screenshot(browser, "dashboard-school.png")
+
+    # The keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    from selenium.webdriver.common.keys import Keys
+
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip = browser.switch_to.active_element
+    assert skip.text == "Skip to the main content" and skip.is_displayed()
+    skip.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
+
+    # Printed: the filters are left out, the figures kept; Chromium prints it to PDF.
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find_element(By.CSS_SELECTOR, "nav.filters").is_displayed()
+    assert profile.is_displayed() and chart.is_displayed()
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert browser.find_element(By.CSS_SELECTOR, "nav.filters").is_displayed()
+    import base64
+
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    pdf = base64.b64decode(browser.print_page(PrintOptions()))
+    pages = re.findall(rb"/Type\s*/Page(?!s)", pdf)
+    assert pdf.startswith(b"%PDF") and len(pages) >= 2, len(pages)  # a long page, paginated
 
     # A theme link, clicked: only theme 4's actions and evidence.
     browser.find_element(By.LINK_TEXT, "Theme 4").click()
