@@ -64,6 +64,7 @@ def init_app(
     links = dashboard_links(settings)
     if links is not None:
         app[SERVICE].dashboard_issuer = links.for_person
+        app[SERVICE].group_dashboard_issuer = links.for_lead
     app[NOTIFIERS] = {}
     app.cleanup_ctx.append(_database)
     # Charts and documents are drawn in worker processes, stopped after the scheduler

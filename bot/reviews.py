@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.inbound import Conversation, Inbound, OpenReview, What, Who
 from bot.workspaces import WorkspaceService
 from model_data import Edition, load_benchmarks, load_glossary, load_model, load_policy
-from storage import repo
+from storage import dashboards, repo
 from storage.db import Database
 from storage.models import Organisation, Person, Review, TermDate
 from workflows import actions
@@ -155,8 +155,10 @@ class ReviewService:
     def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
         self.clock = clock or (lambda: datetime.now(UTC))
-        # Set by `serve` when links can be signed (PLAN_LINK_SECRET): the `dashboard` command.
+        # Set by `serve` when links can be signed (PLAN_LINK_SECRET): the `dashboard` command
+        # (a school's page; a group's for a group lead: group, lead id, name, moment).
         self.dashboard_issuer: DashboardIssuer | None = None
+        self.group_dashboard_issuer: DashboardIssuer | None = None
 
     async def dashboard_link(self, organisation_id: int, who: Who) -> tuple[str, datetime] | None:
         """A person's dashboard link outside a turn (Slack's App Home): the same link the
@@ -546,9 +548,23 @@ class ReviewService:
                 session, organisation.id, person.id, person.display_name, ctx.now
             )
             day = local_date(until, organisation.timezone)
-            return [
+            replies: list[Reply] = [
                 Message(msg.DASHBOARD_LINK.format(url=url, until=f"{day:%A} {day.day} {day:%B %Y}"))
             ]
+            if self.group_dashboard_issuer is not None:
+                for lead, group in await dashboards.groups_led_by(session, person.id):
+                    url, until = await self.group_dashboard_issuer(
+                        session, lead.group_id, lead.id, lead.name, ctx.now
+                    )
+                    day = local_date(until, organisation.timezone)
+                    replies.append(
+                        Message(
+                            msg.GROUP_DASHBOARD_LINK.format(
+                                group=group, url=url, until=f"{day:%A} {day.day} {day:%B %Y}"
+                            )
+                        )
+                    )
+            return replies
         if isinstance(command, actions.MakeDocument):
             review = await repo.plan_review(session, organisation.id)
             if review is None:

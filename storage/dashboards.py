@@ -110,3 +110,21 @@ async def revoke_dashboard_links(
     if link_id is not None:
         query = query.where(m.DashboardLink.id == link_id)
     return rowcount(await session.execute(query.values(revoked_at=now)))
+
+
+async def groups_led_by(session: AsyncSession, person_id: int) -> list[tuple[m.GroupLead, str]]:
+    """The groups a person leads (a lead is known by a chat identity, as the person is), with
+    each group's name, in one statement: a lead who types `dashboard` gets the group's link."""
+    rows = await session.execute(
+        select(m.GroupLead, m.Group.name)
+        .join(m.Group, m.Group.id == m.GroupLead.group_id)
+        .join(
+            m.Identity,
+            (m.Identity.channel == m.GroupLead.channel)
+            & (m.Identity.workspace == m.GroupLead.workspace)
+            & (m.Identity.external_id == m.GroupLead.external_id),
+        )
+        .where(m.Identity.person_id == person_id)
+        .order_by(m.GroupLead.id)
+    )
+    return [(lead, name) for lead, name in rows]

@@ -194,12 +194,23 @@ async def test_the_dashboard_command_and_the_app_home_give_a_working_link_in_sla
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
     async with running(mock, url, plan_link_secret=SECRET) as slack:
         organisation_id = await seed(slack, school)
+        async with slack.db.transaction() as session:  # Sam also leads a Careers Hub
+            hub = m.Group(name="North Hub", kind="hub")
+            session.add(hub)
+            await session.flush()
+            session.add(m.GroupLead(group_id=hub.id, name="Sam Rivers", role="hub_lead",
+                                    channel="slack", workspace="T_HILL", external_id="U_SAM"))  # fmt: skip
+            hub_id = hub.id
         # Typed in the DM, through the one turn pipeline.
         await slack.dm("dashboard")
         await slack.settle()
         said = slack.texts()
-        typed = re.search(r"https://careers-bot\.example\.org/dashboard/[A-Za-z0-9_-]{43}", said)
-        assert typed, said
+        found = re.findall(r"https://careers-bot\.example\.org/dashboard/[A-Za-z0-9_-]{43}", said)
+        assert len(found) == 2, said  # the school's page, and the hub's for its lead
+        typed = re.search(re.escape(found[0]), said)
+        assert typed and "North Hub's dashboard, for you as its lead" in said
+        status, path, body = await get_public(slack, found[1])
+        assert status == 200 and path.endswith(f"/group/{hub_id}") and heading(body) == "North Hub"
         assert "for you alone" in said
         status, path, body = await get_public(slack, typed.group(0))
         assert status == 200 and path.endswith(f"/school/{organisation_id}")

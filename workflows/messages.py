@@ -211,6 +211,7 @@ DASHBOARD_LINK = (
     "Your dashboard: {url}\nThis link is for you alone and works until {until}. "
     "Type dashboard again at any time for a new one."
 )
+GROUP_DASHBOARD_LINK = "{group}'s dashboard, for you as its lead: {url} (until {until})."
 DASHBOARD_OFF = (
     "The dashboard is not switched on here: the bot's administrator sets PLAN_LINK_SECRET "
     "and PUBLIC_URL to turn it on."
