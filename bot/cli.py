@@ -878,6 +878,12 @@ async def _chat(
     settings = get_settings()
     await db.migrate()
     service = ReviewService(db)
+    if settings.plan_link_secret:  # `dashboard` links to the pages `serve` shows
+        from bot.dashboard import DashboardLinks
+
+        links = DashboardLinks(settings.plan_link_secret, settings.public_url)
+        service.dashboard_issuer = links.for_person
+        service.group_dashboard_issuer = links.for_lead
     edition = args.edition or settings.default_edition
     reference = args.org or settings.default_organisation
     try:

@@ -375,3 +375,34 @@ async def test_the_pages_read_in_a_constant_number_of_statements_without_the_wri
         assert groups[0] == groups[1]
     finally:
         await database.close()
+
+
+async def test_dashboard_typed_in_the_terminal_opens_the_page_serve_shows(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from test_cli import careers_bot
+
+    monkeypatch.setenv("PLAN_LINK_SECRET", SECRET)
+    monkeypatch.setenv("PUBLIC_URL", PUBLIC)
+    db = tmp_path / "bot.sqlite3"
+    result = await asyncio.to_thread(
+        careers_bot, "chat", "--org", "Hill School", "--name", "Sam Rivers",
+        stdin="Sam Rivers\ndashboard\npause\n", db=db,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    link = re.search(r"https://bot\.example/dashboard/[A-Za-z0-9_-]{43}", result.stdout)
+    assert link, result.stdout
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{db}", plan_link_secret=SECRET, public_url=PUBLIC,
+        scheduler_enabled=False, _env_file=None,
+    )  # type: ignore[call-arg]  # fmt: skip
+    server = TestServer(init_app(settings), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        status, path, body = await get(server, link.group(0))
+        assert status == 200 and re.search(r"/school/\d+$", path)
+        assert heading(body) == "Hill School" and "Opened for Sam Rivers" in body
+    finally:
+        await server.close()
