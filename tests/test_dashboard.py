@@ -388,7 +388,7 @@ async def test_dashboard_typed_in_the_terminal_opens_the_page_serve_shows(
     monkeypatch.setenv("PUBLIC_URL", PUBLIC)
     db = tmp_path / "bot.sqlite3"
     result = await asyncio.to_thread(
-        careers_bot, "chat", "--org", "Hill School", "--name", "Sam Rivers",
+        careers_bot, "chat", "--org", "Hill <i>School</i> & Co", "--name", "Sam <b>Rivers",
         stdin="Sam Rivers\ndashboard\npause\n", db=db,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -403,6 +403,8 @@ async def test_dashboard_typed_in_the_terminal_opens_the_page_serve_shows(
     try:
         status, path, body = await get(server, link.group(0))
         assert status == 200 and re.search(r"/school/\d+$", path)
-        assert heading(body) == "Hill School" and "Opened for Sam Rivers" in body
+        # What the school typed is escaped for HTML: no markup of theirs reaches the page.
+        assert heading(body) == "Hill &lt;i&gt;School&lt;/i&gt; &amp; Co"
+        assert "Opened for Sam &lt;b&gt;Rivers" in body and "<i>" not in body
     finally:
         await server.close()
