@@ -194,6 +194,20 @@ def status_of(url: str) -> int:
         return error.code
 
 
+def click_and_wait(driver: Any, element: Any) -> None:
+    """Click a link or button that loads a new page, and wait until the new page is there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 15).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def text(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -256,7 +270,7 @@ def test_the_school_page_renders_and_its_links_and_filters_work(
     assert pdf.startswith(b"%PDF") and len(pages) >= 2, len(pages)  # a long page, paginated
 
     # A theme link, clicked: only theme 4's actions and evidence.
-    browser.find_element(By.LINK_TEXT, "Theme 4").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Theme 4"))
     assert "theme=4" in browser.current_url
     assert "Showing theme 4 only" in text(browser)
     listed = browser.find_elements(By.CSS_SELECTOR, "table.actions tbody th")
@@ -267,12 +281,12 @@ def test_the_school_page_renders_and_its_links_and_filters_work(
     # The filter form, submitted with the keyboard's button: all themes, done actions.
     Select(browser.find_element(By.ID, "theme")).select_by_value("")
     Select(browser.find_element(By.ID, "status")).select_by_value("done")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert "status=done" in browser.current_url
     assert "No actions to show here." in text(browser)
 
     # The status links: overdue actions, all of them marked so.
-    browser.find_element(By.LINK_TEXT, "Overdue").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Overdue"))
     assert "status=overdue" in browser.current_url
     statuses = browser.find_elements(By.CSS_SELECTOR, "table.actions tbody td:last-child")
     assert len(statuses) == 17 and {s.text for s in statuses} == {"Overdue"}
@@ -320,7 +334,9 @@ def test_other_pages_and_expired_or_revoked_links_are_refused(server: Server, br
         browser.get(link + other)
         assert browser.find_element(By.TAG_NAME, "h1").text == "This link does not open that page"
         assert "Valley School" not in text(browser)
-        browser.find_element(By.LINK_TEXT, "Open the page this link is for").click()
+        click_and_wait(
+            browser, browser.find_element(By.LINK_TEXT, "Open the page this link is for")
+        )
         assert browser.find_element(By.TAG_NAME, "h1").text == "Hill School"
     # A lead's link opens no school's page.
     lead = server.lead_link(seeded.hub, seeded.lead)
