@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean postgres
+.PHONY: demo test lint format bench clean postgres browser screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/careers-bot chat
 
 ## Lint and run the whole test suite (PostgreSQL tests use a local server if one can be found or installed).
-test: $(STAMP) postgres
+test: $(STAMP) postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -26,6 +26,14 @@ test: $(STAMP) postgres
 ## Make sure a PostgreSQL server binary (pg_ctl) is available for the storage suite.
 postgres:
 	@bash .ci/ensure-postgres
+
+## Make sure headless Chromium, chromedriver and axe-core are there for the dashboard's browser tests.
+browser:
+	@bash .ci/ensure-browser
+
+## Redraw the dashboard's screenshots in docs/images (headless Chromium, as the tests drive it).
+screenshots: $(STAMP) browser
+	DASHBOARD_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

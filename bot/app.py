@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot import plan_links, rendering
 from bot.config import Settings, get_settings
+from bot.dashboard import DashboardLinks, setup_dashboard
 from bot.keys import DATABASE, NOTIFIERS, SERVICE, SETTINGS, WORKSPACES, ConfigurationError
 from bot.notify import Notifier
 from bot.reviews import ReviewService
@@ -59,6 +60,10 @@ def init_app(
     app[DATABASE] = db
     app[SERVICE] = ReviewService(db, clock)
     app[WORKSPACES] = WorkspaceService(db, clock)
+    links = dashboard_links(settings)
+    if links is not None:
+        app[SERVICE].dashboard_issuer = links.for_person
+        app[SERVICE].group_dashboard_issuer = links.for_lead
     app[NOTIFIERS] = {}
     app.cleanup_ctx.append(_database)
     # Charts and documents are drawn in worker processes, stopped after the scheduler
@@ -68,6 +73,7 @@ def init_app(
     app.router.add_get("/privacy", page(msg.PRIVACY_PAGE))
     app.router.add_get("/terms", page(msg.TERMS_PAGE))
     app.router.add_get("/plans/{token}.docx", plan_links.download)
+    setup_dashboard(app)
     setup_slack(app)  # when its settings are present
     if settings.teams_enabled:  # local mode without an app id, refused in production
         # Imported only when Teams is on: the Bot Framework SDK and what it pulls in are
@@ -81,6 +87,7 @@ def init_app(
             app[NOTIFIERS],
             plan_link=plan_link(settings),
             report_link=report_link(settings),
+            dashboard_link=links.for_digests if links is not None else None,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         app.cleanup_ctx.append(scheduler_context(dispatcher, settings.sweep_seconds))
@@ -125,6 +132,13 @@ def plan_link(settings: Settings) -> plan_links.PlanLinkIssuer | None:
     if not secret:
         return None
     return plan_links.digest_issuer(secret, settings.public_url)
+
+
+def dashboard_links(settings: Settings) -> DashboardLinks | None:
+    """How people get signed links to the dashboard page (under the plan links' secret)."""
+    if not settings.plan_link_secret:
+        return None
+    return DashboardLinks(settings.plan_link_secret, settings.public_url)
 
 
 def page(text: str) -> Callable[[web.Request], Awaitable[web.Response]]:

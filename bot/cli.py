@@ -31,7 +31,8 @@ from bot.terminal import LEAVE_WORDS, Interrupted, Terminal, level_renderable, r
 if TYPE_CHECKING:  # the scheduler (APScheduler) loads only for the commands that use it
     from bot.scheduler import Dispatcher
 from model_data import LEVELS, Edition, ModelDataError, load_all, load_model
-from storage import repo
+from storage import dashboards, repo
+from storage import models as m
 from storage.db import Database
 from storage.models import Organisation
 from workflows.calendar import (
@@ -204,10 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="an organisation's plan links: issued to, expiry, uses, revoked"
     )
     links_list.add_argument("--org", help=ORG_HELP)
+    links_list.add_argument(
+        "--dashboard", action="store_true", help="the dashboard page's links instead"
+    )
     links_revoke = links_commands.add_parser(
         "revoke", help="stop plan links working at once (the next digest has a new one)"
     )
     links_revoke.add_argument("--org", help=ORG_HELP)
+    links_revoke.add_argument(
+        "--dashboard", action="store_true", help="the dashboard page's links instead"
+    )
     which = links_revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, help="the link's id, as `links list` shows it")
     which.add_argument("--all", action="store_true", help="every link of the organisation")
@@ -394,12 +401,15 @@ async def schedule_command(args: argparse.Namespace, console: Console) -> int:
         if sends:
             # Sent through the configured chat channels, as `serve` would (the outbox is only
             # for schools with no chat channel).
-            from bot.app import report_link, senders
+            from bot.app import dashboard_links, report_link, senders
 
-            async with senders(get_settings(), db) as (notifiers, link):
+            settings = get_settings()
+            pages = dashboard_links(settings)
+            async with senders(settings, db) as (notifiers, link):
                 dispatcher = Dispatcher(
-                    service, notifiers, plan_link=link, report_link=report_link(get_settings())
-                )
+                    service, notifiers, plan_link=link, report_link=report_link(settings),
+                    dashboard_link=pages.for_digests if pages is not None else None,
+                )  # fmt: skip
                 return await _schedule(args, console, db, service, dispatcher)
         return await _schedule(args, console, db, service, Dispatcher(service))
     finally:
@@ -664,27 +674,38 @@ async def links_command(args: argparse.Namespace, console: Console) -> int:
         organisation = await _existing_organisation(service, args.org)
         named = f"{terminal_safe(organisation.name)} (id {organisation.id})"
         zone = ZoneInfo(organisation.timezone)
+        kind = "dashboard" if args.dashboard else "plan"
         if args.links_command == "revoke":
             async with db.transaction() as session:
-                count = await repo.revoke_plan_links(
-                    session, organisation.id, datetime.now(UTC), None if args.all else args.id
-                )
+                one = None if args.all else args.id
+                if args.dashboard:
+                    count = await dashboards.revoke_dashboard_links(
+                        session, datetime.now(UTC), organisation_id=organisation.id, link_id=one
+                    )
+                else:
+                    count = await repo.revoke_plan_links(
+                        session, organisation.id, datetime.now(UTC), one
+                    )
             if args.id is not None and not count:
                 raise UsageError(
-                    f"{named} has no unrevoked plan link {args.id}: see `careers-bot links list`."
+                    f"{named} has no unrevoked {kind} link {args.id}: see `careers-bot links list`."
                 )
-            console.print(f"Revoked {count} plan link(s) of {named}.", markup=False)
+            console.print(f"Revoked {count} {kind} link(s) of {named}.", markup=False)
             return 0
         async with db.read() as session:
-            rows = await repo.plan_links_of(session, organisation.id)
+            rows: Sequence[m.PlanLink | m.DashboardLink] = (
+                await dashboards.dashboard_links_of(session, organisation_id=organisation.id)
+                if args.dashboard
+                else await repo.plan_links_of(session, organisation.id)
+            )
         if not rows:
-            console.print(f"{named} has no plan links.", markup=False)
+            console.print(f"{named} has no {kind} links.", markup=False)
             return 0
 
         def when(moment: datetime | None) -> str:
             return f"{moment.astimezone(zone):%d/%m/%Y %H:%M}" if moment else ""
 
-        table = Table(title=f"Plan links – {named}")
+        table = Table(title=f"{kind.capitalize()} links – {named}")
         table.add_column("Id", justify="right")
         for column in ("Issued to", "Created", "Expires"):
             table.add_column(column)
@@ -1008,6 +1029,12 @@ async def _chat(
     settings = get_settings()
     await db.migrate()
     service = ReviewService(db)
+    if settings.plan_link_secret:  # `dashboard` links to the pages `serve` shows
+        from bot.dashboard import DashboardLinks
+
+        links = DashboardLinks(settings.plan_link_secret, settings.public_url)
+        service.dashboard_issuer = links.for_person
+        service.group_dashboard_issuer = links.for_lead
     edition = args.edition or settings.default_edition
     reference = args.org or settings.default_organisation
     try:

@@ -117,6 +117,7 @@ at the price of one more set of statements per batch."""
 class Planner:
     plan_links: PlanLinks | None = None
     report_links: ReportLinks | None = None
+    dashboard_links: PlanLinks | None = None  # each school's dashboard page, for the digest
     action_batch: int = ACTION_BATCH
     school_batch: int = SCHOOL_BATCH
 
@@ -296,6 +297,7 @@ class Planner:
         if reports and self.report_links is not None:
             labels = {i: f"{h.year}-HT{h.number}" for i, h in reports.items()}
             report_urls = await self.report_links(session, labels, as_of)
+        pages = await self.dashboard_links(session, ids, as_of) if self.dashboard_links else {}
         by_action: dict[int, list[planning.UpdateRecord]] = {}
         for update in updates:
             by_action.setdefault(update.action_id, []).append(update)
@@ -322,10 +324,13 @@ class Planner:
                 link = links.get(row.id)
                 pointer = msg.DIGEST_PLAN_LINK.format(url=link) if link else msg.DIGEST_PLAN_HINT
                 extra = [msg.DIGEST_GOVERNORS_REPORT] if row.id in reports else []
+                pointers = [*extra, pointer]
+                if row.id in pages:
+                    pointers.append(msg.DIGEST_DASHBOARD_LINK.format(url=pages[row.id]))
                 notices[row.id] = Notice(
                     kind="digest",
                     title=digest.title,
-                    sections=[*digest.sections(), ("", [*extra, pointer])],
+                    sections=[*digest.sections(), ("", pointers)],
                     attach_chart=summary is not None,
                     document=DocumentKind.GOVERNORS_REPORT.value if row.id in reports else None,
                     document_url=report_urls.get(row.id),

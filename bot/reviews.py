@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -14,7 +14,7 @@ from bot.inbound import Conversation, Inbound, OpenReview, What, Who
 from bot.peer_reviews import PeerReviews, PeerTurn
 from bot.workspaces import WorkspaceService
 from model_data import Edition, load_benchmarks, load_glossary, load_model, load_policy
-from storage import repo
+from storage import dashboards, repo
 from storage.db import Database
 from storage.models import Organisation, Person, Review, TermDate
 from workflows import actions, peer_review
@@ -165,12 +165,35 @@ def default_title(now: datetime) -> str:
     return f"Careers Impact review – {now:%B %Y}"
 
 
+# The session, the school, the person's id and name, the moment -> the person's dashboard
+# link and when it expires (bot/dashboard.DashboardLinks.for_person).
+DashboardIssuer = Callable[[AsyncSession, int, int, str, datetime], Awaitable[tuple[str, datetime]]]
+
+
 class ReviewService:
     """Shared by the terminal, Slack and Teams adapters: no channel knowledge here."""
 
     def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Set by `serve` when links can be signed (PLAN_LINK_SECRET): the `dashboard` command
+        # (a school's page; a group's for a group lead: group, lead id, name, moment).
+        self.dashboard_issuer: DashboardIssuer | None = None
+        self.group_dashboard_issuer: DashboardIssuer | None = None
+
+    async def dashboard_link(self, organisation_id: int, who: Who) -> tuple[str, datetime] | None:
+        """A person's dashboard link outside a turn (Slack's App Home): the same link the
+        `dashboard` command gives them that day; None when links are not switched on."""
+        if self.dashboard_issuer is None:
+            return None
+        async with self.db.transaction() as session:
+            person = await repo.person_for_identity(
+                session, organisation_id, who.channel, who.external_id, who.display_name,
+                who.workspace,
+            )  # fmt: skip
+            return await self.dashboard_issuer(
+                session, organisation_id, person.id, person.display_name, self.clock()
+            )
 
     async def organisation(self, name: str, edition: Edition | str) -> Organisation:
         """The organisation called `name`, created with `edition` on first use."""
@@ -578,6 +601,30 @@ class ReviewService:
             return await self._add_action(session, organisation, person, ctx, command)
         if isinstance(command, actions.SetDocumentPeople | actions.GovernorsReportWithDigest):
             return await self._document_settings(session, organisation, person, command)
+        if isinstance(command, actions.OpenDashboard):
+            if self.dashboard_issuer is None:
+                return [Message(msg.DASHBOARD_OFF, Tone.ERROR)]
+            url, until = await self.dashboard_issuer(
+                session, organisation.id, person.id, person.display_name, ctx.now
+            )
+            day = local_date(until, organisation.timezone)
+            replies: list[Reply] = [
+                Message(msg.DASHBOARD_LINK.format(url=url, until=f"{day:%A} {day.day} {day:%B %Y}"))
+            ]
+            if self.group_dashboard_issuer is not None:
+                for lead, group in await dashboards.groups_led_by(session, person.id):
+                    url, until = await self.group_dashboard_issuer(
+                        session, lead.group_id, lead.id, lead.name, ctx.now
+                    )
+                    day = local_date(until, organisation.timezone)
+                    replies.append(
+                        Message(
+                            msg.GROUP_DASHBOARD_LINK.format(
+                                group=group, url=url, until=f"{day:%A} {day.day} {day:%B %Y}"
+                            )
+                        )
+                    )
+            return replies
         if isinstance(command, actions.MakeDocument):
             review = await repo.plan_review(session, organisation.id)
             if review is None:

@@ -91,6 +91,8 @@ class Dispatcher:
     # session, {school: half-term}, now -> each school's link to its governors' report, for
     # a channel that cannot carry the file (Teams); None: that channel says how to ask
     report_link: ReportLinks | None = None
+    # The same for each school's dashboard page (bot/dashboard; None: no dashboard line)
+    dashboard_link: PlanLinks | None = None
     # Planned per transaction: a sweep works through what is due batch by batch (planner.py).
     action_batch: int = ACTION_BATCH
     school_batch: int = SCHOOL_BATCH
@@ -125,7 +127,10 @@ class Dispatcher:
 
     @property
     def planner(self) -> Planner:
-        return Planner(self.plan_link, self.report_link, self.action_batch, self.school_batch)
+        return Planner(
+            self.plan_link, self.report_link, self.dashboard_link, self.action_batch,
+            self.school_batch,
+        )  # fmt: skip
 
     async def plan(self, as_of: datetime, report: Report | None = None) -> Report:
         """Record everything due by `as_of` (keys make a second run or process a no-op) and

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0010"
+HEAD = "0011"
 """The newest migration (tests/test_storage.py holds it to Alembic's own scripts). A server
 starting on a database already there never loads Alembic: 11 MB of a serving process."""
 SQLITE_BUSY_TIMEOUT_MS = 5000

@@ -762,3 +762,55 @@ class PeerAgreement(Base):
         UniqueConstraint("peer_id", "statement_id"),
         {"sqlite_autoincrement": True},
     )
+
+
+class DashboardLink(Base):
+    """A signed, expiring link to the dashboard page (`/dashboard/<token>/...`) for one person
+    and one school, or one group lead and one group (issue 13).
+
+    Made the way plan links are (`PlanLink`): the token is HMAC-SHA256(PLAN_LINK_SECRET,
+    `nonce`) and is never stored; the row is found by the token's SHA-256 hash. A school link
+    names the school and the person it was issued to (none for the weekly digest's link,
+    issued to the digest's channel); a group link names the group and the lead. Deleting the
+    school, the group, the person or the lead deletes their links. Expires, can be revoked,
+    counts its uses.
+    """
+
+    __tablename__ = "dashboard_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))  # school, group
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True, default=None
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), index=True, default=None
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), default=None
+    )
+    group_lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("group_leads.id", ondelete="CASCADE"), default=None
+    )
+    issued_to: Mapped[str] = mapped_column(String(200))
+    # What it was issued for ("digest:<school>:2026-W06", "chat:<person>:<moment>"): one link
+    # per purpose, so the digest rebuilt on the next sweep of its week carries the same link.
+    purpose: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    uses: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'school' AND organisation_id IS NOT NULL AND group_id IS NULL"
+            " AND group_lead_id IS NULL)"
+            " OR (kind = 'group' AND group_id IS NOT NULL AND group_lead_id IS NOT NULL"
+            " AND organisation_id IS NULL AND person_id IS NULL)",
+            name="one_school_or_group",
+        ),
+        {"sqlite_autoincrement": True},
+    )

@@ -25,6 +25,7 @@ from bot import plan_links
 from bot.app import init_app
 from bot.cli import main
 from bot.config import Settings
+from bot.dashboard import DashboardLinks
 from model_data import load_model
 from storage import deliveries, repo
 from storage import groups as repo_groups
@@ -134,6 +135,9 @@ async def _used_school(db: Database, name: str, team: str, tenant: str) -> dict[
         ]
         await repo_groups.invite(session, hub[0].id, organisation.id, "a lead", NOW)
         assert await repo_groups.accept(session, hub[0].id, organisation.id, sam, NOW)
+        pages = DashboardLinks(SECRET, "https://bot.example")  # the dashboard's links (0011)
+        await pages.for_person(session, organisation.id, sam, "Sam Rivers", NOW)
+        await pages.for_digests(session, [organisation.id], NOW)
         people = [p.id for p in await repo.people(session, organisation.id)]
 
         reviews = [r.id for r in await repo.list_reviews(session, organisation.id)]

@@ -227,6 +227,16 @@ async def test_serve_delivers_reminders_to_slack_and_teams_and_a_digest_with_the
             assert response.status == 200
             body = await response.read()
         assert "Hill School" in docx.Document(io.BytesIO(body)).paragraphs[0].text
+        # ... and a link to the school's dashboard page, which opens it (issue 13).
+        page = re.search(r"https?://\S+?/dashboard/[A-Za-z0-9_-]{43}", text)
+        assert page, text
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(served.slack.server.make_url(page.group(0).removeprefix(PUBLIC))) as response,
+        ):
+            assert response.status == 200
+            assert re.search(r"/dashboard/[A-Za-z0-9_-]{43}/school/\d+$", response.url.path)
+            assert "<h1>Hill School</h1>" in await response.text()
 
 
 async def test_serve_sends_nothing_on_a_saturday_nor_while_an_action_is_snoozed(

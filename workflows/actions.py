@@ -86,6 +86,11 @@ class MakeDocument:
 
 
 @dataclass(frozen=True)
+class OpenDashboard:
+    """`dashboard`: a link to the school's dashboard page, made for the person who asked."""
+
+
+@dataclass(frozen=True)
 class SetDocumentPeople:
     """`set link governor Jo Bloggs`, `set careers hub Kent and Medway`: who the governors'
     report and the policy draft name (the Careers Leader's; the CLI's `org set` does the same).
@@ -113,6 +118,7 @@ Command = (
     | SetDocumentPeople
     | GovernorsReportWithDigest
     | GroupCommand
+    | OpenDashboard
 )
 COMMANDS = (
     ListActions,
@@ -124,6 +130,7 @@ COMMANDS = (
     SetDocumentPeople,
     GovernorsReportWithDigest,
     *GROUP_COMMANDS,
+    OpenDashboard,
 )
 
 _LISTINGS = {
@@ -144,6 +151,7 @@ _LISTINGS = {
     Listing.DROPPED: {"actions dropped", "dropped actions", "cancelled actions"},
 }
 _REVIEWS = {"reviews", "list reviews", "past reviews", "all reviews"}
+_DASHBOARD = {"dashboard", "my dashboard", "dashboard link", "open dashboard", "open the dashboard"}
 _STATEMENT = r"(?P<sid>\d\.\d{1,2})"
 _ADD = re.compile(
     rf"^\s*(?:add|new)\s+action\s+(?:for\s+)?{_STATEMENT}\b[\s:,-]*(?P<rest>.*)$", re.I | re.S
@@ -189,6 +197,8 @@ def parse_command(text: str) -> Command | None:
             return ListActions(listing)
     if plain in _REVIEWS:
         return ListReviews()
+    if plain in _DASHBOARD:
+        return OpenDashboard()
     kind = document_kind(text)
     if kind is not None:
         return MakeDocument(kind)

@@ -165,7 +165,7 @@ ACTION_COMMANDS_HELP = (
     "Actions: 'my actions', 'actions', 'due', 'overdue', 'action 12' (with its history), "
     "'progress 12 <note> [link]', 'done 12 [note] [link]', 'reassign 12 to NR', "
     "'move 12 to HT5', 'drop 12 [reason]', 'actions done', 'actions dropped', "
-    "'add action 2.3 <next steps>'. Also 'reviews' and 'history 2.3'."
+    "'add action 2.3 <next steps>'. Also 'reviews', 'history 2.3' and 'dashboard'."
 )
 NO_REVIEWS = "There is no review yet. Type 'review' to start one."
 REVIEWS_TITLE = "Reviews"
@@ -233,6 +233,16 @@ DIGEST_PLAN_HINT = "The full plan: ask the bot for 'plan', or run careers-bot ex
 DIGEST_PLAN_LINK = "The full plan (Word, link valid for two weeks): {url}"
 DIGEST_GOVERNORS_REPORT = (
     "With this first digest of the half-term: the governors' report for the link governor (Word)."
+)
+DIGEST_DASHBOARD_LINK = "The dashboard page (link valid for two weeks): {url}"
+DASHBOARD_LINK = (
+    "Your dashboard: {url}\nThis link is for you alone and works until {until}. "
+    "Type dashboard again at any time for a new one."
+)
+GROUP_DASHBOARD_LINK = "{group}'s dashboard, for you as its lead: {url} (until {until})."
+DASHBOARD_OFF = (
+    "The dashboard is not switched on here: the bot's administrator sets PLAN_LINK_SECRET "
+    "and PUBLIC_URL to turn it on."
 )
 
 # ----- set-up, roles and the digest channel (every channel) -------------------------------

@@ -1057,7 +1057,10 @@ class SlackAdapter:
         organisation = await self.workspaces.organisation(organisation_id)
         role = await self.workspaces.role_of(organisation_id, who)
         name = organisation.name if organisation else ""
-        view = home_view(name, role.label if role else None, state, summary, mine.replies)
+        dashboard = await self.service.dashboard_link(organisation_id, who)
+        view = home_view(
+            name, role.label if role else None, state, summary, mine.replies, dashboard
+        )
         await client.views_publish(user_id=origin.user_id, view=view)
 
     async def disconnected(self, origin: Origin) -> None:

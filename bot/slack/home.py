@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.slack import wording as slack_wording
@@ -38,6 +39,7 @@ def home_view(
     state: ReviewState | None,
     summary: Summary | None,
     mine: Sequence[Reply],
+    dashboard: tuple[str, datetime] | None = None,
 ) -> dict[str, Any]:
     blocks: list[Block] = [header(slack_wording.SLACK_HOME_TITLE)]
     if role:
@@ -68,6 +70,15 @@ def home_view(
         )
     progress["accessory"] = button(slack_wording.SLACK_HOME_OPEN, OPEN_REVIEW, "review", "primary")
     blocks.append(progress)
+    if dashboard is not None:  # a plain link: a URL button would still send Slack an action
+        url, until = dashboard
+        blocks.append(
+            section(
+                slack_wording.SLACK_HOME_DASHBOARD.format(
+                    url=escape(url), until=f"{until:%a} {until.day} {until:%b %Y}"
+                )
+            )
+        )
     if summary is not None:
         blocks.append({"type": "divider"})
         blocks.append(header(slack_wording.SLACK_HOME_PROFILE))

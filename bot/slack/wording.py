@@ -155,3 +155,7 @@ SLACK_GROUP_DECLINE = "Decline"
 SLACK_GROUP_WORKBOOK_PREPARING = "Preparing the group view as an Excel workbook…"
 SLACK_GROUP_WORKBOOK_FILE = "The group view of {group} as an Excel workbook: {name}"
 SLACK_GROUP_WORKBOOK_FAILED = "The group workbook could not be made. Please try again."
+SLACK_HOME_DASHBOARD = (
+    ":bar_chart: *<{url}|Open your dashboard>*: the maturity profile, actions and evidence on "
+    "one page. The link is for you alone (until {until})."
+)

@@ -93,6 +93,19 @@ def manifest(settings: Settings) -> dict[str, Any]:
                 ],
             }
         ],
+        # A personal tab next to the chat. It cannot tell who opens it without the Teams
+        # JavaScript SDK's sign-in, so its page opens no school's figures: it says to type
+        # `dashboard` in the chat for a signed link made for that person (docs/teams.md).
+        "staticTabs": [
+            {"entityId": "conversations", "scopes": ["personal"]},
+            {
+                "entityId": "dashboard",
+                "name": teams_wording.TEAMS_TAB_NAME,
+                "contentUrl": f"{url}/dashboard/teams",
+                "websiteUrl": f"{url}/dashboard/teams",
+                "scopes": ["personal"],
+            },
+        ],
         "permissions": ["identity", "messageTeamMembers"],
         "defaultInstallScope": "personal",
         "validDomains": [host],

@@ -185,8 +185,8 @@ TEAMS_APP_COMMANDS = {
         ("actions", "The organisation's open actions"),
         ("my actions", "The actions you own"),
         ("plan", "The action plan so far"),
-        ("summary", "The summary grid so far"),
         ("export docx", "The plan as a Word document (also xlsx, csv, md, json, png)"),
+        ("dashboard", "A link to your school's dashboard page, for you alone"),
         ("compare", "Your levels beside your Careers Hub or trust's median"),
         ("peer review", "Invite a peer reviewer: peer review all, or themes 1,3"),
         ("group", "For a Hub or trust lead: the group view"),
@@ -200,5 +200,7 @@ TEAMS_APP_COMMANDS = {
         ("help", "What I do in a team"),
     ],
 }
+# The personal "Dashboard" tab (docs/teams.md): its page says how to get your own link.
+TEAMS_TAB_NAME = "Dashboard"
 
 TEAMS_GROUP_WORKBOOK_PREPARING = "Preparing the group view as an Excel workbook…"
