@@ -31,24 +31,22 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.groups import GroupService
 from bot.plan_links import hash_of, token_of
-from bot.reviews import ReviewService, action_view, calendar_of
+from bot.reviews import ReviewService, action_view
 from model_data import load_glossary, load_model
-from storage import dashboards, planning, repo
+from storage import dashboards, repo
 from storage import models as m
+from workflows import groups as group_words
 from workflows import review as engine
 from workflows.calendar import local_date
 from workflows.dashboard import (
     Filters,
-    GroupView,
     SchoolDashboard,
-    SchoolFigures,
     StatusFilter,
     ThemeFigure,
-    group_view,
     school_dashboard,
 )
-from workflows.plan import build_summary
 
 PERSON_VALID_FOR = timedelta(days=7)
 DIGEST_VALID_FOR = timedelta(days=14)  # a week's digest, and the week after it
@@ -272,11 +270,11 @@ async def page(request: web.Request) -> web.StreamResponse:
     who = opened.name
     role = ROLE_LABELS.get(opened.role or "", "")
     if link.kind == "group":
-        view = await read_group(service, link.group_id or 0)
+        view = await GroupService(service.db, service.clock).view(link.group_id or 0)
         if view is None:
             return refused(404, "No such group", "The group has been removed.")
         body = templates.get_template("group.html").render(
-            view=view, who=who, role=role, expires=link.expires_at
+            view=view, who=who, role=role, expires=link.expires_at, groups=group_words
         )
         return respond(body)
     try:
@@ -333,72 +331,6 @@ async def read_school(service: ReviewService, organisation_id: int, query: Any) 
     views = [action_view(row, ctx, ()) for row in rows]
     filters = Filters.read(query, [t.number for t in model.themes])
     return school_dashboard(document, views, local_date(now, organisation.timezone), filters)
-
-
-async def read_group(service: ReviewService, group_id: int) -> GroupView | None:
-    """The group's page from its accepted schools' latest reviews and open actions, in a
-    constant number of statements however many schools (storage/planning.py reads).
-
-    Until the group computation of issue 13 (workflows/groups.py) is merged, this is where
-    the figures come from; the page renders only the `GroupView` it returns."""
-    now = service.clock()
-    async with service.db.read() as session:
-        group = await session.get(m.Group, group_id)
-        if group is None:
-            return None
-        ids = await group_schools(session, group_id)
-        schools = await planning.organisations(session, ids)
-        reviews = await planning.reviews(session, ids)
-        latest = {i: reviews[i][-1] for i in ids if reviews[i]}
-        answers = await planning.summary_answers(session, sorted(r.id for r in latest.values()))
-        actions = await planning.schools_actions(session, ids)
-        terms = await planning.term_dates(session, ids)
-    figures = []
-    titles: dict[int, str] = {}
-    for school_id in ids:
-        school = schools[school_id]
-        model = load_model(school.edition)
-        titles.update({t.number: t.title for t in model.themes})
-        review = latest.get(school_id)
-        levels: dict[int, float | None] = {}
-        status = "not_started"
-        if review is not None:
-            summary = build_summary(model, answers[review.id], review.title)
-            levels = {t.number: t.average_level for t in summary.themes}
-            status = "completed" if review.completed_at is not None else "in_progress"
-        ctx = engine.Context(
-            model=model, glossary=load_glossary(), now=now, actor="dashboard",
-            calendar=calendar_of(terms[school_id]), timezone=school.timezone,
-        )  # fmt: skip
-        today = local_date(now, school.timezone)
-        views = [action_view(a, ctx, ()) for a in actions[school_id]]
-        open_ = [v for v in views if v.status.open]
-        figures.append(
-            SchoolFigures(
-                theme_levels=levels,
-                review=status,
-                overdue=sum(1 for v in open_ if v.overdue(today)),
-                without_owner=sum(1 for v in open_ if not v.owners),
-                without_date=sum(1 for v in open_ if not v.due),
-            )
-        )
-    return group_view(group.name, group.kind, titles, figures)
-
-
-async def group_schools(session: AsyncSession, group_id: int) -> list[int]:
-    """The group's schools that accepted and have not left (only they count)."""
-    from sqlalchemy import select
-
-    rows = await session.scalars(
-        select(m.GroupMember.organisation_id)
-        .where(
-            m.GroupMember.group_id == group_id,
-            m.GroupMember.accepted_at.is_not(None),
-            m.GroupMember.left_at.is_(None),
-        )
-        .order_by(m.GroupMember.organisation_id)
-    )
-    return list(rows)
 
 
 # ----- the profile chart, as inline SVG ----------------------------------------------------

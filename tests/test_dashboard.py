@@ -27,7 +27,6 @@ from model_data import MaturityModel
 from storage import dashboards, repo
 from storage import models as m
 from storage.db import Database
-from workflows.dashboard import MIN_SCHOOLS, SchoolFigures, group_view
 
 SECRET = "dashboard-secret"
 PUBLIC = "https://bot.example"
@@ -156,31 +155,6 @@ async def test_links_are_hashed_checked_counted_expire_and_revoke(database: Data
         assert left == ["school", "school"]  # Sam's two; the lead's went with the lead
     finally:
         await server.close()
-
-
-def figures(level: float | None, review: str = "completed") -> SchoolFigures:
-    return SchoolFigures({1: level, 2: 2.0}, review, overdue=1, without_owner=2, without_date=0)
-
-
-def test_group_figures_are_suppressed_under_five_schools() -> None:
-    titles = {1: "Leadership", 2: "All learners"}
-    few = group_view("Little Trust", "trust", titles, [figures(2.0)] * (MIN_SCHOOLS - 1))
-    assert few.suppressed and few.overdue_actions is None and few.reviews_completed is None
-    assert all(t.median is None and t.lowest is None for t in few.themes)
-
-    schools = [figures(1.0), figures(2.0), figures(2.5), figures(3.0), figures(None, "in_progress")]
-    view = group_view("North Hub", "hub", titles, schools)
-    assert not view.suppressed and view.schools == 5
-    assert (view.reviews_completed, view.reviews_in_progress, view.reviews_not_started) == (4, 1, 0)
-    assert (view.overdue_actions, view.actions_without_owner, view.actions_without_date) == (
-        5,
-        10,
-        0,
-    )
-    one, two = view.themes
-    # Theme 1 has a level at only four schools: its spread is suppressed on its own.
-    assert (one.schools, one.median, one.lowest, one.highest) == (4, None, None, None)
-    assert (two.schools, two.median, two.lowest, two.highest) == (5, 2.0, 2.0, 2.0)
 
 
 def home_event() -> dict[str, Any]:
@@ -342,7 +316,8 @@ async def test_the_pages_read_in_a_constant_number_of_statements_without_the_wri
     from dashboard_seed import seed as seed_schools
     from test_stored_times import statements
 
-    from bot.dashboard import read_group, read_school
+    from bot.dashboard import read_school
+    from bot.groups import GroupService
     from bot.inbound import Inbound, Who
     from bot.reviews import ReviewService
     from workflows.actions import AddAction
@@ -369,7 +344,7 @@ async def test_the_pages_read_in_a_constant_number_of_statements_without_the_wri
         groups = []
         for group_id in (seeded.hub, seeded.small):  # six schools and three
             with statements(database, read_only=True) as seen:
-                view = await read_group(service, group_id)
+                view = await GroupService(database, lambda: SEEDED_NOW).view(group_id)
             groups.append(len(seen))
             assert view is not None
         assert groups[0] == groups[1]

@@ -5,9 +5,8 @@ A school's page: the maturity profile by theme with its targets and the change s
 last review, actions by status and by half-term, the overdue ones, and evidence counts by
 theme, each list narrowed by the page's filters (a theme, an action status).
 
-A group's page (a Careers Hub, a trust): maturity by theme across its schools (median and
-spread), review progress, overdue actions, actions without an owner or a date. Every
-figure is suppressed while fewer than five schools are in it, and no school is named.
+A group's page draws `workflows.groups.GroupView`, the same figures as the chat's group
+view and the workbook (suppressed under five schools), for the group's own leads.
 """
 
 from __future__ import annotations
@@ -16,13 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from statistics import median
 
 from workflows.actions import ActionView
 from workflows.deadlines import DeadlineError, parse_by_when
 from workflows.plan import PlanDocument, Summary, theme_targets
-
-MIN_SCHOOLS = 5  # fewer schools than this in a group: its figures are not shown
 
 
 class StatusFilter(StrEnum):
@@ -232,80 +228,3 @@ def _changes(summary: Summary, previous: Summary | None) -> list[StatementChange
         if row.level is not None and old is not None and old != row.level:
             out.append(StatementChange(row.statement_id, row.label, old, row.level))
     return out
-
-
-# ----- a group ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SchoolFigures:
-    """One member school's figures, as the group view needs them (the school is not named)."""
-
-    theme_levels: Mapping[int, float | None]  # each theme's average level in its latest review
-    review: str  # "completed", "in_progress", "not_started"
-    overdue: int
-    without_owner: int
-    without_date: int
-
-
-@dataclass(frozen=True)
-class ThemeSpread:
-    number: int
-    title: str
-    schools: int  # schools with a level for the theme
-    median: float | None  # None: suppressed (fewer than five schools)
-    lowest: float | None
-    highest: float | None
-
-
-@dataclass(frozen=True)
-class GroupView:
-    """What the group page draws. Every figure is None when `suppressed`."""
-
-    name: str
-    kind: str  # hub, trust
-    schools: int
-    suppressed: bool
-    themes: list[ThemeSpread]
-    reviews_completed: int | None
-    reviews_in_progress: int | None
-    reviews_not_started: int | None
-    overdue_actions: int | None
-    actions_without_owner: int | None
-    actions_without_date: int | None
-
-
-def group_view(
-    name: str, kind: str, theme_titles: Mapping[int, str], schools: Sequence[SchoolFigures]
-) -> GroupView:
-    """The group's figures, with everything suppressed under five schools (and a theme's
-    spread under five schools that have a level for it), so no school can be picked out."""
-    suppressed = len(schools) < MIN_SCHOOLS
-    themes = []
-    for number, title in sorted(theme_titles.items()):
-        levels = sorted(level for s in schools if (level := s.theme_levels.get(number)) is not None)
-        if suppressed or len(levels) < MIN_SCHOOLS:
-            themes.append(ThemeSpread(number, title, len(levels), None, None, None))
-        else:
-            themes.append(
-                ThemeSpread(
-                    number, title, len(levels), round(median(levels), 2), levels[0], levels[-1]
-                )
-            )
-
-    def total(values: Sequence[int]) -> int | None:
-        return None if suppressed else sum(values)
-
-    return GroupView(
-        name=name,
-        kind=kind,
-        schools=len(schools),
-        suppressed=suppressed,
-        themes=themes,
-        reviews_completed=total([s.review == "completed" for s in schools]),
-        reviews_in_progress=total([s.review == "in_progress" for s in schools]),
-        reviews_not_started=total([s.review == "not_started" for s in schools]),
-        overdue_actions=total([s.overdue for s in schools]),
-        actions_without_owner=total([s.without_owner for s in schools]),
-        actions_without_date=total([s.without_date for s in schools]),
-    )
