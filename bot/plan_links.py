@@ -115,10 +115,8 @@ def digest_issuer(secret: str, public_url: str) -> PlanLinkIssuer:
                     "expires_at": now + VALID_FOR,
                 }
             )
-        links = await repo.issue_plan_links(session, wanted)
-        return {
-            link.organisation_id: url_of(public_url, token_of(secret, link.nonce)) for link in links
-        }
+        nonces = await repo.plan_link_nonces(session, wanted)
+        return {school: url_of(public_url, token_of(secret, n)) for school, n in nonces.items()}
 
     return plan_links
 
@@ -149,10 +147,8 @@ def report_issuer(secret: str, public_url: str) -> ReportLinkIssuer:
                     "expires_at": now + REPORT_VALID_FOR,
                 }
             )
-        links = await repo.issue_plan_links(session, wanted)
-        return {
-            link.organisation_id: url_of(public_url, token_of(secret, link.nonce)) for link in links
-        }
+        nonces = await repo.plan_link_nonces(session, wanted)
+        return {school: url_of(public_url, token_of(secret, n)) for school, n in nonces.items()}
 
     return report_links
 

@@ -157,8 +157,12 @@ class Planner:
 
     # ----- one pass ----------------------------------------------------------------------
 
-    async def _schools(self, session: AsyncSession, ids: Iterable[int]) -> dict[int, School]:
-        rows = await planning.organisations(session, ids)
+    async def _schools(
+        self, session: AsyncSession, ids: Iterable[int], known: Sequence[m.Organisation] = ()
+    ) -> dict[int, School]:
+        """These schools with their calendars; rows already read (`known`) not read again."""
+        rows = {o.id: o for o in known}
+        rows |= await planning.organisations(session, set(ids) - rows.keys())
         dates = await planning.term_dates(session, rows)
         return {i: School(row, calendar_of(dates[i])) for i, row in rows.items()}
 
@@ -175,7 +179,9 @@ class Planner:
     ) -> Planned:
         planned = Planned()
         schools = await self._schools(
-            session, {a.organisation_id for a in actions} | {o.id for o in digest_schools}
+            session,
+            {a.organisation_id for a in actions} | {o.id for o in digest_schools},
+            known=digest_schools,
         )
         for school in schools.values():
             reason = school.calendar.quiet_reason(local_date(as_of, school.row.timezone))

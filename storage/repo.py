@@ -1562,15 +1562,7 @@ async def issue_plan_link(
 async def issue_plan_links(session: AsyncSession, wanted: list[dict[str, Any]]) -> list[m.PlanLink]:
     """`issue_plan_link` for many schools in two statements: each school's link for its
     purpose, recorded now unless it was already (then the first one is returned)."""
-    if not wanted:
-        return []
-    insert = (
-        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )(cast(Table, m.PlanLink.__table__))  # Core, not the ORM's slower bulk path
-    await session.execute(  # executemany: one cached statement, not 1,000 rows compiled
-        insert.on_conflict_do_nothing(index_elements=["organisation_id", "purpose"]),
-        [{**row, "uses": 0} for row in wanted],
-    )
+    await _record_plan_links(session, wanted)
     purposes = {(row["organisation_id"], row["purpose"]) for row in wanted}
     rows = await session.scalars(
         select(m.PlanLink)
@@ -1581,6 +1573,32 @@ async def issue_plan_links(session: AsyncSession, wanted: list[dict[str, Any]]) 
         .execution_options(populate_existing=True)
     )
     return [row for row in rows if (row.organisation_id, row.purpose) in purposes]
+
+
+async def plan_link_nonces(session: AsyncSession, wanted: list[dict[str, Any]]) -> dict[int, str]:
+    """`issue_plan_links` as a digest sweep needs it: each school's link nonce (its own, or
+    the one recorded first), read as plain values for a thousand schools at once."""
+    await _record_plan_links(session, wanted)
+    purposes = {(row["organisation_id"], row["purpose"]) for row in wanted}
+    rows = await session.execute(
+        select(m.PlanLink.organisation_id, m.PlanLink.purpose, m.PlanLink.nonce).where(
+            m.PlanLink.organisation_id.in_([o for o, _ in purposes]),
+            m.PlanLink.purpose.in_({p for _, p in purposes}),
+        )
+    )
+    return {o: nonce for o, purpose, nonce in rows if (o, purpose) in purposes}
+
+
+async def _record_plan_links(session: AsyncSession, wanted: list[dict[str, Any]]) -> None:
+    if not wanted:
+        return
+    insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )(cast(Table, m.PlanLink.__table__))  # Core, not the ORM's slower bulk path
+    await session.execute(  # executemany: one cached statement, not 1,000 rows compiled
+        insert.on_conflict_do_nothing(index_elements=["organisation_id", "purpose"]),
+        [{**row, "uses": 0} for row in wanted],
+    )
 
 
 async def channel_refs_of(

@@ -276,10 +276,10 @@ def build_summary(
         levels: list[int] = []
         for statement in theme.statements:
             answer = answers.get(statement.id)
-            fresh = answer is not None and not answer.carried
-            level = answer.level if answer and fresh else None
-            flag = answer.flag if answer and fresh else None
-            note = answer.note if answer and fresh else None
+            if answer is None or answer.carried:  # carried over and not confirmed: unanswered
+                level = flag = note = None
+            else:
+                level, flag, note = answer.level, answer.flag, answer.note
             rows.append(
                 SummaryRow(
                     statement.id,
@@ -287,9 +287,9 @@ def build_summary(
                     theme.number,
                     level,
                     flag,
-                    note=note,
-                    area=statement.label,
-                    position=(statement.level_text(level) or "") if level else "",
+                    note,
+                    statement.label,
+                    (statement.level_text(level) or "") if level else "",
                 )
             )
             if level is not None:
