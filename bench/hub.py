@@ -94,6 +94,16 @@ async def _raw_digest_read(db: Database, ids: list[int]) -> int:
     return rows
 
 
+async def _steady(db: Database) -> None:
+    """PostgreSQL as autovacuum keeps it in a running deployment: planner statistics and
+    visibility current. Straight after seeding 100,000 rows (or marking them all), the stale
+    statistics say the tables are empty and the due read walks every school (165 ms)."""
+    if db.dialect == "postgresql":
+        async with db.engine.connect() as connection:
+            auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.exec_driver_sql("VACUUM ANALYZE")
+
+
 def _dispatcher(db: Database) -> Dispatcher:
     return Dispatcher(
         ReviewService(db, lambda: MONDAY),
@@ -109,6 +119,7 @@ async def digests(url: str, schools: int) -> dict[str, Any]:
         hub = await seed.seed(db, count, 10)
         async with db.transaction() as session:  # digests only: reminders measured apart
             await session.execute(update(m.Action).values(next_reminder_at=None))
+        await _steady(db)
         counter = SqlCounter(db.engine)
         run = _dispatcher(db)
         settle()  # as `serve` does once started: seeding's objects are not the sweep's
@@ -152,6 +163,7 @@ async def reminders(url: str, actions: int) -> dict[str, Any]:
     started = time.perf_counter()
     await run.plan(first_at)
     first = time.perf_counter() - started
+    await _steady(db)
     moment = datetime(2025, 9, 9, 12, 0, tzinfo=UTC)
     due = max(1, actions // 100)
     async with db.transaction() as session:  # 1% changed: due for a look now

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -45,6 +48,22 @@ def settle() -> None:
     gc.freeze()
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+
+
+def fewer_malloc_arenas() -> None:
+    """Two malloc arenas, not glibc's eight per core: each thread that allocates (the
+    database driver's, the executors') gets an arena of its own, and memory freed in one is
+    not reused by another. Measured by `python -m bench hub`: about 15 MB of a serving
+    process at a Hub's size. MALLOC_ARENA_MAX in the environment wins; elsewhere, nothing."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):  # not glibc (musl, say): its own allocator's rules
+        log.debug("mallopt is not available; malloc arenas left as they are")
+
+
 def init_app(
     settings: Settings | None = None,
     *,
@@ -53,6 +72,7 @@ def init_app(
 ) -> web.Application:
     """Build the app; the database is migrated on start-up and closed on shutdown."""
     settings = settings or get_settings()
+    fewer_malloc_arenas()  # before the first database or worker thread starts
     load_all()  # a broken model file stops start-up here, naming file, statement and field
     app = web.Application()
     app[SETTINGS] = settings

@@ -85,6 +85,11 @@ class Dispatcher:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}")
     # Held while a sweep runs, so shutdown waits for it instead of cutting it off mid-send.
     running: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Charts being prepared and drawn at once: twice the drawing workers keeps them busy; more
+    # would only hold plan documents in memory while they wait (a Hub's Monday: 1,000 charts).
+    drawing: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(2 * rendering.workers())
+    )
     # session, schools, now -> each school's recorded link to its full plan (bot/plan_links;
     # None: the digest says how to ask)
     plan_link: PlanLinks | None = None
@@ -507,11 +512,12 @@ class Dispatcher:
     async def _chart(self, delivery: deliveries.Claimed) -> bytes | None:
         """The digest's chart, drawn in a worker process (bot/rendering.py), never on the
         loop that answers Slack and Teams."""
-        try:
-            document = await self.service.plan_document(delivery.organisation_id)
-        except LookupError:
-            return None
-        return await rendering.render(document, "png")
+        async with self.drawing:
+            try:
+                document = await self.service.plan_document(delivery.organisation_id)
+            except LookupError:
+                return None
+            return await rendering.render(document, "png")
 
     async def _file(self, delivery: deliveries.Claimed, kind: str) -> File | None:
         """The notice's document (the governors' report), built now and drawn in a worker
