@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 from slack_mock import APP_ID, BOT_ID, BOT_USER, MockSlack, Team
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
@@ -49,6 +50,10 @@ from sqlalchemy import func, select
 from model_data import load_model
 from storage import models as m
 from storage.db import Database
+
+# Several processes on the real clock (leases, lock timeouts): with pytest-xdist these tests
+# run one after another in one worker, never two such tests at once (Makefile: make test).
+pytestmark = pytest.mark.xdist_group("processes")
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICA = Path(__file__).with_name("replica.py")
