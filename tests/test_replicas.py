@@ -63,9 +63,11 @@ CLIENT_ID = "111.222"
 # Monday 9 February 2026, 09:00 in London: in term (HT3 of 2025/26 ends on Friday 13th), so
 # an action due by the end of HT3 has its "due this week" reminder due at 08:00, and a
 # Monday digest is due at 08:00 too.
-# Monday 9 Feb 2026, 07:59:42 in London (UTC in winter): the turns are typed first; at 08:00
-# the week's reminders and digests fall due and every replica's sweep sends them.
-FAKE_START = datetime(2026, 2, 9, 7, 59, 42, tzinfo=UTC)
+# Monday 9 Feb 2026, 07:59:12 in London (UTC in winter): the turns are typed first; at 08:00
+# the week's reminders and digests fall due and every replica's sweep sends them. The 48 s
+# before 08:00 cover starting the replicas and the turns on a loaded machine (at 18 s they
+# did not always, with the rest of the suite running beside them in another xdist worker).
+FAKE_START = datetime(2026, 2, 9, 7, 59, 12, tzinfo=UTC)
 REPLICAS = 3
 SCHOOLS = 60
 OWNERS = 3  # per school, each owning one action due by the end of HT3
