@@ -17,11 +17,14 @@ demo: $(STAMP)
 	$(BIN)/careers-bot chat
 
 ## Lint and run the whole test suite (PostgreSQL tests use a local server if one can be found or installed).
+## The tests run in TEST_WORKERS processes (pytest-xdist), each with its own PostgreSQL server;
+## a group of tests marked xdist_group runs in one of them. TEST_WORKERS=0: all in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP) postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## Make sure a PostgreSQL server binary (pg_ctl) is available for the storage suite.
 postgres:

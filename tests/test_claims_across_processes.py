@@ -12,10 +12,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from storage import models as m
 from storage.db import Database
+
+# Several processes on the real clock (leases, lock timeouts): with pytest-xdist these tests
+# run one after another in one worker, never two such tests at once (Makefile: make test).
+pytestmark = pytest.mark.xdist_group("processes")
 
 CLAIMER = Path(__file__).with_name("claimer.py")
 PROCESSES = 4

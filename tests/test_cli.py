@@ -1,4 +1,8 @@
-"""The `careers-bot` console script end to end, in a subprocess, as a newcomer would run it."""
+"""The `careers-bot` commands as a newcomer would run them.
+
+Most run in this process (`careers_bot`: bot.cli.main with argv, tests/cli_run.py); each command
+family also runs at least once through the installed console script in a subprocess of its own
+(`careers_bot_process`), and Ctrl-C and the terminal (pty) tests always do."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import run_main
 from review_scripts import full_review_lines
 
 from model_data import Edition, load_model
@@ -19,10 +24,22 @@ from model_data import Edition, load_model
 BIN = Path(sys.executable).parent / "careers-bot"
 
 
+ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
+
+
 def careers_bot(
+    *args: str, stdin: str = "", db: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A command run in this process (tests/cli_run.py): bot.cli.main, as the script runs it."""
+    database = ["--database-url", f"sqlite:///{db}"] if db is not None else []
+    return run_main([*database, *args], stdin=stdin, env=ENV)
+
+
+def careers_bot_process(
     *args: str, stdin: str = "", db: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    """A command run by the installed console script in a process of its own, end to end."""
+    env = {**os.environ, **ENV}
     command = [str(BIN)]
     if db is not None:
         command += ["--database-url", f"sqlite:///{db}"]
@@ -45,7 +62,7 @@ def _console_script_installed() -> None:
 def test_a_piped_review_runs_to_the_summary_and_plan(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
     lines = full_review_lines(load_model(Edition.SCHOOL))
-    result = careers_bot(
+    result = careers_bot_process(
         "chat", "--org", "Hill School", "--name", "Sam Rivers", stdin="\n".join(lines) + "\n", db=db
     )
     assert result.returncode == 0, result.stderr
@@ -129,7 +146,7 @@ def _saved(db: Path, statement_id: str) -> bool:
 
 
 def test_model_export_prints_the_documented_json() -> None:
-    result = careers_bot("model", "export", "--edition", "school")
+    result = careers_bot_process("model", "export", "--edition", "school")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["edition"] == "school"
@@ -209,7 +226,7 @@ def test_export_writes_word_and_excel_documents(reviewed_db: Path, tmp_path: Pat
 
 
 def test_export_json_to_standard_output(reviewed_db: Path) -> None:
-    result = careers_bot(
+    result = careers_bot_process(
         "export", "--org", "Hill School", "--format", "json", "--out", "-", db=reviewed_db
     )
     assert result.returncode == 0, result.stderr
@@ -228,20 +245,20 @@ def test_export_for_an_unknown_organisation_says_how_to_start(tmp_path: Path) ->
     assert "No organisation called 'Nowhere High'" in result.stdout
 
 
-def test_terms_set_show_and_refuse(reviewed_db: Path) -> None:
+def test_terms_set_show_and_refuse(reviewed_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.sqlite3"  # the module's database stays as other tests expect it
+    shutil.copy(reviewed_db, db)
     dates = [
         "HT1", "2026-09-02", "2026-10-23", "HT2", "2026-11-02", "2026-12-18",
         "HT3", "2027-01-05", "2027-02-12", "HT4", "2027-02-22", "2027-03-26",
         "HT5", "2027-04-12", "2027-05-28", "HT6", "2027-06-07", "2027-07-21",
     ]  # fmt: skip
-    result = careers_bot(
-        "terms", "set", "--org", "Hill School", "--year", "2026/27", *dates, db=reviewed_db
+    result = careers_bot_process(
+        "terms", "set", "--org", "Hill School", "--year", "2026/27", *dates, db=db
     )
     assert result.returncode == 0, result.stderr
     assert "Saved term dates for 2026/27." in result.stdout
-    shown = careers_bot(
-        "terms", "show", "--org", "Hill School", "--year", "2026/27", db=reviewed_db
-    )
+    shown = careers_bot("terms", "show", "--org", "Hill School", "--year", "2026/27", db=db)
     assert "Wed 21 Jul 2027" in shown.stdout
     assert "this organisation" in shown.stdout
     assert "England default" not in shown.stdout
@@ -253,14 +270,12 @@ def test_terms_set_show_and_refuse(reviewed_db: Path) -> None:
     ]
     for words, says in bad:
         refused = careers_bot(
-            "terms", "set", "--org", "Hill School", "--year", "2026/27", *words, db=reviewed_db
+            "terms", "set", "--org", "Hill School", "--year", "2026/27", *words, db=db
         )
         assert refused.returncode == 1
         assert says in " ".join(refused.stdout.split())
         assert "Nothing was changed." in refused.stdout
-    still = careers_bot(
-        "terms", "show", "--org", "Hill School", "--year", "2026/27", db=reviewed_db
-    )
+    still = careers_bot("terms", "show", "--org", "Hill School", "--year", "2026/27", db=db)
     assert still.stdout == shown.stdout
 
 
@@ -287,7 +302,7 @@ def test_remind_digest_and_outbox_by_hand(reviewed_db: Path, tmp_path: Path) -> 
 
     db = tmp_path / "copy.sqlite3"
     shutil.copy(reviewed_db, db)
-    dry = careers_bot("remind", "--as-of", "2027-01-29T08:00", "--dry-run", db=db)
+    dry = careers_bot_process("remind", "--as-of", "2027-01-29T08:00", "--dry-run", db=db)
     assert dry.returncode == 0, dry.stderr
     assert "Hill School: 9 due" in dry.stdout
     assert "Your careers action is due in two weeks" in dry.stdout
@@ -322,7 +337,7 @@ def test_an_admin_lists_and_deletes_an_organisation(reviewed_db: Path, tmp_path:
 
     db = tmp_path / "copy.sqlite3"
     shutil.copy(reviewed_db, db)
-    listed = careers_bot("org", "list", db=db)
+    listed = careers_bot_process("org", "list", db=db)
     assert "Hill School" in listed.stdout
     refused = careers_bot("org", "delete", "--org", "Hill School", db=db)
     assert refused.returncode == 1
@@ -632,7 +647,7 @@ def test_a_new_review_leaves_export_on_the_completed_one_and_reviews_lists_both(
         stdin="just me\n3\n", db=db,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
-    listed = careers_bot("reviews", "--org", "Hill School", db=db)
+    listed = careers_bot_process("reviews", "--org", "Hill School", db=db)
     assert listed.returncode == 0, listed.stderr
     lines = [line for line in listed.stdout.splitlines() if "│ 1 " in line or "│ 2 " in line]
     assert "completed" in lines[0] and "32 of 32" in lines[0]

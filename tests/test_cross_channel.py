@@ -28,7 +28,7 @@ from review_scripts import full_review_lines
 from slack_mock import MockSlack
 from sqlalchemy import select
 from teams_mock import MockConnector
-from test_cli import careers_bot
+from test_cli import careers_bot_process as careers_bot
 from test_slack import Slack, settings_for
 from test_slack import mock as mock  # the Slack mock fixture (users U_SAM, U_NADIA, ...)
 from test_teams import SAM, TeamsClient, texts_of

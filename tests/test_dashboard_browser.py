@@ -34,7 +34,8 @@ from bot.dashboard import DashboardLinks
 from storage import dashboards
 from storage.db import Database
 
-pytestmark = pytest.mark.slow
+# One browser for the module: its tests run in one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

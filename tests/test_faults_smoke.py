@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import faults
+
+# Several processes on the real clock (leases, lock timeouts): with pytest-xdist these tests
+# run one after another in one worker, never two such tests at once (Makefile: make test).
+pytestmark = pytest.mark.xdist_group("processes")
 
 
 def test_the_fault_script_loses_and_doubles_nothing() -> None:

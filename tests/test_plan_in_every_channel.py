@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from docx import Document
 from slack_mock import MockSlack
 from sqlalchemy import select
-from test_cli import careers_bot
+from test_cli import careers_bot_process as careers_bot
 from test_cross_channel import teams_server
 from test_plan_as_written import FIRST_37, SECOND_37, TBC_ALL, seed_lines
 from test_slack import Slack, settings_for
