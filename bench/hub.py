@@ -156,6 +156,7 @@ async def reminders(url: str, actions: int) -> dict[str, Any]:
     db = await _fresh(url)
     schools = max(1, actions // 100)
     await seed.seed(db, schools, actions // schools)
+    await _steady(db)  # the tables as a running deployment has them (analysed)
     async with db.transaction() as session:
         await session.execute(update(m.Organisation).values(next_digest_at=None))
     run = _dispatcher(db)
