@@ -357,7 +357,7 @@ async def test_dashboard_typed_in_the_terminal_opens_the_page_serve_shows(
 ) -> None:
     import asyncio
 
-    from test_cli import careers_bot
+    from test_cli import careers_bot_process as careers_bot  # from a running loop: a process
 
     monkeypatch.setenv("PLAN_LINK_SECRET", SECRET)
     monkeypatch.setenv("PUBLIC_URL", PUBLIC)

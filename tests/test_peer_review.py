@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from review_scripts import seed_review
 from sqlalchemy import select
-from test_cli import careers_bot
+from test_cli import careers_bot_process as careers_bot  # called from a running loop
 
 from bot.inbound import Inbound, Who
 from bot.reviews import ReviewService, TurnResult
