@@ -26,7 +26,7 @@ from storage import groups as repo_groups
 from storage.db import Database
 from storage.models import Group, GroupLead, Organisation, Person
 from workflows import messages as msg
-from workflows.calendar import CalendarError, local_date
+from workflows.calendar import CalendarError, calendar_of, local_date
 from workflows.deadlines import parse_by_when
 from workflows.groups import (
     KIND_LABELS,
@@ -76,8 +76,6 @@ def invitation_notice(group: Group, school: str) -> Notice:
 def facts(rows: repo_groups.GroupRows) -> tuple[list[SchoolFacts], list[ActionFacts]]:
     """The repository's plain rows as the pure view's inputs: each school's latest and latest
     completed review, and each open action's real deadline in its school's own calendar."""
-    from bot.reviews import calendar_of  # the one rule for a school's term dates
-
     schools = [
         SchoolFacts(
             organisation_id=s.organisation_id,

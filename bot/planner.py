@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reviews import GOVERNORS_REPORT, action_view, calendar_of
+from bot.reviews import GOVERNORS_REPORT, action_view
 from model_data import load_glossary, load_model
 from storage import models as m
 from storage import planning
 from workflows import messages as msg
 from workflows import review as engine
 from workflows.actions import ActionView
-from workflows.calendar import CalendarError, HalfTerm, TermCalendar, local_date
+from workflows.calendar import CalendarError, HalfTerm, TermCalendar, calendar_of, local_date
 from workflows.digest import (
     DigestSchedule,
     DigestSlot,

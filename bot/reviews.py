@@ -16,7 +16,7 @@ from bot.workspaces import WorkspaceService
 from model_data import Edition, load_benchmarks, load_glossary, load_model, load_policy
 from storage import dashboards, repo
 from storage.db import Database
-from storage.models import Organisation, Person, Review, TermDate
+from storage.models import Organisation, Person, Review
 from workflows import actions, peer_review
 from workflows import messages as msg
 from workflows import review as engine
@@ -25,6 +25,7 @@ from workflows.calendar import (
     CalendarError,
     HalfTerm,
     TermCalendar,
+    calendar_of,
     default_calendar,
     format_date,
     local_date,
@@ -1081,16 +1082,6 @@ def update_view(update: UpdateFields) -> ActionUpdateView:
         at=update.at, by=update.by, kind=update.kind, note=update.note, link=update.link,
         before=dict(update.before or {}), after=dict(update.after or {}),
     )  # fmt: skip
-
-
-def calendar_of(own: Sequence[TermDate]) -> TermCalendar:
-    """England's default term dates, with a school's own years (its rows) in their place."""
-    calendar = default_calendar()
-    if own:
-        calendar = calendar.with_overrides(
-            [HalfTerm(r.academic_year, r.half_term, r.starts_on, r.ends_on) for r in own]
-        )
-    return calendar
 
 
 def action_view(

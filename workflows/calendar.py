@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from itertools import pairwise
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -327,6 +328,27 @@ def default_calendar() -> TermCalendar:
         (HalfTerm(year, number, start, end) for year, number, start, end in dates.half_terms()),
         dates.bank_holiday_dates(),
     )
+
+
+class TermDateRow(Protocol):
+    """A school's own half-term as stored (storage.models.TermDate, or a plain row)."""
+
+    @property
+    def academic_year(self) -> str: ...
+    @property
+    def half_term(self) -> int: ...
+    @property
+    def starts_on(self) -> date: ...
+    @property
+    def ends_on(self) -> date: ...
+
+
+def calendar_of(own: Iterable[TermDateRow]) -> TermCalendar:
+    """England's default term dates, with a school's own years (its rows) in their place:
+    the one rule for a school's calendar, wherever its rows were read."""
+    calendar = default_calendar()
+    mine = [HalfTerm(r.academic_year, r.half_term, r.starts_on, r.ends_on) for r in own]
+    return calendar.with_overrides(mine) if mine else calendar
 
 
 # --- iCalendar import -------------------------------------------------------------------
