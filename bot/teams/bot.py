@@ -250,27 +250,39 @@ class CareersBot(TeamsActivityHandler):
 
         async def job() -> None:
             data, name = await self._document(turn.organisation.id, review_id, fmt, kind)
-            await self._upload(upload.upload_url, data)
-            info = Attachment(
-                content_type=FILE_INFO,
-                content_url=upload.content_url,
-                name=upload.name or name,
-                content={"uniqueId": upload.unique_id, "fileType": upload.file_type or fmt},
-            )
-            done = cards.text_activity(
-                teams_wording.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name)
-            )
-            await speak(
-                self.adapter,
-                self.app_id,
-                reference,
-                [Activity(type=ActivityTypes.message, attachments=[info])],
-                update_id=consent_id,
-                replacement=done,
-            )
+            await self._saved(reference, consent_id, upload, data, name, fmt)
 
         self.work.start(
             f"upload {fmt} for {turn.who.display_name}", job, self._failed(reference, fmt)
+        )
+
+    async def _saved(
+        self,
+        reference: ConversationReference,
+        consent_id: str | None,
+        upload: Any,
+        data: bytes,
+        name: str,
+        fmt: str,
+    ) -> None:
+        """Upload the file the person agreed to save, then swap the consent card for it."""
+        await self._upload(upload.upload_url, data)
+        info = Attachment(
+            content_type=FILE_INFO,
+            content_url=upload.content_url,
+            name=upload.name or name,
+            content={"uniqueId": upload.unique_id, "fileType": upload.file_type or fmt},
+        )
+        done = cards.text_activity(
+            teams_wording.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name)
+        )
+        await speak(
+            self.adapter,
+            self.app_id,
+            reference,
+            [Activity(type=ActivityTypes.message, attachments=[info])],
+            update_id=consent_id,
+            replacement=done,
         )
 
     async def _upload_group(
@@ -281,24 +293,7 @@ class CareersBot(TeamsActivityHandler):
 
         async def job() -> None:
             data, name = await self.groups.workbook(group_id)
-            await self._upload(upload.upload_url, data)
-            info = Attachment(
-                content_type=FILE_INFO,
-                content_url=upload.content_url,
-                name=upload.name or name,
-                content={"uniqueId": upload.unique_id, "fileType": upload.file_type or "xlsx"},
-            )
-            done = cards.text_activity(
-                teams_wording.TEAMS_EXPORT_UPLOADED.format(name=upload.name or name)
-            )
-            await speak(
-                self.adapter,
-                self.app_id,
-                reference,
-                [Activity(type=ActivityTypes.message, attachments=[info])],
-                update_id=consent_id,
-                replacement=done,
-            )
+            await self._saved(reference, consent_id, upload, data, name, "xlsx")
 
         self.work.start(
             f"upload group workbook for {turn.who.display_name}",
