@@ -13,7 +13,7 @@ from storage.db import Database
 from workflows.review import Context, Person
 
 # A real PostgreSQL server for the storage suite (tests/pg.py).
-pytest_plugins = ["pg"]
+pytest_plugins = ["pg", "document_seed"]  # and the document tests' `seeded` review
 
 NOW = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
 

@@ -7,37 +7,22 @@ import asyncio
 import io
 import os
 import sys
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from document_seed import NOW
 from docx_reading import read_docx
 from review_scripts import seed003_priorities, seed_review
 from rich.console import Console
 
 from bot import documents
 from bot.reviews import ReviewService
-from model_data import Edition, load_benchmarks, load_model
+from model_data import load_benchmarks, load_model
 from storage.db import Database
 from workflows.actions import MakeDocument, parse_command
 from workflows.documents import DocumentKind, document_kind
 from workflows.evidence import NO_DESCRIPTOR
 from workflows.replies import SendDocument
-
-NOW = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
-LATER = datetime(2025, 2, 26, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=[e.value for e in Edition])
-async def seeded(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[tuple[ReviewService, int, str]]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
-    await database.migrate()
-    organisation, _ = await seed_review(database, load_model(request.param), NOW)
-    yield ReviewService(database, clock=lambda: LATER), organisation.id, request.param
-    await database.close()
 
 
 def test_the_words_for_each_document() -> None:

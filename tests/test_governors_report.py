@@ -3,20 +3,16 @@ document against the review's data (both editions), and the report through Slack
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from docx_reading import read_docx
-from review_scripts import seed_review
 from slack_mock import MockSlack
 from test_slack import Slack, mock, seed, slack  # noqa: F401 - fixtures
 
 from bot import documents
 from bot.reviews import ReviewService
-from model_data import Edition, load_model
-from storage.db import Database
+from model_data import load_model
 from workflows.calendar import HalfTerm, default_calendar
 from workflows.documents import Rag
 from workflows.governors import (
@@ -29,8 +25,6 @@ from workflows.governors import (
 )
 from workflows.plan import ActionStatus, ActionUpdateView, PlanRow, Summary, ThemeProfile
 
-NOW = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
-LATER = datetime(2025, 2, 26, 9, 0, tzinfo=UTC)
 HALF = HalfTerm("2024/25", 4, date(2025, 2, 24), date(2025, 4, 4))
 AGREED = date(2025, 1, 15)
 
@@ -105,17 +99,6 @@ def test_change_since_the_last_review() -> None:
     changes = theme_changes(summary({1: 2.5, 2: 2.0}), summary({1: 2.0, 2: 2.0}))
     assert [c.change for c in changes] == [0.5, 0.0]
     assert [c.change for c in theme_changes(summary({1: 2.5}), None)] == [None]
-
-
-@pytest.fixture(params=[e.value for e in Edition])
-async def seeded(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[tuple[ReviewService, int, str]]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
-    await database.migrate()
-    organisation, _ = await seed_review(database, load_model(request.param), NOW)
-    yield ReviewService(database, clock=lambda: LATER), organisation.id, request.param
-    await database.close()
 
 
 async def test_the_report_against_the_review(seeded: tuple[ReviewService, int, str]) -> None:

@@ -5,11 +5,11 @@ Teams (/api/messages, the file offered to save)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
+from document_seed import NOW
 from docx_reading import read_docx
 from review_scripts import seed_review
 from test_teams import SAM, TENANT, sqlite_settings, teams_bot
@@ -18,13 +18,11 @@ from bot import documents
 from bot.reviews import ReviewService
 from bot.teams import TEAMS
 from bot.teams import wording as teams_wording
-from model_data import BulletList, Edition, load_benchmarks, load_model, load_policy
+from model_data import BulletList, load_benchmarks, load_model, load_policy
 from storage import repo
 from storage.db import Database
 from workflows.policy import review_date
 
-NOW = datetime(2025, 1, 15, 9, 30, tzinfo=UTC)
-LATER = datetime(2025, 2, 26, 9, 0, tzinfo=UTC)
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"
 SEED_POLICY = SEEDS / "004_bcfa8f21c600e95e.txt"
 
@@ -43,17 +41,6 @@ GUIDANCE = (
     "Write how you meet each BM",
     "Kent & Medway",
 )
-
-
-@pytest.fixture(params=[e.value for e in Edition])
-async def seeded(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[tuple[ReviewService, int, str]]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
-    await database.migrate()
-    organisation, _ = await seed_review(database, load_model(request.param), NOW)
-    yield ReviewService(database, clock=lambda: LATER), organisation.id, request.param
-    await database.close()
 
 
 async def test_the_draft_follows_seed_004(seeded: tuple[ReviewService, int, str]) -> None:
