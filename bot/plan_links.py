@@ -98,25 +98,8 @@ def digest_issuer(secret: str, public_url: str) -> PlanLinkIssuer:
     ) -> dict[int, str]:
         year, week, _ = now.isocalendar()
         purpose = f"digest:{year}-W{week:02d}"
-        places = await repo.channel_refs_of(session, organisation_ids)
-        wanted = []
-        for organisation_id in organisation_ids:
-            refs = places.get(organisation_id, [])
-            where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
-            nonce = secrets.token_urlsafe(32)
-            wanted.append(
-                {
-                    "organisation_id": organisation_id,
-                    "purpose": purpose,
-                    "issued_to": f"weekly digest ({where})"[:200],
-                    "nonce": nonce,
-                    "token_hash": hash_of(token_of(secret, nonce)),
-                    "created_at": now,
-                    "expires_at": now + VALID_FOR,
-                }
-            )
-        nonces = await repo.plan_link_nonces(session, wanted)
-        return {school: url_of(public_url, token_of(secret, n)) for school, n in nonces.items()}
+        purposes = dict.fromkeys(organisation_ids, purpose)
+        return await _issue(session, secret, public_url, purposes, "weekly digest", now, VALID_FOR)
 
     return plan_links
 
@@ -130,27 +113,46 @@ def report_issuer(secret: str, public_url: str) -> ReportLinkIssuer:
     async def report_links(
         session: AsyncSession, half_terms: dict[int, str], now: datetime
     ) -> dict[int, str]:
-        places = await repo.channel_refs_of(session, sorted(half_terms))
-        wanted = []
-        for organisation_id, half_term in half_terms.items():
-            refs = places.get(organisation_id, [])
-            where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
-            nonce = secrets.token_urlsafe(32)
-            wanted.append(
-                {
-                    "organisation_id": organisation_id,
-                    "purpose": f"{REPORT}{half_term}"[:100],
-                    "issued_to": f"governors' report with the digest ({where})"[:200],
-                    "nonce": nonce,
-                    "token_hash": hash_of(token_of(secret, nonce)),
-                    "created_at": now,
-                    "expires_at": now + REPORT_VALID_FOR,
-                }
-            )
-        nonces = await repo.plan_link_nonces(session, wanted)
-        return {school: url_of(public_url, token_of(secret, n)) for school, n in nonces.items()}
+        purposes = {i: f"{REPORT}{half_term}" for i, half_term in half_terms.items()}
+        return await _issue(
+            session, secret, public_url, purposes, "governors' report with the digest", now,
+            REPORT_VALID_FOR,
+        )  # fmt: skip
 
     return report_links
+
+
+async def _issue(
+    session: AsyncSession,
+    secret: str,
+    public_url: str,
+    purposes: dict[int, str],
+    label: str,
+    now: datetime,
+    valid_for: timedelta,
+) -> dict[int, str]:
+    """Each school's link for its purpose, recorded now unless it was already (then that
+    one), issued to the school's channels; the URL of each, in a constant number of
+    statements however many schools."""
+    places = await repo.channel_refs_of(session, sorted(purposes))
+    wanted = []
+    for organisation_id, purpose in purposes.items():
+        refs = places.get(organisation_id, [])
+        where = ", ".join(f"{r.channel} {r.conversation_id}" for r in refs) or "outbox"
+        nonce = secrets.token_urlsafe(32)
+        wanted.append(
+            {
+                "organisation_id": organisation_id,
+                "purpose": purpose[:100],
+                "issued_to": f"{label} ({where})"[:200],
+                "nonce": nonce,
+                "token_hash": hash_of(token_of(secret, nonce)),
+                "created_at": now,
+                "expires_at": now + valid_for,
+            }
+        )
+    nonces = await repo.plan_link_nonces(session, wanted)
+    return {school: url_of(public_url, token_of(secret, n)) for school, n in nonces.items()}
 
 
 async def download(request: web.Request) -> web.Response:
