@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reviews import GOVERNORS_REPORT, action_view
@@ -126,10 +125,7 @@ class Planner:
         and each thing's next time (`Planned.more` when a batch was full)."""
         actions = await planning.due_actions(session, as_of, self.action_batch)
         digest_schools = await planning.due_digests(session, as_of, self.school_batch)
-        planned = await self._plan(
-            session, as_of, actions, planning.due_action_ids(as_of, self.action_batch),
-            digest_schools, force=False, store=True,
-        )  # fmt: skip
+        planned = await self._plan(session, as_of, actions, digest_schools, force=False, store=True)
         planned.more = len(actions) >= self.action_batch or len(digest_schools) >= self.school_batch
         return planned
 
@@ -144,9 +140,8 @@ class Planner:
         actions = await planning.open_actions(session, organisation_ids)
         schools = await planning.organisations(session, organisation_ids)
         return await self._plan(
-            session, as_of, actions, planning.open_action_ids(organisation_ids),
-            list(schools.values()), force=force, store=False,
-        )  # fmt: skip
+            session, as_of, actions, list(schools.values()), force=force, store=False
+        )
 
     async def digests(
         self, session: AsyncSession, organisation_ids: Sequence[int], as_of: datetime
@@ -171,7 +166,6 @@ class Planner:
         session: AsyncSession,
         as_of: datetime,
         actions: list[planning.ActionRecord],
-        action_ids: Select[Any],
         digest_schools: list[m.Organisation],
         *,
         force: bool,
@@ -194,7 +188,7 @@ class Planner:
                 school = schools[action.organisation_id]
                 planned.next_reminders[action.id] = school.next_school_day_start(as_of)
         if waiting:
-            snoozes = await planning.snoozes(session, action_ids)
+            snoozes = await planning.snoozes(session, [a.id for a in waiting])
             self._reminders(snoozes, waiting, schools, as_of, planned, store)
         slots: dict[int, DigestSlot] = {}
         for row in digest_schools:
