@@ -37,7 +37,7 @@ from workflows.digest import (
 from workflows.documents import DocumentKind
 from workflows.governors import governors_report_due
 from workflows.notices import Notice
-from workflows.plan import Summary, build_summary
+from workflows.plan import Profile, build_profile
 from workflows.reminders import (
     Reminder,
     ReminderRules,
@@ -284,12 +284,11 @@ class Planner:
         if not schools:
             return {}
         ids = [s.row.id for s in schools]
-        actions = await planning.schools_actions(session, ids)
-        updates = await planning.updates(session, ids)
+        actions = await planning.schools_actions(session, ids)  # no updates: not reported
         reviews = await planning.reviews(session, ids)
         picked = {i: _digest_reviews(reviews[i]) for i in ids}
         wanted = {r.id for trio in picked.values() for r in trio if r is not None}
-        answers = await planning.summary_answers(session, sorted(wanted))
+        levels = await planning.counted_levels(session, sorted(wanted))
         since = await planning.last_digests(session, ids)
         links = await self.plan_links(session, ids, as_of) if self.plan_links else {}
         reports = await self._reports_due(session, schools, as_of)
@@ -298,22 +297,19 @@ class Planner:
             labels = {i: f"{h.year}-HT{h.number}" for i, h in reports.items()}
             report_urls = await self.report_links(session, labels, as_of)
         pages = await self.dashboard_links(session, ids, as_of) if self.dashboard_links else {}
-        by_action: dict[int, list[planning.UpdateRecord]] = {}
-        for update in updates:
-            by_action.setdefault(update.action_id, []).append(update)
         notices: dict[int, Notice] = {}
         for school in schools:
             row = school.row
             try:
                 ctx = school.context(as_of)
-                views = [action_view(a, ctx, by_action.get(a.id, [])) for a in actions[row.id]]
+                views = [action_view(a, ctx, ()) for a in actions[row.id]]
                 plan, newest, earlier = picked[row.id]
-                summary = _summary(plan, answers)
-                in_progress = _summary(newest, answers)
+                summary = _profile(plan, levels)
+                in_progress = _profile(newest, levels)
                 digest = build_digest(
                     row.name,
                     summary,
-                    _summary(earlier, answers),
+                    _profile(earlier, levels),
                     views,
                     school.calendar,
                     as_of,
@@ -380,13 +376,12 @@ def _digest_reviews(
     return plan, (newest if newest.id != plan.id else None), earlier
 
 
-def _summary(
-    review: planning.ReviewRecord | None,
-    answers: dict[int, dict[str, planning.SummaryAnswerRecord]],
-) -> Summary | None:
+def _profile(
+    review: planning.ReviewRecord | None, levels: dict[int, dict[str, int]]
+) -> Profile | None:
     if review is None:
         return None
-    return build_summary(load_model(review.edition), answers[review.id], review.title)
+    return build_profile(load_model(review.edition), levels[review.id], review.title)
 
 
 def reminder_notice(view: ActionView, reminder: Reminder, ctx: engine.Context) -> Notice:

@@ -154,3 +154,6 @@ def load_all() -> None:
     load_glossary()
     load_benchmarks()
     load_policy()
+    from model_data.term_dates import load_default_term_dates  # it imports this module
+
+    load_default_term_dates()

@@ -11,7 +11,6 @@ school's settings, timezone or term dates. Closed actions get None and are never
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,18 +18,15 @@ from itertools import chain
 from typing import Any, cast
 
 from sqlalchemy import (
-    ColumnElement,
     DateTime,
     Integer,
     Select,
-    String,
     Table,
     any_,
     bindparam,
     event,
     func,
     inspect,
-    literal_column,
     select,
     update,
 )
@@ -39,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 
 from storage import models as m
-from workflows.answers import Flag
+from storage.db import among
 
 CLOSED = ("done", "dropped")
 # What, changed on a school, can move its reminders or digest.
@@ -147,21 +143,6 @@ def _skip_locked(session: AsyncSession, query: Any, of: Any) -> Any:
     return query
 
 
-def among(session: AsyncSession, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """`column` is one of `ids`, as one parameter however many: a PostgreSQL array (one
-    prepared statement, and one plan, for any count), SQLite's json_each (no limit on host
-    parameters; a send by hand may cover every open action)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast("ColumnElement[bool]", column == any_(bindparam(None, list(ids), ARRAY_OF_IDS)))
-    listed = func.json_each(bindparam(None, json.dumps(list(ids)), String()))
-    return cast(
-        "ColumnElement[bool]", column.in_(select(literal_column("value")).select_from(listed))
-    )
-
-
-ARRAY_OF_IDS = postgresql.ARRAY(Integer)
-
-
 @dataclass(frozen=True, slots=True)
 class OwnerRecord:
     name: str
@@ -259,7 +240,9 @@ async def schools_actions(
 ) -> dict[int, list[ActionRecord]]:
     out: dict[int, list[ActionRecord]] = {i: [] for i in organisation_ids}
     if organisation_ids:
-        query = select(*_ACTION_COLUMNS).where(m.Action.organisation_id.in_(organisation_ids))
+        query = select(*_ACTION_COLUMNS).where(
+            among(session, m.Action.organisation_id, organisation_ids)
+        )
         for record in await _actions(session, query):
             out[record.organisation_id].append(record)
     return out
@@ -269,19 +252,6 @@ _UPDATE_COLUMNS = (
     m.ActionUpdate.action_id, m.ActionUpdate.at, m.ActionUpdate.by, m.ActionUpdate.kind,
     m.ActionUpdate.note, m.ActionUpdate.link, m.ActionUpdate.before, m.ActionUpdate.after,
 )  # fmt: skip
-
-
-async def updates(session: AsyncSession, organisation_ids: Sequence[int]) -> list[UpdateRecord]:
-    """Every update of these schools' actions (the digest's "quiet for four weeks")."""
-    if not organisation_ids:
-        return []
-    of_schools = select(m.Action.id).where(m.Action.organisation_id.in_(organisation_ids))
-    rows = await session.execute(
-        select(*_UPDATE_COLUMNS)
-        .where(m.ActionUpdate.action_id.in_(of_schools))
-        .order_by(m.ActionUpdate.at, m.ActionUpdate.id)
-    )
-    return [UpdateRecord(**row._asdict()) for row in rows]
 
 
 async def snoozes(session: AsyncSession, action_ids: Sequence[int]) -> list[UpdateRecord]:
@@ -294,35 +264,24 @@ async def snoozes(session: AsyncSession, action_ids: Sequence[int]) -> list[Upda
     return [UpdateRecord(**row._asdict()) for row in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class SummaryAnswerRecord:
-    """An answer as a summary reads it (workflows.plan.SummaryAnswer): a plain row, since a
-    Hub's digest sweep reads 32,000 of them and validating each would cost more than the read."""
-
-    level: int | None
-    flag: Flag | None
-    note: str | None
-    carried: bool
-
-
-async def summary_answers(
+async def counted_levels(
     session: AsyncSession, review_ids: Sequence[int]
-) -> dict[int, dict[str, SummaryAnswerRecord]]:
-    """Several reviews' answers as a summary reads them (level, flag, note, carried): one
-    statement of plain rows, for a digest's profile; evidence and actions are not needed."""
-    out: dict[int, dict[str, SummaryAnswerRecord]] = {i: {} for i in review_ids}
+) -> dict[int, dict[str, int]]:
+    """Each review's levels as its profile counts them (workflows.plan.counted_level): one
+    statement, and only the answered statements not carried over unconfirmed. A Hub's digest
+    sweep reads 32,000 answers, and a profile needs nothing else of them."""
+    out: dict[int, dict[str, int]] = {i: {} for i in review_ids}
     if review_ids:
         rows = await session.execute(
-            select(
-                m.Response.review_id, m.Response.statement_id, m.Response.level,
-                m.Response.flag, m.Response.note, m.Response.carried,
-            ).where(m.Response.review_id.in_(review_ids))
-        )  # fmt: skip
-        flags = {flag.value: flag for flag in Flag}
-        for review_id, statement_id, level, flag, note, carried in rows:
-            out[review_id][statement_id] = SummaryAnswerRecord(
-                level, flags[flag] if flag else None, note, bool(carried)
+            select(m.Response.review_id, m.Response.statement_id, m.Response.level).where(
+                among(session, m.Response.review_id, review_ids),
+                m.Response.level.is_not(None),
+                m.Response.carried.is_(False),
             )
+        )
+        for review_id, statement_id, level in rows:
+            if level is not None:  # as the query says: the column's type does not know
+                out[review_id][statement_id] = level
     return out
 
 
@@ -342,7 +301,9 @@ async def organisations(session: AsyncSession, ids: Iterable[int]) -> dict[int, 
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.scalars(select(m.Organisation).where(m.Organisation.id.in_(wanted)))
+    rows = await session.scalars(
+        select(m.Organisation).where(among(session, m.Organisation.id, wanted))
+    )
     return {row.id: row for row in rows}
 
 
@@ -351,7 +312,7 @@ async def term_dates(session: AsyncSession, ids: Iterable[int]) -> dict[int, lis
     out: dict[int, list[m.TermDate]] = {i: [] for i in wanted}
     if wanted:
         for row in await session.scalars(
-            select(m.TermDate).where(m.TermDate.organisation_id.in_(wanted))
+            select(m.TermDate).where(among(session, m.TermDate.organisation_id, wanted))
         ):
             out[row.organisation_id].append(row)
     return out
@@ -381,7 +342,7 @@ async def reviews(
                 m.Review.id, m.Review.organisation_id, m.Review.edition, m.Review.title,
                 m.Review.completed_at, m.Review.based_on_id,
             )
-            .where(m.Review.organisation_id.in_(organisation_ids))
+            .where(among(session, m.Review.organisation_id, organisation_ids))
             .order_by(m.Review.id)
         )  # fmt: skip
         for row in rows.all():
@@ -398,7 +359,7 @@ async def last_digests(
     rows = await session.execute(
         select(m.Delivery.organisation_id, func.max(m.Delivery.sent_at))
         .where(
-            m.Delivery.organisation_id.in_(organisation_ids),
+            among(session, m.Delivery.organisation_id, organisation_ids),
             m.Delivery.kind == "digest",
             m.Delivery.status == "sent",
         )
@@ -418,7 +379,7 @@ async def digests_from(
     skip = set(exclude)
     rows = await session.execute(
         select(m.Delivery.organisation_id, m.Delivery.key, m.Delivery.due_at).where(
-            m.Delivery.organisation_id.in_(sorted(starts)),
+            among(session, m.Delivery.organisation_id, sorted(starts)),
             m.Delivery.kind == "digest",
             m.Delivery.due_at >= min(starts.values()),
         )
@@ -435,7 +396,9 @@ async def recorded(session: AsyncSession, keys: Iterable[str]) -> set[str]:
     wanted = sorted(set(keys))
     if not wanted:
         return set()
-    return set(await session.scalars(select(m.Delivery.key).where(m.Delivery.key.in_(wanted))))
+    return set(
+        await session.scalars(select(m.Delivery.key).where(among(session, m.Delivery.key, wanted)))
+    )
 
 
 async def record(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
@@ -481,7 +444,7 @@ async def _store_times(
     if not times:
         return
     if session.get_bind().dialect.name == "postgresql":
-        ids = bindparam("ids", type_=ARRAY_OF_IDS)
+        ids = bindparam("ids", type_=postgresql.ARRAY(Integer))
         moments = bindparam("times", type_=postgresql.ARRAY(DateTime(timezone=True)))
         given = func.unnest(ids, moments).table_valued("id", "moment").render_derived(name="given")
         await session.execute(

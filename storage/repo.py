@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import models as m
 from storage import planning
-from storage.db import rowcount
+from storage.db import among, rowcount
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag, Owner
 from workflows.review import Cursor, ReviewState
 from workflows.review import Person as KnownPerson
@@ -1582,7 +1582,7 @@ async def plan_link_nonces(session: AsyncSession, wanted: list[dict[str, Any]]) 
     purposes = {(row["organisation_id"], row["purpose"]) for row in wanted}
     rows = await session.execute(
         select(m.PlanLink.organisation_id, m.PlanLink.purpose, m.PlanLink.nonce).where(
-            m.PlanLink.organisation_id.in_([o for o, _ in purposes]),
+            among(session, m.PlanLink.organisation_id, [o for o, _ in purposes]),
             m.PlanLink.purpose.in_({p for _, p in purposes}),
         )
     )
@@ -1610,7 +1610,7 @@ async def channel_refs_of(
         for ref in await session.scalars(
             select(m.ConversationRef)
             .where(
-                m.ConversationRef.organisation_id.in_(organisation_ids),
+                among(session, m.ConversationRef.organisation_id, organisation_ids),
                 m.ConversationRef.kind == "channel",
             )
             .order_by(m.ConversationRef.id)

@@ -80,7 +80,14 @@ async def test_the_digest_reports_the_completed_review_and_the_new_ones_progress
     assert (
         "In progress: Careers Impact review – January 2025 (2), 1 of 32 statements answered."
         in progress
-    )
+    )  # the 31 carried over and not confirmed are not counted
+    # The sweep's profile (levels counted in SQL, no summary rows) is the summary's.
+    summary = (await service.plan_document(organisation_id, number=1)).summary
+    assert progress[1 : 1 + len(summary.themes)] == [
+        f"Theme {t.number} {t.title}: {t.answered}/{t.total} answered, average level "
+        f"{'–' if t.average_level is None else format(t.average_level, '.1f')}"
+        for t in summary.themes
+    ]
 
 
 async def test_numbers_count_per_school_and_reviews_are_listed(

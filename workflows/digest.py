@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from workflows.actions import ActionView
 from workflows.calendar import CalendarError, TermCalendar, format_date
-from workflows.plan import Summary
+from workflows.plan import Profile
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 QUIET_WEEKS = 4
@@ -208,16 +208,16 @@ class Digest:
 
 def build_digest(
     organisation: str,
-    summary: Summary | None,
-    previous: Summary | None,
+    summary: Profile | None,
+    previous: Profile | None,
     actions: Sequence[ActionView],
     calendar: TermCalendar,
     as_of: datetime,
     since: datetime | None,
     timezone: str = "Europe/London",
-    in_progress: Summary | None = None,
+    in_progress: Profile | None = None,
 ) -> Digest:
-    """`summary` is the review whose profile is reported (the last completed one); a newer
+    """`summary` is the profile of the review reported (the last completed one); a newer
     review still `in_progress` is reported by its progress only."""
     zone = ZoneInfo(timezone)
     today = as_of.astimezone(zone).date()

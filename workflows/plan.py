@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
 
-from model_data import MaturityModel
+from model_data import MaturityModel, Theme
 from workflows.answers import ActionDraft, Answer, EvidenceLink, Flag
 from workflows.calendar import CalendarError, TermCalendar
 from workflows.deadlines import DeadlineError, parse_by_when
@@ -41,6 +40,22 @@ class ThemeProfile:
     answered: int
     total: int
     average_level: float | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A review's maturity by theme: what a weekly digest reports of it."""
+
+    title: str
+    themes: list[ThemeProfile]
+
+    @property
+    def answered(self) -> int:
+        return sum(theme.answered for theme in self.themes)
+
+    @property
+    def total(self) -> int:
+        return sum(theme.total for theme in self.themes)
 
 
 @dataclass(frozen=True)
@@ -253,33 +268,33 @@ class PlanDocument:
         )
 
 
-class SummaryAnswer(Protocol):
-    """What a summary reads of an answer: an `Answer`, or a sweep's plain row (a Hub's
-    digests read 32,000 answers at once and need no validation of their own rows)."""
-
-    @property
-    def level(self) -> int | None: ...
-    @property
-    def flag(self) -> Flag | None: ...
-    @property
-    def note(self) -> str | None: ...
-    @property
-    def carried(self) -> bool: ...
+def _theme_profile(theme: Theme, levels: list[int]) -> ThemeProfile:
+    return ThemeProfile(
+        number=theme.number,
+        title=theme.title,
+        answered=len(levels),
+        total=len(theme.statements),
+        average_level=round(sum(levels) / len(levels), 2) if levels else None,
+    )
 
 
-def build_summary(
-    model: MaturityModel, answers: Mapping[str, SummaryAnswer], title: str
-) -> Summary:
+def counted_level(answer: Answer | None) -> int | None:
+    """The level a profile counts: none for a statement carried over from the last review
+    and not confirmed yet (storage.planning.counted_levels reads the same in SQL)."""
+    return None if answer is None or answer.carried else answer.level
+
+
+def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: str) -> Summary:
     rows: list[SummaryRow] = []
     themes: list[ThemeProfile] = []
     for theme in model.themes:
         levels: list[int] = []
         for statement in theme.statements:
             answer = answers.get(statement.id)
-            if answer is None or answer.carried:  # carried over and not confirmed: unanswered
-                level = flag = note = None
-            else:
-                level, flag, note = answer.level, answer.flag, answer.note
+            level = counted_level(answer)
+            flag = note = None
+            if answer is not None and not answer.carried:  # carried, unconfirmed: unanswered
+                flag, note = answer.flag, answer.note
             rows.append(
                 SummaryRow(
                     statement.id,
@@ -294,16 +309,19 @@ def build_summary(
             )
             if level is not None:
                 levels.append(level)
-        themes.append(
-            ThemeProfile(
-                number=theme.number,
-                title=theme.title,
-                answered=len(levels),
-                total=len(theme.statements),
-                average_level=round(sum(levels) / len(levels), 2) if levels else None,
-            )
-        )
+        themes.append(_theme_profile(theme, levels))
     return Summary(title=title, edition=model.edition.value, rows=rows, themes=themes)
+
+
+def build_profile(model: MaturityModel, levels: Mapping[str, int], title: str) -> Profile:
+    """A review's profile by theme from its counted levels (`counted_level`, by statement),
+    as `build_summary` works it out but without the rows: a digest reports only this, and
+    a Hub's sweep builds 1,000 of them."""
+    themes = []
+    for theme in model.themes:
+        counted = [levels[s.id] for s in theme.statements if s.id in levels]
+        themes.append(_theme_profile(theme, counted))
+    return Profile(title=title, themes=themes)
 
 
 def _due_date(calendar: TermCalendar | None, due: str | None, year: str | None) -> date | None:
