@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web
 
 from bot.app import init_app
+from bot.cli import settle_after_start
 from bot.config import get_settings
 from bot.scheduler import DISPATCHERS
 
@@ -41,6 +42,7 @@ async def serve(fake_start: datetime, real_start: float) -> None:
 
     settings = get_settings().model_copy(update={"scheduler_enabled": True})
     app = init_app(settings, clock=clock)
+    app.on_startup.append(settle_after_start)  # as serve_command does
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()  # migrations (a no-op here), Slack's session, the scheduler
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from itertools import pairwise
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import icalendar
 
 from model_data.term_dates import load_default_term_dates
 from workflows.deadlines import ByWhen
+
+if TYPE_CHECKING:
+    import icalendar
 
 LONDON = "Europe/London"
 HALF_TERM_NUMBERS = range(1, 7)
@@ -446,6 +447,8 @@ def parse_ics(data: bytes, source: str = "file") -> list[HalfTerm]:
 
 
 def _read_calendar(data: bytes, source: str) -> icalendar.Component:
+    import icalendar  # only when a calendar is imported: 3 MB of every serving process
+
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -465,23 +468,25 @@ def _read_calendar(data: bytes, source: str) -> icalendar.Component:
     return calendar
 
 
-# The property types that hold a date, date-time, duration or period in `.dt`; a vBroken
-# (a value icalendar could not parse) raises AttributeError there, saying why.
-_DATE_PROPERTIES = (
-    icalendar.vBroken,
-    icalendar.vDDDTypes,
-    icalendar.vDate,
-    icalendar.vDatetime,
-    icalendar.vDuration,
-    icalendar.vPeriod,
-    icalendar.vTime,
-)
-
-
 def _value(event: icalendar.Component, key: str) -> object:
     """The `.dt` of a date or time property; AttributeError (as before) for any other kind."""
+    import icalendar
+
     prop = event[key]
-    if isinstance(prop, _DATE_PROPERTIES):
+    # The property types that hold a date, date-time, duration or period in `.dt`; a vBroken
+    # (a value icalendar could not parse) raises AttributeError there, saying why.
+    if isinstance(
+        prop,
+        (
+            icalendar.vBroken,
+            icalendar.vDDDTypes,
+            icalendar.vDate,
+            icalendar.vDatetime,
+            icalendar.vDuration,
+            icalendar.vPeriod,
+            icalendar.vTime,
+        ),
+    ):
         return prop.dt
     raise AttributeError(f"'{type(prop).__name__}' object has no attribute 'dt'")
 
