@@ -8,9 +8,9 @@ same process on the same database:
 - digests: every school's weekly digest falls due at once (Monday 08:00, a complete review
   and 10 actions each, plan links issued); the sweep's time against a raw SQL read of the
   same rows (organisations, term dates, reviews, responses, actions, owners, last digests;
-  a digest reports no action's updates). Goal: under 2 s for 1,000 schools and within 5x of the read. SQL statements per
-  batch (a sweep plans 250 schools per transaction, bounding memory and the write lock) for
-  100 and for N schools (goal: the same);
+  a digest reports no action's updates). Goal: under 2 s for 1,000 schools and within 5x
+  of the read. SQL statements per batch (a sweep plans 250 schools per transaction,
+  bounding memory and the write lock) for 100 and for N schools (goal: the same);
 - reminders: 1k, 10k and 100k open actions (100 a school) whose next-reminder times were
   worked out by a first sweep; then 1% of them are made due (their stored time set to the
   moment of the sweep, as a change would) and a sweep runs. Goal: under 50 ms at 100k;

@@ -57,9 +57,9 @@ def fewer_malloc_arenas() -> None:
     SQLite connection's aiosqlite thread, the executors') would get an arena of its own,
     and memory freed in one is not reused by another. Measured by `python -m bench hub`
     (peak RSS of serve at a Hub's size): two arenas instead of glibc's default saved about
-    15 MB; one instead of two about 4 MB more (149-152 MB to 145-147). The threads hardly
-    contend for it: they hold the GIL for most of what they allocate. MALLOC_ARENA_MAX in the environment wins;
-    elsewhere, nothing."""
+    15 MB; one instead of two about 4 MB more (149-152 MB to 143-147). The threads hardly
+    contend for it: they hold the GIL for most of what they allocate. MALLOC_ARENA_MAX in
+    the environment wins; elsewhere, nothing."""
     if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
         return
     try:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
-    any_,
     bindparam,
     event,
     func,
@@ -230,7 +229,8 @@ async def open_actions(
     return await _actions(
         session,
         select(*_ACTION_COLUMNS).where(
-            m.Action.organisation_id.in_(organisation_ids), m.Action.status.not_in(CLOSED)
+            among(session, m.Action.organisation_id, organisation_ids),
+            m.Action.status.not_in(CLOSED),
         ),
     )
 
@@ -267,7 +267,7 @@ async def snoozes(session: AsyncSession, action_ids: Sequence[int]) -> list[Upda
 async def counted_levels(
     session: AsyncSession, review_ids: Sequence[int]
 ) -> dict[int, dict[str, int]]:
-    """Each review's levels as its profile counts them (workflows.plan.counted_level): one
+    """Each review's levels as its profile counts them (workflows.plan.build_summary): one
     statement, and only the answered statements not carried over unconfirmed. A Hub's digest
     sweep reads 32,000 answers, and a profile needs nothing else of them."""
     out: dict[int, dict[str, int]] = {i: {} for i in review_ids}
@@ -449,9 +449,10 @@ async def _store_times(
         given = func.unnest(ids, moments).table_valued("id", "moment").render_derived(name="given")
         await session.execute(
             update(table)
-            # The ANY gives the planner the rows by key: its first five (custom) plans
-            # otherwise see 1,000 unnested rows and hash-join a scan of the whole table.
-            .where(table.c.id == given.c.id, table.c.id == any_(ids))
+            # The ids again as `id = ANY(ids)` give the planner the rows by key: its first
+            # five (custom) plans otherwise see 1,000 unnested rows and hash-join a scan of
+            # the whole table.
+            .where(table.c.id == given.c.id, among(session, table.c.id, list(times)))
             .values({column: given.c.moment}),
             {"ids": list(times), "times": list(times.values())},
         )

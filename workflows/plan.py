@@ -278,12 +278,6 @@ def _theme_profile(theme: Theme, levels: list[int]) -> ThemeProfile:
     )
 
 
-def counted_level(answer: Answer | None) -> int | None:
-    """The level a profile counts: none for a statement carried over from the last review
-    and not confirmed yet (storage.planning.counted_levels reads the same in SQL)."""
-    return None if answer is None or answer.carried else answer.level
-
-
 def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: str) -> Summary:
     rows: list[SummaryRow] = []
     themes: list[ThemeProfile] = []
@@ -291,10 +285,10 @@ def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: st
         levels: list[int] = []
         for statement in theme.statements:
             answer = answers.get(statement.id)
-            level = counted_level(answer)
-            flag = note = None
-            if answer is not None and not answer.carried:  # carried, unconfirmed: unanswered
-                flag, note = answer.flag, answer.note
+            if answer is None or answer.carried:  # carried over and not confirmed: unanswered
+                level = flag = note = None
+            else:
+                level, flag, note = answer.level, answer.flag, answer.note
             rows.append(
                 SummaryRow(
                     statement.id,
@@ -314,9 +308,9 @@ def build_summary(model: MaturityModel, answers: Mapping[str, Answer], title: st
 
 
 def build_profile(model: MaturityModel, levels: Mapping[str, int], title: str) -> Profile:
-    """A review's profile by theme from its counted levels (`counted_level`, by statement),
-    as `build_summary` works it out but without the rows: a digest reports only this, and
-    a Hub's sweep builds 1,000 of them."""
+    """A review's profile by theme from its levels by statement (answered, and not carried
+    over unconfirmed: storage.planning.counted_levels), as `build_summary` works it out but
+    without the rows: a digest reports only this, and a Hub's sweep builds 1,000 of them."""
     themes = []
     for theme in model.themes:
         counted = [levels[s.id] for s in theme.statements if s.id in levels]
