@@ -7,10 +7,9 @@ marked sent to "outbox", is what `careers-bot outbox` prints.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -91,6 +90,22 @@ LIMITS: dict[str, tuple[Limit, ...]] = {
 Place = tuple[str, str]  # (channel, conversation id)
 
 
+class Turn:
+    """`async with pacer.turn(...)`: a conversation's slot, held while its message is sent."""
+
+    __slots__ = ("gate", "pacer", "place")
+
+    def __init__(self, pacer: Pacer, place: Place, gate: asyncio.Semaphore | None) -> None:
+        self.pacer, self.place, self.gate = pacer, place, gate
+
+    async def __aenter__(self) -> None:
+        await self.pacer._begin(self.place, self.gate)
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.gate is not None:
+            self.gate.release()
+
+
 @dataclass
 class Pacer:
     """Waits just long enough to stay inside each conversation's rate limits.
@@ -125,33 +140,42 @@ class Pacer:
         place = (channel, conversation)
         self.held[place] = max(self.held.get(place, 0.0), self.clock() + max(0.0, seconds))
 
-    @contextlib.asynccontextmanager
-    async def turn(
-        self, channel: str, conversation: str, gate: asyncio.Semaphore | None = None
-    ) -> AsyncIterator[None]:
-        """This conversation's next slot: wait for it, then (still holding the conversation,
-        so nobody overtakes) for a place in `gate` (the sender's limit of messages in flight),
-        note the send, and let the next task for the conversation start counting from it.
-        The body sends; the place in `gate` is given back after it."""
-        place = (channel, conversation)
+    def turn(self, channel: str, conversation: str, gate: asyncio.Semaphore | None = None) -> Turn:
+        """This conversation's next slot: `async with` it to send. The body sends; the place
+        in `gate` (the sender's limit of messages in flight) is given back after it."""
+        return Turn(self, (channel, conversation), gate)
+
+    async def _begin(self, place: Place, gate: asyncio.Semaphore | None) -> None:
+        """Wait for the conversation's slot, then for a place in `gate`, and note the send.
+
+        At once, without suspending, when nobody is waiting on this conversation, it may
+        send now and `gate` has room (every reminder of a sweep to a different person):
+        the check and the note are then one step of the loop, so no other task can come
+        between them. Otherwise the conversation's lock is held while the wait is worked
+        out, waited, and a place in `gate` awaited, so nobody overtakes; the next task for
+        the conversation counts from this send."""
         lock = self.locks.get(place)
+        free = (lock is None or not lock.locked()) and (gate is None or not gate.locked())
+        if free and self.delay(*place) <= 0:
+            if gate is not None:
+                await gate.acquire()  # free: returns without suspending
+            self._note(place)
+            return
         if lock is None:
             lock = self.locks[place] = asyncio.Lock()
         async with lock:
-            pause = self.delay(channel, conversation)
+            pause = self.delay(*place)
             if pause > 0:
                 await self.sleep(pause)
             if gate is not None:
                 await gate.acquire()
-            sent = self.history.get(place)
-            if sent is None:
-                sent = self.history[place] = deque(maxlen=64)
-            sent.append(self.clock())
-        try:
-            yield
-        finally:
-            if gate is not None:
-                gate.release()
+            self._note(place)
+
+    def _note(self, place: Place) -> None:
+        sent = self.history.get(place)
+        if sent is None:
+            sent = self.history[place] = deque(maxlen=64)
+        sent.append(self.clock())
 
     async def wait(self, channel: str, conversation: str) -> None:
         async with self.turn(channel, conversation):

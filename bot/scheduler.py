@@ -239,53 +239,47 @@ class Dispatcher:
         """Claim what is ready `batch` at a time and send each batch concurrently; failures
         wait for the next run with backoff. The claims are renewed while they are sent.
 
-        A batch costs a constant number of transactions whatever its size: the claim; one
-        that loads what every delivery needs, records missing targets and notes the attempt
-        at every target about to be sent; then the marks, grouped (`Marks`)."""
+        A batch costs a constant number of transactions whatever its size: one that claims
+        it, loads what every delivery needs, records missing targets and notes the attempt
+        at every target about to be sent; then its share of the marks, group-committed for
+        the whole run (`Marks`). `batches` are under way at once: the next is claimed as soon
+        as one has had every answer, while the marks are written behind."""
         report = report or Report()
         async with self.db.transaction() as session:
             report.dropped += await deliveries.drop_stale(session, as_of, self.now())
         gate = asyncio.Semaphore(self.in_flight)  # shared by the batches under way
+        slots = asyncio.Semaphore(self.batches)  # held by a batch until every send is answered
         under_way: set[asyncio.Task[None]] = set()
         errors: list[BaseException] = []
 
-        async def settle(which: set[asyncio.Task[None]]) -> None:
-            for task in which:
-                under_way.discard(task)
-                if not task.cancelled() and task.exception() is not None:
-                    errors.append(task.exception())  # type: ignore[arg-type]
+        def ended(task: asyncio.Task[None]) -> None:
+            under_way.discard(task)
+            slots.release()
+            if not task.cancelled() and task.exception() is not None:
+                errors.append(task.exception())  # type: ignore[arg-type]
 
-        try:
-            while not errors:
-                async with self.db.transaction() as session:
-                    batch = await deliveries.claim_rows(
-                        session, self.worker, as_of, self.batch, self.now(), self.lease
-                    )
-                if not batch:
-                    break
-                under_way.add(asyncio.create_task(self._renewed_batch(batch, as_of, report, gate)))
-                # The next batch is claimed and prepared while this one sends: at most
-                # `batches` under way at once.
-                while len(under_way) >= self.batches:
-                    done, _ = await asyncio.wait(under_way, return_when=asyncio.FIRST_COMPLETED)
-                    await settle(done)
-        finally:
-            if under_way:
-                await asyncio.wait(under_way)
-                await settle(set(under_way))
+        marks = Marks(self, as_of, report)
+        async with marks.running():
+            try:
+                while not errors:
+                    await slots.acquire()
+                    try:
+                        jobs = [] if errors else await self._claim(as_of, marks)
+                    except BaseException:
+                        slots.release()
+                        raise
+                    if not jobs:
+                        slots.release()
+                        break
+                    task = asyncio.create_task(self._send_batch(jobs, marks, gate))
+                    under_way.add(task)
+                    task.add_done_callback(ended)
+            finally:
+                if under_way:
+                    await asyncio.wait(set(under_way))
         if errors:
             raise errors[0]
         return report
-
-    async def _renewed_batch(
-        self,
-        batch: list[deliveries.Claimed],
-        as_of: datetime,
-        report: Report,
-        gate: asyncio.Semaphore,
-    ) -> None:
-        async with self._renewing([d.id for d in batch]):
-            await self._send_batch(batch, as_of, report, gate)
 
     @contextlib.asynccontextmanager
     async def _renewing(self, ids: list[int]) -> AsyncIterator[None]:
@@ -315,26 +309,24 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _send_batch(
-        self,
-        batch: list[deliveries.Claimed],
-        as_of: datetime,
-        report: Report,
-        gate: asyncio.Semaphore,
-    ) -> None:
-        jobs = await self._prepare(batch)
-        marks = Marks(self, as_of, report)
-        async with marks.running():
+    async def _send_batch(self, jobs: list[Job], marks: Marks, gate: asyncio.Semaphore) -> None:
+        async with self._renewing([job.delivery.id for job in jobs]):
             await asyncio.gather(*(self._send_job(job, marks, gate) for job in jobs))
 
-    async def _prepare(self, batch: list[deliveries.Claimed]) -> list[Job]:
-        """One transaction for the whole batch: where each delivery goes (organisations,
-        links and conversations in three queries), its targets (missing ones recorded in one
-        INSERT), and an attempt noted at once on every target about to be sent, for the
-        deliveries this worker still holds (one UPDATE). Plain rows throughout (no ORM
-        entities but the conversations the notifiers are given)."""
-        jobs = [Job(d, Notice.from_payload(d.payload)) for d in batch]
-        async with self.db.transaction() as session:
+    async def _claim(self, as_of: datetime, marks: Marks) -> list[Job]:
+        """One transaction for a whole batch: the claim; where each delivery goes
+        (organisations, links and conversations in two queries); its targets, recorded
+        with an attempt noted on every one about to be sent (`deliveries.begin_batch`: one
+        INSERT for a batch sent the first time). Plain rows throughout. Nothing is claimed
+        unless all of it is written. The marks waiting are written first, in the same
+        transaction (`Marks.riding`)."""
+        async with marks.riding() as session:
+            batch = await deliveries.claim_rows(
+                session, self.worker, as_of, self.batch, self.now(), self.lease
+            )
+            if not batch:
+                return []
+            jobs = [Job(d, Notice.from_payload(d.payload)) for d in batch]
             gone, linked, refs = await deliveries.batch_context(
                 session, {d.organisation_id for d in batch}
             )
@@ -346,20 +338,16 @@ class Dispatcher:
                 self._route(job, gone, linked, by_organisation)
                 if job.error is None and job.refs:
                     wanted[job.delivery.id] = [(r.channel, r.conversation_id) for r in job.refs]
-            rows = await deliveries.batch_targets(session, wanted)
-            unsent: list[int] = []
-            for job in jobs:
-                if job.delivery.id not in rows:
-                    continue
-                by_place = {(r.channel, r.conversation_id): r for r in rows[job.delivery.id]}
-                job.rows = [by_place[(r.channel, r.conversation_id)] for r in job.refs]
-                job.before = {
-                    row.id: {"attempts": row.attempts, "attempted_at": row.attempted_at}
-                    for row in job.rows
-                }
-                unsent.extend(row.id for row in job.rows if row.status != "sent")
-            begun = await deliveries.begin_targets(session, unsent, self.worker, self.now())
+            rows, begun = await deliveries.begin_batch(session, wanted, self.worker, self.now())
         for job in jobs:
+            if job.delivery.id not in rows:
+                continue
+            by_place = {(r.channel, r.conversation_id): r for r in rows[job.delivery.id]}
+            job.rows = [by_place[(r.channel, r.conversation_id)] for r in job.refs]
+            job.before = {
+                row.id: {"attempts": row.attempts, "attempted_at": row.attempted_at}
+                for row in job.rows
+            }
             job.begun = {row.id for row in job.rows if row.id in begun}
             pending = [row for row in job.rows if row.status != "sent"]
             if pending and not job.begun:
@@ -551,27 +539,39 @@ class Job:
     begun: set[int] = field(default_factory=set)  # targets whose attempt was noted now
 
 
+@dataclass
+class Group:
+    """Marks taken to be written together: targets sent (id, when, message id) and failed
+    (id, error); deliveries sent (id -> where) and failed (id -> attempts, error)."""
+
+    sent: list[tuple[int, datetime, str | None]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    done: dict[int, list[deliveries.SentTo]] = field(default_factory=dict)
+    again: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.failed) + len(self.done) + len(self.again)
+
+
 class Marks:
-    """Group commit for a batch's marks: 'target sent' (with its message id), 'target
+    """Group commit for a sweep's marks: 'target sent' (with its message id), 'target
     failed', and each delivery sent or failed are gathered and written together, at most
     `Dispatcher.mark_every` seconds after the first of them or once `Dispatcher.mark_most`
-    are waiting, in one transaction of a few bulk statements. A target's mark is written in
-    the same or an earlier transaction than its delivery's.
+    are waiting, in one transaction of a few bulk statements, or sooner with the next
+    batch's claim (`riding`). A target's mark is written in the same or an earlier
+    transaction than its delivery's: groups are taken and written one at a time, in order.
 
     Until its group is committed, a message that went out is not yet marked: that is the
     window for doubles on Teams (docs/delivery.md). A group that cannot be written (a
     locked database) is kept and tried again with the next; one still unwritten when the
-    batch ends raises, and the claims are taken over after their lease: the targets' noted
+    sweep ends raises, and the claims are taken over after their lease: the targets' noted
     attempts make Slack look before resending."""
 
     def __init__(self, dispatcher: Dispatcher, as_of: datetime, report: Report) -> None:
         self.dispatcher = dispatcher
         self.as_of = as_of
         self.report = report
-        self.sent: list[tuple[int, datetime, str | None]] = []
-        self.failed: list[tuple[int, str]] = []
-        self.done: dict[int, list[deliveries.SentTo]] = {}
-        self.again: dict[int, tuple[int, str]] = {}
+        self.waiting_group = Group()
         self.waiting = asyncio.Event()
         self.full = asyncio.Event()
         self.lock = asyncio.Lock()
@@ -580,46 +580,76 @@ class Marks:
 
     def _added(self) -> None:
         self.waiting.set()
-        if len(self.sent) + len(self.failed) + len(self.done) + len(self.again) >= (
-            self.dispatcher.mark_most
-        ):
+        if len(self.waiting_group) >= self.dispatcher.mark_most:
             self.full.set()
 
     def target_sent(self, target_id: int, at: datetime, message_id: str | None) -> None:
-        self.sent.append((target_id, at, message_id))
+        self.waiting_group.sent.append((target_id, at, message_id))
         self._added()
 
     def target_failed(self, target_id: int, error: str) -> None:
-        self.failed.append((target_id, error))
+        self.waiting_group.failed.append((target_id, error))
         self._added()
 
     async def delivery_sent(self, delivery_id: int, sent_to: list[deliveries.SentTo]) -> None:
-        self.done[delivery_id] = sent_to
+        self.waiting_group.done[delivery_id] = sent_to
         self._added()
 
     async def delivery_failed(self, delivery_id: int, attempts: int, error: str) -> None:
-        self.again[delivery_id] = (attempts, error)
+        self.waiting_group.again[delivery_id] = (attempts, error)
         self._added()
+
+    def _take(self) -> Group | None:
+        group, self.waiting_group = self.waiting_group, Group()
+        self.full.clear()
+        return group if len(group) else None
+
+    def _keep(self, group: Group) -> None:
+        """A group that was not written goes back before what has come since, in order."""
+        waiting = self.waiting_group
+        waiting.sent[:0], waiting.failed[:0] = group.sent, group.failed
+        waiting.done = {**group.done, **waiting.done}
+        waiting.again = {**group.again, **waiting.again}
+
+    async def _write(self, session: AsyncSession, group: Group) -> set[int]:
+        await deliveries.targets_marked(session, group.sent, group.failed)
+        return await deliveries.finish(
+            session, self.dispatcher.worker, self.as_of, group.done, group.again
+        )
+
+    def _written(self, group: Group, held: set[int]) -> None:
+        self.flushes += 1
+        self.report.sent += sum(1 for i in group.done if i in held)
 
     async def flush(self) -> None:
         async with self.lock:
-            sent, failed, done, again = self.sent, self.failed, self.done, self.again
-            if not (sent or failed or done or again):
+            group = self._take()
+            if group is None:
                 return
-            self.sent, self.failed, self.done, self.again = [], [], {}, {}
-            self.full.clear()
-            worker = self.dispatcher.worker
             try:
                 async with self.dispatcher.db.transaction() as session:
-                    await deliveries.targets_marked(session, sent, failed)
-                    held = await deliveries.finish(session, worker, self.as_of, done, again)
+                    held = await self._write(session, group)
             except BaseException:
-                # Kept for the next group, in order, so nothing marked is forgotten.
-                self.sent[:0], self.failed[:0] = sent, failed
-                self.done, self.again = {**done, **self.done}, {**again, **self.again}
+                self._keep(group)  # for the next group, so nothing marked is forgotten
                 raise
-            self.flushes += 1
-            self.report.sent += sum(1 for i in done if i in held)
+            self._written(group, held)
+
+    @contextlib.asynccontextmanager
+    async def riding(self) -> AsyncIterator[AsyncSession]:
+        """A transaction (the next batch's claim) that first writes the marks waiting: one
+        transaction, and on SQLite one turn of the write lock, instead of two."""
+        async with self.lock:
+            group = self._take()
+            try:
+                async with self.dispatcher.db.transaction() as session:
+                    held = await self._write(session, group) if group else set()
+                    yield session
+            except BaseException:
+                if group:
+                    self._keep(group)
+                raise
+            if group:
+                self._written(group, held)
 
     async def _run(self) -> None:
         while not self.closing:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import planning
-from storage.db import rowcount
+from storage.db import among, rowcount
 from storage.models import ChatLink, ConversationRef, Delivery, DeliveryTarget, Organisation
 from storage.repo import DISCONNECTED
 
@@ -362,29 +362,29 @@ class Conversation(NamedTuple):
 async def batch_context(
     session: AsyncSession, organisation_ids: set[int]
 ) -> tuple[dict[int, set[str]], set[int], list[Conversation]]:
-    """Everything a batch's deliveries need to know where they go, in three queries: the
-    chat channels each organisation removed the app from (`repo.disconnected_channels`),
-    which organisations are linked to a chat workspace or team, and their stored
-    conversations (in the order they were stored)."""
+    """Everything a batch's deliveries need to know where they go, in two queries: each
+    organisation's chat channels it removed the app from (`repo.disconnected_channels`) and
+    whether it is linked to a chat workspace or team; then the stored conversations (in the
+    order they were stored)."""
     ids = sorted(organisation_ids)
-    gone = {
-        organisation: set((settings or {}).get(DISCONNECTED) or {})
-        for organisation, settings in await session.execute(
-            select(Organisation.id, Organisation.settings).where(Organisation.id.in_(ids))
+    linked_to_chat = select(ChatLink.id).where(ChatLink.organisation_id == Organisation.id).exists()
+    gone: dict[int, set[str]] = {}
+    linked: set[int] = set()
+    for organisation, settings, is_linked in await session.execute(
+        select(Organisation.id, Organisation.settings, linked_to_chat).where(
+            among(session, Organisation.id, ids)
         )
-    }
-    linked = set(
-        await session.scalars(
-            select(ChatLink.organisation_id).where(ChatLink.organisation_id.in_(ids)).distinct()
-        )
-    )
+    ):
+        gone[organisation] = set((settings or {}).get(DISCONNECTED) or {})
+        if is_linked:
+            linked.add(organisation)
     c = _REFS.c
     refs = [
         Conversation(*row)
         for row in await session.execute(
             select(c.id, c.organisation_id, c.channel, c.conversation_id, c.kind, c.person_id,
                    c.reference)
-            .where(c.organisation_id.in_(ids))
+            .where(among(session, c.organisation_id, ids))
             .order_by(c.id)
         )
     ]  # fmt: skip
@@ -404,37 +404,62 @@ class Target:
     attempted_at: datetime | None
 
 
-async def batch_targets(
-    session: AsyncSession, wanted: dict[int, list[tuple[str, str]]]
-) -> dict[int, list[Target]]:
-    """Many deliveries' targets at once (one INSERT of the missing ones, one SELECT): by
-    delivery id, in the order they were first recorded."""
+async def begin_batch(
+    session: AsyncSession,
+    wanted: dict[int, list[tuple[str, str]]],
+    worker: str,
+    lease_now: datetime,
+) -> tuple[dict[int, list[Target]], set[int]]:
+    """A batch's targets, by delivery id in the order they were first recorded, as they
+    were before this attempt; and the ids whose attempt is noted now (only those may be
+    sent). Called in the claim's transaction.
+
+    Targets recorded now are inserted with their attempt already noted, and returned by
+    the INSERT itself: a batch sent for the first time costs this one statement. A
+    delivery tried before keeps its targets: those are read, and an attempt is noted on
+    its unsent ones (one UPDATE, only while `worker` holds the claim)."""
     rows = [
         {"delivery_id": delivery_id, "channel": channel, "conversation_id": conversation,
-         "status": "pending", "attempts": 0}
+         "status": "pending", "attempts": 1, "attempted_at": lease_now}
         for delivery_id, places in wanted.items()
         for channel, conversation in dict.fromkeys(places)
     ]  # fmt: skip
-    if rows:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await session.execute(  # executemany: one statement, compiled once and cached
-            insert(_TARGETS).on_conflict_do_nothing(
-                index_elements=["delivery_id", "channel", "conversation_id"]
-            ),
-            rows,
-        )
     found: dict[int, list[Target]] = {delivery_id: [] for delivery_id in wanted}
-    if wanted:
-        c = _TARGETS.c
-        for row in await session.execute(
-            select(c.id, c.delivery_id, c.channel, c.conversation_id, c.status, c.attempts,
-                   c.attempted_at)
-            .where(c.delivery_id.in_(list(wanted)))
-            .order_by(c.id)
-        ):  # fmt: skip
-            found[row[1]].append(Target(*row))
-    return found
+    begun: set[int] = set()
+    if not rows:
+        return found, begun
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    c = _TARGETS.c
+    new = await session.execute(
+        insert(_TARGETS)
+        .on_conflict_do_nothing(index_elements=["delivery_id", "channel", "conversation_id"])
+        .returning(c.id, c.delivery_id, c.channel, c.conversation_id),
+        rows,
+    )  # one multi-row INSERT ... RETURNING (SQLAlchemy's insertmanyvalues)
+    for target_id, delivery_id, channel, conversation in sorted(new):
+        found[delivery_id].append(
+            Target(target_id, delivery_id, channel, conversation, "pending", 0, None)
+        )
+        begun.add(target_id)
+    tried = [d for d, places in wanted.items() if len(found[d]) < len(dict.fromkeys(places))]
+    if not tried:
+        return found, begun
+    for delivery_id in tried:
+        found[delivery_id] = []
+    for row in await session.execute(
+        select(c.id, c.delivery_id, c.channel, c.conversation_id, c.status, c.attempts,
+               c.attempted_at)
+        .where(among(session, c.delivery_id, tried))
+        .order_by(c.id)
+    ):  # fmt: skip
+        target = Target(*row)
+        if target.id in begun:  # recorded just now: as it was before this attempt
+            target.attempts, target.attempted_at = 0, None
+        found[target.delivery_id].append(target)
+    unsent = [t.id for d in tried for t in found[d] if t.status != "sent" and t.id not in begun]
+    begun |= await begin_targets(session, unsent, worker, lease_now)
+    return found, begun
 
 
 async def begin_targets(
@@ -452,7 +477,7 @@ async def begin_targets(
     result = await session.execute(
         update(DeliveryTarget)
         .where(
-            DeliveryTarget.id.in_(target_ids),
+            among(session, DeliveryTarget.id, target_ids),
             DeliveryTarget.status != "sent",
             DeliveryTarget.delivery_id.in_(held),
         )
@@ -499,24 +524,40 @@ async def finish(
     failed: dict[int, tuple[int, str]],
 ) -> set[int]:
     """`mark_sent` and `mark_failed` for many deliveries (failed: id -> (attempts, error)):
-    only those `worker` still holds, locked first; the ids marked."""
+    only those `worker` still holds; the ids marked.
+
+    Each UPDATE carries the holder's conditions. Where the driver counts the rows an
+    executemany matched (SQLite), that count is the check: when every row matched, as
+    nearly always, nothing is read back, and otherwise the rows this worker marked are read.
+    Elsewhere (asyncpg counts none) the held ids are read first, locked."""
     ids = sorted({*sent, *failed})
     if not ids:
         return set()
-    held = set(
-        await session.scalars(
-            select(Delivery.id)
-            .where(
-                Delivery.id.in_(ids), Delivery.claimed_by == worker, Delivery.status == "claimed"
+    counted = session.get_bind().dialect.supports_sane_multi_rowcount
+    held = set(ids)
+    if not counted:
+        held = set(
+            await session.scalars(
+                select(Delivery.id)
+                .where(
+                    among(session, Delivery.id, ids),
+                    Delivery.claimed_by == worker,
+                    Delivery.status == "claimed",
+                )
+                .with_for_update()
             )
-            .with_for_update()
         )
+    holding = and_(
+        _DELIVERIES.c.id == bindparam("d_id"),
+        _DELIVERIES.c.claimed_by == worker,
+        _DELIVERIES.c.status == "claimed",
     )
+    marked = 0
     done = [{"d_id": i, "d_sent_to": sent[i]} for i in ids if i in held and i in sent]
     if done:
-        await session.execute(
+        result = await session.execute(
             update(_DELIVERIES)
-            .where(_DELIVERIES.c.id == bindparam("d_id"))
+            .where(holding)
             .values(
                 status="sent",
                 sent_at=now,
@@ -526,6 +567,7 @@ async def finish(
             ),
             done,
         )
+        marked += rowcount(result)
     again = []
     for i in ids:
         if i in held and i in failed and i not in sent:
@@ -534,9 +576,9 @@ async def finish(
             again.append({"d_id": i, "d_status": "dropped" if attempts >= MAX_ATTEMPTS else "failed",
                           "d_next": now + delay, "d_error": error[:2000]})  # fmt: skip
     if again:
-        await session.execute(
+        result = await session.execute(
             update(_DELIVERIES)
-            .where(_DELIVERIES.c.id == bindparam("d_id"))
+            .where(holding)
             .values(
                 status=bindparam("d_status"),
                 next_attempt_at=bindparam("d_next"),
@@ -544,5 +586,17 @@ async def finish(
                 last_error=bindparam("d_error"),
             ),
             again,
+        )
+        marked += rowcount(result)
+    if counted and marked < len(done) + len(again):  # some claims were taken over meanwhile
+        held = set(
+            await session.scalars(
+                select(Delivery.id).where(
+                    among(session, Delivery.id, ids),
+                    Delivery.claimed_by == worker,
+                    Delivery.status != "claimed",
+                    Delivery.lease_until.is_(None),
+                )
+            )
         )
     return held
