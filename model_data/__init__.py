@@ -7,7 +7,6 @@ docs/model-data-format.md for the rules and each statement's `provenance` notes 
 from model_data.loader import (
     THEME_BENCHMARKS,
     ModelDataError,
-    load_all,
     load_benchmarks,
     load_glossary,
     load_model,
@@ -29,6 +28,18 @@ from model_data.schema import (
     Theme,
     blocks_to_text,
 )
+from model_data.term_dates import load_default_term_dates
+
+
+def load_all() -> None:
+    """Validate every file at start-up so a broken install stops before anyone is asked a thing."""
+    for edition in Edition:
+        load_model(edition)
+    load_glossary()
+    load_benchmarks()
+    load_policy()
+    load_default_term_dates()
+
 
 __all__ = [
     "LEVELS",

@@ -145,15 +145,3 @@ def load_benchmarks() -> Benchmarks:
 def load_policy() -> PolicyTemplate:
     """Seed 004's CEIAG policy template (sections, statutory text, duties) for policy drafts."""
     return _validate(PolicyTemplate, "policy.yaml", read_yaml("policy.yaml"))
-
-
-def load_all() -> None:
-    """Validate every file at start-up so a broken install stops before anyone is asked a thing."""
-    for edition in Edition:
-        load_model(edition)
-    load_glossary()
-    load_benchmarks()
-    load_policy()
-    from model_data.term_dates import load_default_term_dates  # it imports this module
-
-    load_default_term_dates()
