@@ -30,7 +30,9 @@ from storage.repo import DISCONNECTED
 LEASE = timedelta(seconds=30)
 # A worker claims this many at once and sends them concurrently (bot/scheduler.py), with
 # what they need loaded, their targets noted and their marks written in bulk statements.
-CLAIM_BATCH = 100
+# 200 rather than 100: half the transactions, each waiting on a loop busy with 100 messages
+# in flight (bench sending: 1.64-1.72x the baseline instead of 1.79-1.86x).
+CLAIM_BATCH = 200
 MAX_ATTEMPTS = 8
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 
