@@ -107,7 +107,8 @@ def render_prompt(prompt: StatementPrompt) -> list[object]:
             subtitle_align="right",
         )
     )
-    out.append(_ask(prompt.text, prompt.level_choices, Step.LEVEL))
+    if prompt.asking:  # otherwise the question waiting follows
+        out.append(_ask(prompt.text, prompt.level_choices, Step.LEVEL))
     return out
 
 

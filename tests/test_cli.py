@@ -662,3 +662,27 @@ def test_a_new_review_leaves_export_on_the_completed_one_and_reviews_lists_both(
         "export", "--org", "Hill School", "--review", "1", "--format", "json", "--out", "-", db=db
     )
     assert json.loads(first.stdout) == data
+
+
+def test_a_paused_review_opened_again_asks_one_question_and_takes_the_answer(
+    tmp_path: Path,
+) -> None:
+    """Seen by running `careers-bot chat` twice: paused at the start, the review said
+    "Starting" and asked who takes part, then refused the answer as "paused"; paused half-way
+    through a statement, it asked for a level to change the answer and for the note at once,
+    and a level typed there became the note."""
+    db = tmp_path / "bot.sqlite3"
+    careers_bot("chat", "--org", "Hill School", stdin="pause\n", db=db)
+    again = careers_bot("chat", "--org", "Hill School", stdin="just me\n3\n", db=db)
+    assert again.returncode == 0, again.stderr
+    assert "This review is paused" not in again.stdout
+    assert "Level 3 saved for 1.1" in again.stdout
+
+    careers_bot("chat", "--org", "Hill School", stdin="done\npause\n", db=db)  # no evidence
+    resumed = careers_bot("chat", "--org", "Hill School", stdin="Met with governors\n", db=db)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Your answer: level 3" in resumed.stdout  # the statement, for context
+    assert "Reply with a level to change it" not in resumed.stdout
+    assert resumed.stdout.count("(1 | 2 | 3 | 4)") == 0
+    assert "Any note to keep with this answer?" in resumed.stdout
+    assert "Note saved" in resumed.stdout or "Is this an area of strength" in resumed.stdout

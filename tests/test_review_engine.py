@@ -179,6 +179,25 @@ def test_pause_and_resume_at_the_first_unanswered(
     assert prompts(reopened.replies)[0].theme is not None
 
 
+def test_a_review_paused_at_the_start_takes_the_first_answer_when_opened_again(
+    school: MaturityModel, school_ctx: Context
+) -> None:
+    """Paused at the participants question (say a Careers Leader opened the review and
+    typed 'pause'), then opened again the next day: the question asked is answered, not
+    refused as "paused" (found by running `careers-bot chat` twice)."""
+    opening = open_review(new_review(school, "Review"), school_ctx)
+    paused = handle(opening.state, "pause", school_ctx).state
+    assert paused.cursor.paused
+
+    reopened = open_review(paused, school_ctx)
+    assert not reopened.state.cursor.paused
+    assert isinstance(reopened.replies[-1], Question)
+    assert reopened.replies[-1].step is Step.PARTICIPANTS
+    answered = handle(reopened.state, "Sam Patel, Ali Khan", school_ctx)
+    assert answered.state.participants[-2:] == ["Sam Patel", "Ali Khan"]
+    assert answered.state.cursor.step is Step.LEVEL
+
+
 def test_resume_mid_statement_continues_at_the_same_question(
     school: MaturityModel, school_ctx: Context
 ) -> None:

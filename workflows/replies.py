@@ -79,7 +79,10 @@ class Message:
 
 @dataclass(frozen=True)
 class StatementPrompt:
-    """The statement with its four level descriptors, asking for a level."""
+    """The statement with its four level descriptors, asking for a level; or, when a review
+    is resumed part-way through a statement, shown for context only (`asking` False): the
+    question waiting is a later one, which follows, and a level typed or pressed here would
+    answer nothing. The engine decides; every channel obeys."""
 
     statement: Statement
     progress: Progress
@@ -87,6 +90,7 @@ class StatementPrompt:
     current: Answer | None  # the answer given so far (or carried from the previous review)
     level_choices: list[Choice]
     text: str
+    asking: bool = True
 
 
 @dataclass(frozen=True)

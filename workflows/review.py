@@ -294,6 +294,7 @@ def open_review(state: ReviewState, ctx: Context) -> Outcome:
     """What to say when someone opens the review: the first question, or where they left off."""
     turn = _Turn(state, ctx)
     if turn.cursor.step is Step.PARTICIPANTS and not state.participants:
+        turn.cursor.paused = False  # paused at the start: opening it again carries on
         turn.say(
             msg.STARTED.format(title=state.title, edition=ctx.model.edition.label, total=turn.total)
         )
@@ -763,7 +764,7 @@ class _Turn:
         self.cursor.statement_id = target
         self.cursor.step = step
         if step is not Step.LEVEL:
-            self.prompt_statement()
+            self.prompt_statement(asking=False)
         self.ask(step)
 
     def go(self, raw_id: str) -> None:
@@ -842,7 +843,9 @@ class _Turn:
                 choices.append(Choice(f"Not yet at level {level + 1}", str(level)))
         return choices
 
-    def prompt_statement(self) -> None:
+    def prompt_statement(self, asking: bool = True) -> None:
+        """The statement's card; `asking` False shows it for context only (resumed at a
+        later question of it)."""
         statement = self.statement
         theme = None
         if self.cursor.shown_theme != statement.theme_number:
@@ -865,6 +868,7 @@ class _Turn:
                 current=current,
                 level_choices=self.level_choices(statement) + extra,
                 text=text,
+                asking=asking,
             )
         )
 

@@ -147,20 +147,16 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
         blocks.clear()
         texts.clear()
 
-    for index, reply in enumerate(replies):
+    for reply in replies:
         if isinstance(reply, Message):
             blocks.append(message_block(reply))
             texts.append(reply.text)
         elif isinstance(reply, StatementPrompt):
             # Resuming part-way through a statement: the prompt only shows where we are, and
             # the question that follows carries the buttons.
-            later = replies[index + 1 :]
-            informational = any(
-                isinstance(r, Question) and r.statement_id == reply.statement.id for r in later
-            )
-            blocks.extend(prompt_blocks(reply, buttons=not informational))
+            blocks.extend(prompt_blocks(reply, buttons=reply.asking))
             texts.append(f"{reply.statement.id} {reply.statement.title}")
-            if not informational:
+            if reply.asking:
                 flush()
         elif isinstance(reply, Question):
             blocks.extend(question_blocks(reply))
@@ -277,7 +273,8 @@ def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
             else slack_wording.SLACK_YOUR_ANSWER
         )
         out.append(context(f"{prefix}: {escape(describe(prompt.current))}"))
-    out.append(section(f"*{escape(prompt.text)}*"))
+    if buttons:
+        out.append(section(f"*{escape(prompt.text)}*"))
     ref = QuestionRef(statement.id, Step.LEVEL)
     if buttons:
         out.append(_answers(ref, prompt.level_choices, primary=True))

@@ -1139,11 +1139,7 @@ def draw(
                 summary = f"{summary} – {reply.question.text}"
             out.append(Drawn(card_activity(content, summary), reply.statement.id))
         elif isinstance(reply, StatementPrompt):
-            later = any(
-                isinstance(r, Question) and r.statement_id == reply.statement.id
-                for r in replies[index + 1 :]
-            )
-            content = statement_card(reply, pending, options, context_only=later)
+            content = statement_card(reply, pending, options, context_only=not reply.asking)
             summary = reply.statement.short_label
             pending.clear()
             out.append(Drawn(card_activity(content, summary)))
