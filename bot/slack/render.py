@@ -154,7 +154,7 @@ def render(replies: Sequence[Reply]) -> list[SlackMessage]:
         elif isinstance(reply, StatementPrompt):
             # Resuming part-way through a statement: the prompt only shows where we are, and
             # the question that follows carries the buttons.
-            blocks.extend(prompt_blocks(reply, buttons=reply.asking))
+            blocks.extend(prompt_blocks(reply))
             texts.append(f"{reply.statement.id} {reply.statement.title}")
             if reply.asking:
                 flush()
@@ -249,8 +249,9 @@ def descriptor(statement: Statement, level: int) -> str | None:
     return "\n".join(lines)
 
 
-def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
-    """Theme header, statement, its four descriptors, level buttons, Back/Skip/Pause, progress."""
+def prompt_blocks(prompt: StatementPrompt) -> list[Block]:
+    """Theme header, statement, its four descriptors, level buttons, Back/Skip/Pause, progress
+    (no question and no buttons when the prompt is shown for context only)."""
     statement = prompt.statement
     out: list[Block] = []
     if prompt.theme is not None:
@@ -273,10 +274,9 @@ def prompt_blocks(prompt: StatementPrompt, buttons: bool = True) -> list[Block]:
             else slack_wording.SLACK_YOUR_ANSWER
         )
         out.append(context(f"{prefix}: {escape(describe(prompt.current))}"))
-    if buttons:
+    if prompt.asking:
+        ref = QuestionRef(statement.id, Step.LEVEL)
         out.append(section(f"*{escape(prompt.text)}*"))
-    ref = QuestionRef(statement.id, Step.LEVEL)
-    if buttons:
         out.append(_answers(ref, prompt.level_choices, primary=True))
         out.append(_navigation(ref))
     progress = prompt.progress

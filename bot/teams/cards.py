@@ -403,13 +403,12 @@ def statement_card(
     prompt: StatementPrompt,
     preface: Sequence[Message],
     options: RenderOptions,
-    context_only: bool = False,
 ) -> dict[str, Any]:
     """Theme (when it starts), statement, the four descriptors, progress and level buttons.
 
-    `context_only`: a review resumed part-way through a statement shows the statement for
-    context, but the question waiting is a later one (its own card follows), so the level
-    prompt and its buttons would answer nothing.
+    A prompt that is not `asking` (a review resumed part-way through a statement) shows the
+    statement for context only: the question waiting is a later one (its own card follows),
+    so the level prompt and its buttons would answer nothing.
     """
     statement = prompt.statement
     title = statement.short_label
@@ -429,7 +428,7 @@ def statement_card(
             else teams_wording.TEAMS_YOUR_ANSWER
         )
         body.append(text_block(template.format(answer=describe(prompt.current)), color="Accent"))
-    if context_only:
+    if not prompt.asking:
         return card(body)
     body.append(text_block(prompt.text, weight="Bolder"))
     if options.interactive:
@@ -1139,7 +1138,7 @@ def draw(
                 summary = f"{summary} – {reply.question.text}"
             out.append(Drawn(card_activity(content, summary), reply.statement.id))
         elif isinstance(reply, StatementPrompt):
-            content = statement_card(reply, pending, options, context_only=not reply.asking)
+            content = statement_card(reply, pending, options)
             summary = reply.statement.short_label
             pending.clear()
             out.append(Drawn(card_activity(content, summary)))
